@@ -1,0 +1,55 @@
+"""NeuroArt: Hugging Face Hub-native generative art models.
+
+Importing `neuroart` registers the three models with the transformers auto classes:
+
+- `neuroart_gan`: `NeuroArtGANConfig` / `NeuroArtGANModel` (AutoModel), plus the `unconditional-image-generation`
+  pipeline;
+- `neuroart_music`: `NeuroArtMusicConfig` / `NeuroArtMusicModel` (AutoModel) / `NeuroArtMusicForCausalLM`
+  (AutoModelForCausalLM);
+- `neuroart_poetry`: `NeuroArtPoetryConfig` / `NeuroArtPoetryModel` (AutoModel) / `NeuroArtPoetryForCausalLM`
+  (AutoModelForCausalLM).
+
+It also marks each class for its auto class, so `save_pretrained` writes the remote code and an `auto_map` that
+lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model where `neuroart` is not installed.
+Only torch and transformers are needed.
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline
+from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel
+from .poetry import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM, NeuroArtPoetryModel
+
+__version__ = "0.1.0"
+
+AutoConfig.register(NeuroArtGANConfig.model_type, NeuroArtGANConfig, exist_ok=True)
+AutoModel.register(NeuroArtGANConfig, NeuroArtGANModel, exist_ok=True)
+NeuroArtGANConfig.register_for_auto_class("AutoConfig")
+NeuroArtGANModel.register_for_auto_class("AutoModel")
+PIPELINE_REGISTRY.register_pipeline(
+    "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=AutoModel, type="image"
+)
+
+for _config, _base, _lm in (
+    (NeuroArtMusicConfig, NeuroArtMusicModel, NeuroArtMusicForCausalLM),
+    (NeuroArtPoetryConfig, NeuroArtPoetryModel, NeuroArtPoetryForCausalLM),
+):
+    AutoConfig.register(_config.model_type, _config, exist_ok=True)
+    AutoModel.register(_config, _base, exist_ok=True)
+    AutoModelForCausalLM.register(_config, _lm, exist_ok=True)
+    _config.register_for_auto_class("AutoConfig")
+    _base.register_for_auto_class("AutoModel")
+    _lm.register_for_auto_class("AutoModelForCausalLM")
+
+__all__ = [
+    "NeuroArtGANConfig",
+    "NeuroArtGANModel",
+    "NeuroArtGANPipeline",
+    "NeuroArtMusicConfig",
+    "NeuroArtMusicForCausalLM",
+    "NeuroArtMusicModel",
+    "NeuroArtPoetryConfig",
+    "NeuroArtPoetryForCausalLM",
+    "NeuroArtPoetryModel",
+]

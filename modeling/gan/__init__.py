@@ -1,0 +1,14 @@
+"""The NeuroArt painting GAN: config, model, pipeline and painting helpers."""
+
+from .configuration_neuroart_gan import NeuroArtGANConfig
+from .modeling_neuroart_gan import NeuroArtGANModel, NeuroArtGANOutput, NeuroArtGANPreTrainedModel, save_image
+from .pipeline_neuroart_gan import NeuroArtGANPipeline
+
+__all__ = [
+    "NeuroArtGANConfig",
+    "NeuroArtGANModel",
+    "NeuroArtGANOutput",
+    "NeuroArtGANPipeline",
+    "NeuroArtGANPreTrainedModel",
+    "save_image",
+]
