@@ -226,6 +226,18 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         self.post_init()
         if not any(p.is_meta for p in self.generator.parameters()):
             self.reset_ema()
+            self.refresh_spectral_norms()
+
+    @torch.no_grad()
+    def refresh_spectral_norms(self, n_power_iterations: int = 15):
+        """Re-estimate each spectral norm's singular vectors for the current weights (needed after re-initialising
+        them: the estimates made when the layer was built belong to its old weights)."""
+        for module in self.discriminator.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                for norm in module.parametrizations.weight:
+                    if hasattr(norm, "_power_method"):
+                        weight = norm._reshape_weight_to_matrix(module.parametrizations.weight.original)
+                        norm._power_method(weight, n_power_iterations)
 
     @torch.no_grad()
     def reset_ema(self):

@@ -1,0 +1,86 @@
+"""Shared test set-up: one thread, no network, a private HF cache, tiny configs and a fresh-process runner."""
+
+import os
+
+# Before torch is imported: the 2-vCPU machines lose badly to OpenMP spin-waits and thread contention.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Prepended to fresh-process scripts: make `neuroart` unimportable, as on a machine that only has transformers.
+BLOCK_NEUROART = textwrap.dedent(
+    """
+    import sys
+    class _BlockNeuroArt:
+        def find_spec(self, name, path=None, target=None):
+            if name == "neuroart" or name.startswith("neuroart."):
+                raise ImportError("neuroart is blocked in this process")
+            return None
+    sys.meta_path.insert(0, _BlockNeuroArt())
+    """
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_hf_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("hf_home")
+    os.environ["HF_HOME"] = str(home)
+    os.environ["HF_HUB_CACHE"] = str(home / "hub")
+    yield home
+
+
+def run_python(code: str, *, block_neuroart: bool = False, env: dict | None = None, cwd=None, timeout=300) -> str:
+    """Run `code` in a fresh interpreter; return stdout, fail the test with stderr on a non-zero exit."""
+    script = (BLOCK_NEUROART if block_neuroart else "") + textwrap.dedent(code)
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
+    )
+    if result.returncode != 0:
+        pytest.fail(f"subprocess failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def tiny_gan_config(**overrides):
+    from neuroart import NeuroArtGANConfig
+
+    kwargs = dict(image_size=32, latent_dim=16, generator_base_channels=8, discriminator_base_channels=8,
+                  max_channels=32)
+    kwargs.update(overrides)
+    return NeuroArtGANConfig(**kwargs)
+
+
+def tiny_music_config(**overrides):
+    from neuroart import NeuroArtMusicConfig
+
+    kwargs = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2)
+    kwargs.update(overrides)
+    return NeuroArtMusicConfig(**kwargs)
+
+
+def tiny_poetry_config(**overrides):
+    from neuroart import NeuroArtPoetryConfig
+
+    kwargs = dict(vocab_size=96, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=64)
+    kwargs.update(overrides)
+    return NeuroArtPoetryConfig(**kwargs)
+
+
+def shared_data_dir() -> Path:
+    """`NEUROART_SHARED_DATA` (default ../shared/data beside the repo)."""
+    return Path(os.environ.get("NEUROART_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

@@ -1,0 +1,168 @@
+"""Tiny-config unit tests of the painting GAN."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_gan_config
+from PIL import Image
+from transformers import AutoModel, pipeline
+
+from neuroart import NeuroArtGANModel
+from neuroart.gan import save_image
+
+
+@pytest.fixture(scope="module")
+def gan():
+    torch.manual_seed(0)
+    return NeuroArtGANModel(tiny_gan_config()).eval()
+
+
+@pytest.fixture(scope="module")
+def conditional_gan():
+    torch.manual_seed(0)
+    return NeuroArtGANModel(tiny_gan_config(num_classes=3)).eval()
+
+
+@pytest.mark.parametrize("image_size", [32, 64, 128])
+def test_forward_shapes_and_range(image_size):
+    model = NeuroArtGANModel(tiny_gan_config(image_size=image_size)).eval()
+    images = model(noise=torch.randn(2, 16)).images
+    assert images.shape == (2, 3, image_size, image_size)
+    assert images.min() >= -1 and images.max() <= 1
+    assert model.discriminate(images).shape == (2,)
+
+
+def test_grayscale_model():
+    model = NeuroArtGANModel(tiny_gan_config(num_channels=1)).eval()
+    assert model(noise=torch.randn(1, 16)).images.shape == (1, 1, 32, 32)
+    assert model.generate_images(1, seed=0)[0].mode == "L"
+
+
+def test_checkpoint_holds_generator_discriminator_and_ema(gan):
+    keys = gan.state_dict().keys()
+    for part in ("generator.", "discriminator.", "generator_ema."):
+        assert any(k.startswith(part) for k in keys), part
+    # The EMA starts as a copy of the generator and follows it.
+    for p_ema, p in zip(gan.generator_ema.parameters(), gan.generator.parameters()):
+        assert torch.equal(p_ema, p)
+
+
+def test_update_ema_moves_toward_generator():
+    model = NeuroArtGANModel(tiny_gan_config())
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in model.generator_ema.parameters()]
+    model.update_ema(decay=0.5)
+    for b, e, g in zip(before, model.generator_ema.parameters(), model.generator.parameters()):
+        assert torch.allclose(e, (b + g) / 2)
+
+
+def test_eval_forward_uses_ema_and_train_forward_uses_generator():
+    model = NeuroArtGANModel(tiny_gan_config())
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(0.5)
+    z = torch.randn(2, 16)
+    model.eval()
+    assert torch.equal(model(noise=z).images, model.generator_ema(z))
+    assert not torch.equal(model(noise=z).images, model.generator(z))
+
+
+def test_projection_discriminator_uses_labels(conditional_gan):
+    images = conditional_gan(noise=torch.randn(2, 16), labels=torch.tensor([0, 1])).images
+    a = conditional_gan.discriminate(images, torch.tensor([0, 0]))
+    b = conditional_gan.discriminate(images, torch.tensor([2, 2]))
+    assert not torch.allclose(a, b)
+
+
+def test_conditional_generator_requires_labels(conditional_gan):
+    with pytest.raises(ValueError, match="labels"):
+        conditional_gan(noise=torch.randn(1, 16))
+
+
+def test_generate_images_is_deterministic_per_seed(gan):
+    a = gan.generate_images(5, seed=7, output_type="pt")
+    b = gan.generate_images(5, seed=7, output_type="pt", batch_size=2)
+    c = gan.generate_images(5, seed=8, output_type="pt")
+    assert a.shape == (5, 3, 32, 32) and a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_generate_images_output_types_and_truncation(gan):
+    arr = gan.generate_images(2, seed=1, output_type="np")
+    assert isinstance(arr, np.ndarray) and arr.shape == (2, 32, 32, 3) and arr.dtype == np.float32
+    mean_image = gan.generate_images(1, seed=1, truncation_psi=0.0, output_type="pt")
+    assert torch.allclose(mean_image, gan.generate_images(1, seed=2, truncation_psi=0.0, output_type="pt"))
+    with pytest.raises(ValueError, match="truncation_psi"):
+        gan.generate_images(1, truncation_psi=3.0)
+    with pytest.raises(ValueError, match="num_images"):
+        gan.generate_images(0)
+    with pytest.raises(ValueError, match="output_type"):
+        gan.generate_images(1, output_type="jpeg")
+
+
+def test_labels_control_the_style(conditional_gan):
+    fixed = conditional_gan.generate_images(3, seed=0, labels=1, output_type="pt")
+    other = conditional_gan.generate_images(3, seed=0, labels=2, output_type="pt")
+    assert not torch.equal(fixed, other)
+    images = conditional_gan.generate_images(2, seed=0, labels=[0, 2])
+    assert [im.text["neuroart:label"] for im in images] == ["0", "2"]
+    with pytest.raises(ValueError, match="labels"):
+        conditional_gan.generate_images(2, seed=0, labels=[5, 0])
+
+
+def test_pil_images_carry_provenance_chunks(gan, tmp_path):
+    images = gan.generate_images(2, seed=42, truncation_psi=0.7)
+    assert all(isinstance(im, Image.Image) and im.size == (32, 32) and im.mode == "RGB" for im in images)
+    text = images[1].text
+    assert text["AI-generated"] == "true" and text["Software"] == "NeuroArt"
+    assert text["neuroart:seed"] == "42" and text["neuroart:truncation_psi"] == "0.7"
+    assert text["neuroart:index"] == "1" and "neuroart:model" in text
+    path = tmp_path / "painting.png"
+    save_image(images[1], path)
+    assert Image.open(path).text == text
+    # Pixels match the tensor output.
+    tensor = gan.generate_images(2, seed=42, truncation_psi=0.7, output_type="pt")
+    expected = (tensor[1].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    assert np.array_equal(np.asarray(images[1]), expected)
+
+
+def test_seedless_generation_records_its_seed(gan):
+    image = gan.generate_images(1)[0]
+    seed = int(image.text["neuroart:seed"])
+    again = gan.generate_images(1, seed=seed)[0]
+    assert np.array_equal(np.asarray(image), np.asarray(again))
+
+
+def test_save_and_reload_in_process(gan, tmp_path):
+    gan.save_pretrained(tmp_path)
+    for name in ("config.json", "model.safetensors", "modeling_neuroart_gan.py", "configuration_neuroart_gan.py",
+                 "pipeline_neuroart_gan.py", "README.md"):
+        assert (tmp_path / name).exists(), name
+    reloaded = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(reloaded, NeuroArtGANModel) and not reloaded.training
+    for (name, a), (_, b) in zip(gan.state_dict().items(), reloaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    z = torch.randn(3, 16)
+    assert torch.equal(gan(noise=z).images, reloaded(noise=z).images)
+    assert torch.equal(gan.discriminate(gan(noise=z).images), reloaded.discriminate(gan(noise=z).images))
+
+
+def test_pipeline_in_process(gan, tmp_path):
+    pipe = pipeline("unconditional-image-generation", model=gan)
+    images = pipe(num_images=3, seed=0)
+    assert len(images) == 3 and images[0].size == (32, 32)
+    assert np.array_equal(np.asarray(images[2]), np.asarray(gan.generate_images(3, seed=0)[2]))
+    gan.save_pretrained(tmp_path)
+    from_folder = pipeline(model=str(tmp_path), trust_remote_code=True)(num_images=2, seed=0)
+    assert np.array_equal(np.asarray(from_folder[0]), np.asarray(images[0]))
+
+
+def test_png_bytes_roundtrip(gan):
+    buffer = io.BytesIO()
+    save_image(gan.generate_images(1, seed=3)[0], buffer)
+    assert Image.open(io.BytesIO(buffer.getvalue())).text["neuroart:seed"] == "3"
