@@ -93,7 +93,7 @@ class FakeHub:
                     request = json.loads(body or b"{}")
                     name = request.get("name")
                     repo_id = f"{request['organization']}/{name}" if request.get("organization") else name
-                    self._send(200, {"url": f"http://hub/{repo_id}", "name": repo_id, "id": repo_id})
+                    self._send(200, {"url": f"{hub.url}/{repo_id}", "name": repo_id, "id": repo_id})
                 elif path.endswith("/preupload/main"):
                     files = json.loads(body)["files"]
                     self._send(200, {"files": [
@@ -108,7 +108,7 @@ class FakeHub:
                             target.parent.mkdir(parents=True, exist_ok=True)
                             target.write_bytes(base64.b64decode(item["value"]["content"]))
                     commit = hashlib.sha1(body).hexdigest()
-                    self._send(200, {"commitUrl": f"http://hub/{repo_id}/commit/{commit}", "commitOid": commit,
+                    self._send(200, {"commitUrl": f"{hub.url}/{repo_id}/commit/{commit}", "commitOid": commit,
                                      "pullRequestUrl": None, "success": True})
                 elif path == "/api/validate-yaml":
                     self._send(200, {"errors": [], "warnings": []})
