@@ -1,0 +1,23 @@
+# NeuroArt developer commands. `make test` sets up .venv (CPU torch pinned for these machines) and runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# One thread and passive OpenMP waits: on 2-vCPU machines spin-waiting makes small torch ops up to 60x slower.
+TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+.PHONY: install test lint
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "torch==2.13.*"
+	$(BIN)/pip install -q -e ".[train,eval,dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+test: install
+	$(TEST_ENV) $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check modeling training tests
