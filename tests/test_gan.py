@@ -5,12 +5,13 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_gan_config
 from PIL import Image
 from transformers import AutoModel, pipeline
 
 from neuroart import NeuroArtGANModel
 from neuroart.gan import save_image
+
+from conftest import tiny_gan_config
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,17 @@
 Hub, model cards whose usage snippet runs as written, and the import rules of remote-code files."""
 
 import ast
-import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO_ROOT, run_python, tiny_gan_config, tiny_music_config, tiny_poetry_config
-from hub_helpers import FakeHub, populate_hf_cache
-from transformers import AutoModel, AutoModelForCausalLM
+from transformers import AutoModel
 
 from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
+
+from conftest import REPO_ROOT, run_python, tiny_gan_config, tiny_music_config, tiny_poetry_config
+from hub_helpers import FakeHub, populate_hf_cache
 
 
 def _models():

@@ -2,11 +2,12 @@
 
 import pytest
 import torch
-from conftest import tiny_music_config
 from transformers import AutoModel, AutoModelForCausalLM
 
 from neuroart import NeuroArtMusicForCausalLM, NeuroArtMusicModel
 from neuroart.music import NeuroArtMusicState
+
+from conftest import tiny_music_config
 
 RNN_TYPES = ["lstm", "gru"]
 

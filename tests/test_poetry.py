@@ -4,10 +4,11 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_poetry_config
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, DynamicCache, pipeline
 
 from neuroart import NeuroArtPoetryForCausalLM, NeuroArtPoetryModel
+
+from conftest import tiny_poetry_config
 
 
 def make(seed=0, **kw):

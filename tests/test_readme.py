@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from conftest import REPO_ROOT, run_python
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.S)
