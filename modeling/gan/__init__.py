@@ -12,3 +12,12 @@ __all__ = [
     "NeuroArtGANPreTrainedModel",
     "save_image",
 ]
+
+
+def __getattr__(name):
+    # Metrics import lazily: they are not needed to paint.
+    if name in ("nearest_training_images", "sliced_wasserstein_distance", "kernel_inception_distance"):
+        from . import metrics
+
+        return getattr(metrics, name)
+    raise AttributeError(name)

@@ -1,0 +1,82 @@
+"""The flags every training script shares, named as in the diffusers/transformers example scripts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def set_thread_policy() -> None:
+    """Before torch is imported: passive OpenMP waits unless the user chose otherwise.
+
+    On 2-vCPU machines OpenMP's default spin-wait makes 2-thread PyTorch up to 60x slower on small ops.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
+def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str, default_lr: float) -> None:
+    """Register the shared flags on `parser`."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset_name", type=str, default=None,
+                      help="A dataset on the Hugging Face Hub (e.g. huggan/wikiart) or a local dataset folder.")
+    data.add_argument("--dataset_config_name", type=str, default=None, help="The dataset's configuration name.")
+    data.add_argument("--dataset_split", type=str, default="train", help="Which split of --dataset_name to train on.")
+    data.add_argument("--cache_dir", type=str, default=None, help="Where datasets and models are cached.")
+    data.add_argument("--max_train_samples", type=int, default=None,
+                      help="Truncate the training data to this many examples (for quick runs).")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_name_or_path", type=str, default=None,
+                       help="Fine-tune from this released model (Hub id or folder) instead of training from scratch.")
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--output_dir", type=str, default=default_output_dir,
+                       help="Where the Hub-ready model folder, checkpoints, samples and logs are written.")
+    train.add_argument("--seed", type=int, default=0, help="Seed for model init, data order and sampling.")
+    train.add_argument("--train_batch_size", type=positive_int, default=16, help="Batch size per process.")
+    train.add_argument("--num_train_epochs", type=positive_int, default=100,
+                       help="Epochs to train; --max_train_steps, when given, wins.")
+    train.add_argument("--max_train_steps", type=positive_int, default=None,
+                       help="Total optimisation steps; overrides --num_train_epochs.")
+    train.add_argument("--learning_rate", type=positive_float, default=default_lr, help="Initial learning rate.")
+    train.add_argument("--gradient_accumulation_steps", type=positive_int, default=1,
+                       help="Micro-batches to accumulate before each optimisation step.")
+    train.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"],
+                       help="Mixed precision; bf16 autocast also works on recent CPUs. Default: accelerate's config.")
+    train.add_argument("--dataloader_num_workers", type=int, default=0, help="Data loading worker processes.")
+
+    ckpt = parser.add_argument_group("checkpointing")
+    ckpt.add_argument("--checkpointing_steps", type=positive_int, default=500,
+                      help="Save a resumable checkpoint every N optimisation steps.")
+    ckpt.add_argument("--checkpoints_total_limit", type=positive_int, default=None,
+                      help="Keep at most this many checkpoints (oldest are deleted).")
+    ckpt.add_argument("--resume_from_checkpoint", type=str, default=None,
+                      help='Resume from a checkpoint folder, or "latest" for the newest complete one in output_dir.')
+
+    log = parser.add_argument_group("logging")
+    log.add_argument("--report_to", type=str, default=None,
+                     help='Tracker for metrics and samples: "tensorboard", "wandb", "all" or none (default).')
+    log.add_argument("--logging_dir", type=str, default="logs", help="Tracker folder, relative to output_dir.")
+    log.add_argument("--sample_steps", type=positive_int, default=250,
+                     help="Write samples (and log them to the tracker) every N steps.")
+
+    hub = parser.add_argument_group("hub")
+    hub.add_argument("--push_to_hub", action="store_true", help="Upload the output folder to the Hub at the end.")
+    hub.add_argument("--hub_model_id", type=str, default=None,
+                     help="Repo to push to (defaults to the output folder's name).")
+    hub.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the logged-in one).")
+    hub.add_argument("--hub_private_repo", action="store_true", help="Create the repo as private.")

@@ -1,0 +1,38 @@
+"""The Hub-ready output folder of a training run, and `--push_to_hub`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from neuroart.hub import write_model_card
+
+# Training byproducts that stay out of the pushed repo.
+IGNORE_PATTERNS = ["checkpoints/*", "logs/*", "*.tmp", ".tmp-*"]
+
+
+def export_model(model, output_dir, *, card_context: dict, extra_files: dict | None = None) -> Path:
+    """Save `model` into `output_dir` with a card rendered from the run's context; copy `extra_files`."""
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    for name, source in (extra_files or {}).items():
+        target = output_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(source).resolve() != target.resolve():
+            shutil.copyfile(source, target)
+    write_model_card(model, output_dir, **card_context)
+    (output_dir / "training_summary.json").write_text(
+        json.dumps({k: v for k, v in card_context.items() if k != "training"}, indent=2, default=str))
+    return output_dir
+
+
+def push_output_dir(output_dir, repo_id: str | None, *, token: str | None = None, private: bool = False,
+                    commit_message: str = "Upload NeuroArt model"):
+    """Upload the output folder (without checkpoints and logs) to `repo_id` (default: the folder's name)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    repo_id = api.create_repo(repo_id or Path(output_dir).resolve().name, private=private, exist_ok=True).repo_id
+    return api.upload_folder(repo_id=repo_id, folder_path=str(output_dir), commit_message=commit_message,
+                             ignore_patterns=IGNORE_PATTERNS)
