@@ -1,0 +1,213 @@
+"""The painting GAN's training script (accelerate launch smoke runs) and its data, augmentation and checkpoints."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO_ROOT
+from PIL import Image
+
+from neuroart import NeuroArtGANModel
+from neuroart.training.abstract_art import STYLES, abstract_art, abstract_art_dataset
+from neuroart.training.augment import diff_augment
+from neuroart.training.checkpointing import list_checkpoints, resolve_checkpoint
+from neuroart.training.data import load_images
+
+SCRIPT = str(REPO_ROOT / "training" / "train_gan.py")
+
+
+def launch(*args, cwd=None, check=True):
+    """`accelerate launch training/train_gan.py ...` in a subprocess; returns (returncode, combined output)."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--mixed_precision", "no",
+           SCRIPT, *map(str, args)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        pytest.fail(f"train_gan.py failed:\n{output[-5000:]}")
+    return result.returncode, output
+
+
+def write_image_folder(root: Path, per_class: int = 6, size: int = 40, bad: bool = False) -> Path:
+    """A tiny imagefolder with two style classes (and, optionally, bad files)."""
+    for label, style in enumerate(("grid", "stripes")):
+        folder = root / style
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            abstract_art(style, i, size).save(folder / f"{i}.png")
+    if bad:
+        write_bad_images(root / "grid")
+    return root
+
+
+def write_bad_images(folder: Path) -> dict:
+    """One file per kind of bad input; returns {name: expected outcome ("kept" or a skip reason)}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zero.jpg").write_bytes(b"")
+    buffer = abstract_art("grid", 99, 64)
+    buffer.save(folder / "full.jpg")
+    data = (folder / "full.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (folder / "full.jpg").unlink()
+    (folder / "text.jpg").write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    (folder / "notes.txt").write_text("not an image")
+    Image.new("L", (48, 48), 128).save(folder / "gray.png")
+    Image.new("RGBA", (48, 48), (255, 0, 0, 128)).save(folder / "rgba.png")
+    Image.fromarray((np.arange(48 * 48).reshape(48, 48) * 20).astype(np.uint16)).save(folder / "deep16.png")
+    Image.new("CMYK", (48, 48), (0, 255, 0, 0)).save(folder / "cmyk.jpg")
+    Image.new("RGB", (4, 4)).save(folder / "tiny.png")
+    frames = [Image.new("P", (48, 48), i) for i in range(3)]
+    frames[0].save(folder / "anim.gif", save_all=True, append_images=frames[1:])
+    return {"gray.png": "kept", "rgba.png": "kept", "deep16.png": "kept", "cmyk.jpg": "kept", "anim.gif": "kept"}
+
+
+def test_abstract_art_is_deterministic_and_styled():
+    a = np.asarray(abstract_art("circles", 3, 48))
+    assert a.shape == (48, 48, 3)
+    assert np.array_equal(a, np.asarray(abstract_art("circles", 3, 48)))
+    assert not np.array_equal(a, np.asarray(abstract_art("circles", 4, 48)))
+    images, labels, names = abstract_art_dataset(6, 32, seed=0)
+    assert names == list(STYLES) and labels == [0, 1, 2, 0, 1, 2] and images[5].size == (32, 32)
+    with pytest.raises(ValueError, match="style"):
+        abstract_art("cubism", 0)
+
+
+def test_diff_augment_keeps_shape_and_gradients():
+    x = torch.rand(4, 3, 32, 32, requires_grad=True)
+    y = diff_augment(x * 2 - 1)
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert torch.equal(diff_augment(x, ""), x)
+    with pytest.raises(ValueError, match="policy"):
+        diff_augment(x, "rotate")
+
+
+def test_bad_images_are_converted_or_skipped_and_counted(tmp_path):
+    expected = write_bad_images(tmp_path / "imgs")
+    images, labels, names, source, counter = load_images(train_data_dir=str(tmp_path / "imgs"), resolution=32)
+    assert len(images) == len(expected) and all(im.mode == "RGB" and im.size == (32, 32) for im in images)
+    assert counter["not a readable image"] == 3  # zero-byte, truncated, text renamed .jpg
+    assert counter["not an image file extension"] == 1
+    assert counter["smaller than 8 px"] == 1
+    assert "kept 5" in counter.summary("images")
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    Image.new("1", (9000, 9000)).save(folder / "bomb.png")  # 81 Mpx, tiny file
+    abstract_art("grid", 0, 32).save(folder / "ok.png")
+    images, _, _, _, counter = load_images(train_data_dir=str(folder), resolution=32)
+    assert len(images) == 1 and counter["too many pixels"] == 1
+
+
+def test_no_usable_images_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "x.jpg").write_bytes(b"")
+    with pytest.raises(SystemExit, match="No usable images"):
+        load_images(train_data_dir=str(tmp_path / "empty"))
+
+
+def test_latest_checkpoint_ignores_partial_ones(tmp_path):
+    root = tmp_path / "checkpoints"
+    for name, complete in (("checkpoint-5", True), ("checkpoint-10", False), (".tmp-checkpoint-15", True)):
+        (root / name).mkdir(parents=True)
+        if complete:
+            (root / name / "COMPLETE").write_text("x")
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-5"]
+    assert resolve_checkpoint(tmp_path, "latest").name == "checkpoint-5"
+    assert resolve_checkpoint(tmp_path / "none", "latest") is None
+    with pytest.raises(ValueError, match="complete"):
+        resolve_checkpoint(tmp_path, str(root / "checkpoint-10"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 10-step conditional run on a tiny generated folder with bad files."""
+    root = tmp_path_factory.mktemp("gan_run")
+    data = write_image_folder(root / "data", bad=True)
+    out = root / "out"
+    _, log = launch("--train_data_dir", data, "--output_dir", out, "--resolution", 32, "--max_train_steps", 10,
+                    "--train_batch_size", 4, "--checkpointing_steps", 5, "--sample_steps", 5,
+                    "--num_sample_images", 4, "--seed", 3, "--report_to", "tensorboard")
+    return out, log, data
+
+
+def test_launch_produces_a_loadable_hub_ready_folder(trained):
+    out, log, _ = trained
+    for name in ("config.json", "model.safetensors", "modeling_neuroart_gan.py", "README.md", "samples/grid.png",
+                 "samples/step_5.png", "samples/step_10.png"):
+        assert (out / name).exists(), name
+    assert "kept 17, skipped 5" in log  # 12 good + 5 converted; 5 bad files skipped with reasons
+    model = NeuroArtGANModel.from_pretrained(out)
+    assert model.config.num_classes == 2 and model.config.image_size == 32
+    images = model.generate_images(2, seed=0, labels=1)
+    assert images[0].size == (32, 32)
+    card = (out / "README.md").read_text()
+    assert "swd_vs_train" in card and "![samples](samples/grid.png)" in card and "grid, stripes" in card
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["metrics"]["steps"] == 10
+    assert list((out / "logs").rglob("events.out.tfevents.*")), "tensorboard events missing"
+    assert [p.name for p in list_checkpoints(out)] == ["checkpoint-5", "checkpoint-10"]
+
+
+def test_resume_continues_at_the_right_step(trained, tmp_path):
+    out, _, data = trained
+    resumed = tmp_path / "resumed"
+    import shutil
+
+    shutil.copytree(out / "checkpoints" / "checkpoint-5", resumed / "checkpoints" / "checkpoint-5")
+    _, log = launch("--train_data_dir", data, "--output_dir", resumed, "--resolution", 32, "--max_train_steps", 8,
+                    "--train_batch_size", 4, "--checkpointing_steps", 5, "--seed", 3,
+                    "--resume_from_checkpoint", "latest", "--checkpoints_total_limit", 1)
+    assert "at step 5" in log
+    summary = json.loads((resumed / "training_summary.json").read_text())
+    assert summary["metrics"]["steps"] == 8
+    assert [p.name for p in list_checkpoints(resumed)] == ["checkpoint-8"]  # rotation kept one
+
+
+def test_fine_tune_from_saved_model(trained, tmp_path):
+    out, _, _ = trained
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for i in range(5):
+        abstract_art("circles", i, 32).save(mine / f"{i}.png")
+    _, log = launch("--model_name_or_path", out, "--train_data_dir", mine, "--output_dir", tmp_path / "ft",
+                    "--resolution", 32, "--max_train_steps", 3, "--train_batch_size", 4, "--finetune_label", 1)
+    assert "every image gets style label 1" in log
+    tuned = NeuroArtGANModel.from_pretrained(tmp_path / "ft")
+    base = NeuroArtGANModel.from_pretrained(out)
+    assert tuned.config.num_classes == 2
+    # Fine-tuning starts from the released D as well as G: after 3 steps D is close to, but not equal to, the base.
+    d_base = base.discriminator.from_rgb.parametrizations.weight.original
+    d_tuned = tuned.discriminator.from_rgb.parametrizations.weight.original
+    assert not torch.equal(d_base, d_tuned) and (d_base - d_tuned).abs().max() < 0.05
+
+
+def test_embedded_default_runs_with_no_data_arguments(tmp_path):
+    _, log = launch("--output_dir", tmp_path / "default", "--resolution", 32, "--max_train_steps", 2,
+                    "--train_batch_size", 4, "--num_default_images", 12)
+    assert "embedded procedural abstract art" in log
+    model = NeuroArtGANModel.from_pretrained(tmp_path / "default")
+    assert model.config.num_classes == len(STYLES)
+
+
+def test_local_dataset_through_load_dataset(tmp_path):
+    data = write_image_folder(tmp_path / "ds", per_class=4)
+    _, log = launch("--dataset_name", data, "--label_column", "label", "--output_dir", tmp_path / "out",
+                    "--resolution", 32, "--max_train_steps", 2, "--train_batch_size", 4)
+    assert "Hub dataset" in log
+    assert NeuroArtGANModel.from_pretrained(tmp_path / "out").config.num_classes == 2
+
+
+def test_unwritable_output_dir_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, log = launch("--output_dir", blocker / "out", "--max_train_steps", 1, check=False)
+    assert code != 0 and "not writable" in log
