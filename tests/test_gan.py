@@ -167,3 +167,60 @@ def test_png_bytes_roundtrip(gan):
     buffer = io.BytesIO()
     save_image(gan.generate_images(1, seed=3)[0], buffer)
     assert Image.open(io.BytesIO(buffer.getvalue())).text["neuroart:seed"] == "3"
+
+
+def test_interpolation_walks_from_seed_a_to_seed_b(gan, tmp_path):
+    from neuroart.gan import save_animation
+
+    frames = gan.interpolate(3, 9, steps=5, output_type="pt")
+    assert frames.shape == (5, 3, 32, 32)
+    a = gan.generate_images(1, seed=3, output_type="pt")[0]
+    b = gan.generate_images(1, seed=9, output_type="pt")[0]
+    assert torch.allclose(frames[0], a, atol=1e-5) and torch.allclose(frames[-1], b, atol=1e-5)
+    pil_frames = gan.interpolate(3, 9, steps=4)
+    assert pil_frames[2].text["neuroart:frame"] == "2"
+    save_animation(pil_frames, tmp_path / "walk.png")
+    animation = Image.open(tmp_path / "walk.png")
+    assert animation.n_frames == 6 and animation.text["neuroart:seed_a"] == "3"  # boomerang: 4 + 2
+    save_animation(pil_frames, tmp_path / "walk.gif", boomerang=False)
+    assert Image.open(tmp_path / "walk.gif").n_frames == 4
+    with pytest.raises(ValueError, match="steps"):
+        gan.interpolate(0, 1, steps=1)
+
+
+def test_nearest_training_images_flags_a_copy(gan, tmp_path):
+    from neuroart.gan import nearest_training_images
+    from neuroart.training.abstract_art import abstract_art
+
+    for i in range(4):
+        abstract_art("grid", i, 32).save(tmp_path / f"train_{i}.png")
+    painted = gan.generate_images(1, seed=0)
+    copy = abstract_art("grid", 2, 32)
+    result = nearest_training_images([copy, painted[0]], tmp_path, k=2)
+    assert result[0][0][0].name == "train_2.png" and result[0][0][1] < 0.02
+    assert len(result[1]) == 2 and result[1][0][1] > result[0][0][1]
+
+
+def test_swd_orders_similar_and_different_sets():
+    from neuroart.gan.metrics import sliced_wasserstein_distance
+    from neuroart.training.abstract_art import abstract_art_dataset
+    from neuroart.training.data import images_to_tensor
+
+    images, _, _ = abstract_art_dataset(48, 32, seed=0)
+    others, _, _ = abstract_art_dataset(48, 32, seed=1)
+    real = images_to_tensor(images).float() / 255
+    same_kind = images_to_tensor(others).float() / 255
+    noise = torch.rand_like(real)
+    near = sliced_wasserstein_distance(real, same_kind)["swd_mean"]
+    far = sliced_wasserstein_distance(real, noise)["swd_mean"]
+    assert near < far / 2
+
+
+def test_kid_is_zero_mean_for_same_distribution():
+    from neuroart.gan.metrics import kernel_inception_distance
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 16, generator=g), torch.randn(300, 16, generator=g)
+    same, _ = kernel_inception_distance(a, b, num_subsets=20, subset_size=100)
+    shifted, _ = kernel_inception_distance(a, b + 1.0, num_subsets=20, subset_size=100)
+    assert abs(same) < 0.05 and shifted > 0.5

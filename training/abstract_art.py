@@ -32,20 +32,21 @@ _PALETTES = [
 
 def _grid(draw: ImageDraw.ImageDraw, size: int, rng: random.Random) -> None:
     draw.rectangle([0, 0, size, size], fill=(238, 234, 222))
-    cells = [(0, 0, size, size)]
+    cells = [(0.0, 0.0, 1.0, 1.0)]  # unit-square coordinates, so the composition is the same at every size
     for _ in range(rng.randint(3, 6)):
         cells.sort(key=lambda c: (c[2] - c[0]) * (c[3] - c[1]))
         x0, y0, x1, y1 = cells.pop()
         if (x1 - x0) >= (y1 - y0):
-            cut = rng.randint(x0 + (x1 - x0) // 4, x1 - (x1 - x0) // 4)
+            cut = rng.uniform(x0 + (x1 - x0) / 4, x1 - (x1 - x0) / 4)
             cells += [(x0, y0, cut, y1), (cut, y0, x1, y1)]
         else:
-            cut = rng.randint(y0 + (y1 - y0) // 4, y1 - (y1 - y0) // 4)
+            cut = rng.uniform(y0 + (y1 - y0) / 4, y1 - (y1 - y0) / 4)
             cells += [(x0, y0, x1, cut), (x0, cut, x1, y1)]
-    for cell in rng.sample(cells, k=min(len(cells), rng.randint(2, 3))):
+    pixels = [tuple(round(v * size) for v in cell) for cell in cells]
+    for cell in rng.sample(pixels, k=min(len(pixels), rng.randint(2, 3))):
         draw.rectangle(cell, fill=rng.choice(_PRIMARIES))
     width = max(2, size // 40)
-    for x0, y0, x1, y1 in cells:
+    for x0, y0, x1, y1 in pixels:
         draw.rectangle([x0, y0, x1, y1], outline=(15, 15, 15), width=width)
 
 
@@ -84,7 +85,8 @@ _DRAW = {"grid": _grid, "circles": _circles, "stripes": _stripes}
 
 
 def abstract_art(style: str, seed: int, size: int = 64) -> Image.Image:
-    """One RGB composition of `style` (one of STYLES), `size` x `size`, deterministic in `seed`."""
+    """One RGB composition of `style` (one of STYLES), `size` x `size`, deterministic in `seed`; the same seed gives
+    the same composition at every size."""
     if style not in _DRAW:
         raise ValueError(f"style={style!r} is unknown; choose one of {STYLES}.")
     if not 8 <= size <= 2048:

@@ -1,7 +1,7 @@
 """The NeuroArt painting GAN: config, model, pipeline and painting helpers."""
 
 from .configuration_neuroart_gan import NeuroArtGANConfig
-from .modeling_neuroart_gan import NeuroArtGANModel, NeuroArtGANOutput, NeuroArtGANPreTrainedModel, save_image
+from .modeling_neuroart_gan import NeuroArtGANModel, NeuroArtGANOutput, NeuroArtGANPreTrainedModel, save_animation, save_image
 from .pipeline_neuroart_gan import NeuroArtGANPipeline
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "NeuroArtGANOutput",
     "NeuroArtGANPipeline",
     "NeuroArtGANPreTrainedModel",
+    "save_animation",
     "save_image",
 ]
 

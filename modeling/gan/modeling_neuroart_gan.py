@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -354,6 +355,34 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
             for i in range(num_images)
         ]
 
+    @torch.inference_mode()
+    def interpolate(self, seed_a: int, seed_b: int, steps: int = 16, truncation_psi: float = 1.0, labels=None,
+                    output_type: str = "pil"):
+        """Frames of a latent walk from seed A's painting to seed B's (spherical interpolation of z).
+
+        `labels`: one style label for the whole walk (conditional models; default: seed A's label).
+        Returns PIL frames (with provenance), or a (steps, C, H, W) tensor in [0, 1] for `output_type="pt"`.
+        """
+        if not isinstance(steps, int) or not 2 <= steps <= 1000:
+            raise ValueError(f"`steps={steps!r}` is invalid; use an integer from 2 to 1000.")
+        z_a, y_a = self.sample_latents(1, seed_a, truncation_psi, labels)
+        z_b, _ = self.sample_latents(1, seed_b, truncation_psi, labels)
+        t = torch.linspace(0, 1, steps)[:, None]
+        omega = torch.arccos((F.normalize(z_a, dim=1) * F.normalize(z_b, dim=1)).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+        z = (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / torch.sin(omega)  # (steps, Z)
+        param = next(self.generator_ema.parameters())
+        y = None if y_a is None else y_a.expand(steps).to(param.device)
+        was_training = self.generator_ema.training
+        self.generator_ema.eval()
+        frames = ((self.generator_ema(z.to(param.device, param.dtype), y).float().cpu() + 1) / 2).clamp(0, 1)
+        self.generator_ema.train(was_training)
+        if output_type == "pt":
+            return frames
+        array = frames.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+        provenance = {"model": self.name_or_path or "neuroart-gan", "seed_a": seed_a, "seed_b": seed_b,
+                      "truncation_psi": float(truncation_psi), "label": None if y_a is None else int(y_a[0])}
+        return [image_with_provenance(array[i], {**provenance, "frame": i}) for i in range(steps)]
+
     # ----------------------------------------------------------------------------------------------------------
     # Hub: the custom pipeline and the model card travel with the weights
     # ----------------------------------------------------------------------------------------------------------
@@ -404,6 +433,19 @@ def image_with_provenance(array, provenance: dict):
     return image
 
 
+def save_animation(frames, path, duration_ms: int = 80, boomerang: bool = True) -> None:
+    """Write frames as an animated PNG (`.png`, keeps full colour) or GIF (`.gif`); `boomerang` plays back and
+    forth so the loop is seamless. The first frame's provenance goes in the file's text chunks (PNG)."""
+    frames = list(frames) + (list(frames)[-2:0:-1] if boomerang else [])
+    info = None
+    if str(path).lower().endswith(".png") and PngImagePlugin is not None:
+        info = PngImagePlugin.PngInfo()
+        for key, value in getattr(frames[0], "text", {}).items():
+            info.add_text(key, str(value))
+    extra = {"pnginfo": info} if info is not None else {}
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0, **extra)
+
+
 def save_image(image, path) -> None:
     """Save a painted image as PNG, keeping its provenance text chunks."""
     info = PngImagePlugin.PngInfo()
@@ -412,4 +454,4 @@ def save_image(image, path) -> None:
     image.save(path, format="PNG", pnginfo=info)
 
 
-__all__ = ["NeuroArtGANModel", "NeuroArtGANPreTrainedModel", "NeuroArtGANOutput", "save_image"]
+__all__ = ["NeuroArtGANModel", "NeuroArtGANPreTrainedModel", "NeuroArtGANOutput", "save_animation", "save_image"]
