@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT
 from PIL import Image
 
 from neuroart import NeuroArtGANModel
@@ -17,6 +16,8 @@ from neuroart.training.abstract_art import STYLES, abstract_art, abstract_art_da
 from neuroart.training.augment import diff_augment
 from neuroart.training.checkpointing import list_checkpoints, resolve_checkpoint
 from neuroart.training.data import load_images
+
+from conftest import REPO_ROOT
 
 SCRIPT = str(REPO_ROOT / "training" / "train_gan.py")
 
@@ -35,7 +36,7 @@ def launch(*args, cwd=None, check=True):
 
 def write_image_folder(root: Path, per_class: int = 6, size: int = 40, bad: bool = False) -> Path:
     """A tiny imagefolder with two style classes (and, optionally, bad files)."""
-    for label, style in enumerate(("grid", "stripes")):
+    for style in ("grid", "stripes"):
         folder = root / style
         folder.mkdir(parents=True)
         for i in range(per_class):

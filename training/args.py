@@ -3,15 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-
-
-def set_thread_policy() -> None:
-    """Before torch is imported: passive OpenMP waits unless the user chose otherwise.
-
-    On 2-vCPU machines OpenMP's default spin-wait makes 2-thread PyTorch up to 60x slower on small ops.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def positive_int(text: str) -> int:
@@ -52,6 +43,9 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str,
                        help="Epochs to train; --max_train_steps, when given, wins.")
     train.add_argument("--max_train_steps", type=positive_int, default=None,
                        help="Total optimisation steps; overrides --num_train_epochs.")
+    train.add_argument("--max_train_cpu_seconds", type=positive_float, default=None,
+                       help="Stop once the training loop has used this much process CPU time (all threads), for "
+                            "fixed-budget comparisons; the model is saved as usual.")
     train.add_argument("--learning_rate", type=positive_float, default=default_lr, help="Initial learning rate.")
     train.add_argument("--gradient_accumulation_steps", type=positive_int, default=1,
                        help="Micro-batches to accumulate before each optimisation step.")

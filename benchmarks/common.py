@@ -1,0 +1,72 @@
+"""Shared benchmark plumbing: thread set-up, machine facts, result files, and the anchor models.
+
+Every benchmark writes `benchmarks/results/<script>.json` with a flat `summary` plus details, and records the
+machine, torch version, threads and OpenMP wait policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def setup_threads(threads: int) -> None:
+    """Call before importing torch: passive OpenMP waits and a fixed thread count."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("NEUROART_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def machine_info() -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def write_results(script: str, summary: dict, details: dict | None = None, command: str | None = None) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{script}.json"
+    payload = {"summary": summary, "machine": machine_info(),
+               "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), **(details or {})}
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(json.dumps(summary, indent=2))
+    return path
+
+
+def timed(fn, repeats: int = 3) -> float:
+    """Best wall time of `repeats` calls of fn()."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
