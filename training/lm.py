@@ -1,0 +1,170 @@
+"""The causal-LM training loop shared by `train_poetry.py` and `train_music.py`.
+
+Packed token blocks -> AdamW with warm-up and cosine decay -> `accelerator.accumulate` / `autocast` -> periodic
+validation (nats/token, and nats/char or nats/frame through a caller-given ratio) -> samples through a callback ->
+atomic checkpoints with `--resume_from_checkpoint latest`. Steps with a non-finite loss are skipped (all processes
+agree) and counted. The caller builds the model and data, and exports the result.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+
+from .checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
+from .tracking import logger, progress_bar
+
+
+def add_lm_args(parser, *, default_seq_len: int) -> None:
+    group = parser.add_argument_group("language model")
+    group.add_argument("--max_seq_length", type=int, default=default_seq_len,
+                       help="Tokens per training block (texts are packed, separated by BOS/EOS).")
+    group.add_argument("--validation_split_percentage", type=float, default=5.0,
+                       help="Percent of the examples held out for validation loss.")
+    group.add_argument("--eval_steps", type=int, default=200, help="Validate every N steps.")
+    group.add_argument("--weight_decay", type=float, default=0.1, help="AdamW weight decay.")
+    group.add_argument("--lr_warmup_steps", type=int, default=100, help="Linear warm-up steps.")
+    group.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
+
+
+def pack(sequences: list[list[int]], block_size: int) -> torch.Tensor:
+    """Concatenate token sequences and cut them into (N, block_size) blocks (the tail is dropped)."""
+    flat = [t for seq in sequences for t in seq]
+    count = len(flat) // block_size
+    if count == 0:
+        if not flat:
+            raise SystemExit("No tokens to train on.")
+        flat = (flat * (block_size // len(flat) + 1))[:block_size]
+        count = 1
+    return torch.tensor(flat[: count * block_size], dtype=torch.long).view(count, block_size)
+
+
+def split_train_eval(items: list, percentage: float, seed: int) -> tuple[list, list]:
+    import random
+
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    n_eval = max(1, int(len(items) * percentage / 100)) if len(items) > 1 and percentage > 0 else 0
+    return items[n_eval:], items[:n_eval]
+
+
+@torch.no_grad()
+def evaluate_loss(model, loader, accelerator) -> float:
+    """Mean next-token NLL (nats/token) over `loader`, across processes."""
+    model.eval()
+    total = torch.zeros(2, device=accelerator.device, dtype=torch.float64)
+    for (batch,) in loader:
+        with accelerator.autocast():
+            logits = model(input_ids=batch, use_cache=False).logits.float()
+        nll = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
+                                                batch[:, 1:].reshape(-1), reduction="sum")
+        total += torch.stack([nll.double(), torch.tensor(batch[:, 1:].numel(), device=total.device).double()])
+    total = accelerator.reduce(total, "sum")
+    model.train()
+    return float(total[0] / total[1].clamp_min(1))
+
+
+def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_blocks: torch.Tensor | None,
+                    *, on_sample: Callable[[object, int], None] | None = None) -> dict:
+    """Train `model` on packed blocks; return metrics (`steps`, `val_nats_per_token`, timings...)."""
+    from accelerate.utils import set_seed
+    from torch.utils.data import DataLoader, TensorDataset
+    from transformers import get_cosine_schedule_with_warmup
+
+    set_seed(args.seed)
+    train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
+                              drop_last=len(train_blocks) >= args.train_batch_size)
+    eval_loader = (DataLoader(TensorDataset(eval_blocks), batch_size=args.train_batch_size)
+                   if eval_blocks is not None and len(eval_blocks) else None)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate,
+                                  betas=(0.9, 0.95))
+    steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
+    max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+    scheduler = get_cosine_schedule_with_warmup(optimizer, min(args.lr_warmup_steps, max_steps // 10), max_steps)
+    model.train()
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    if eval_loader is not None:
+        eval_loader = accelerator.prepare(eval_loader)
+    unwrapped = accelerator.unwrap_model(model)
+
+    global_step, skipped = 0, 0
+    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    if checkpoint is not None:
+        state, _ = load_checkpoint(accelerator, checkpoint)
+        global_step, skipped = state["step"], state.get("skipped_steps", 0)
+        logger.info("Resumed from %s at step %d.", checkpoint, global_step)
+    elif args.resume_from_checkpoint:
+        logger.info("No complete checkpoint in %s: starting from scratch.", args.output_dir)
+
+    logger.info("Training %.2fM parameters for %d steps: %d blocks of %d tokens, batch %d x %d processes.",
+                unwrapped.num_parameters() / 1e6, max_steps, len(train_blocks), train_blocks.shape[1],
+                args.train_batch_size, accelerator.num_processes)
+    metrics: dict = {}
+    history = []
+    progress = progress_bar(accelerator, max_steps, global_step)
+    start_epoch = global_step // steps_per_epoch
+    to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
+    started, cpu_started = time.time(), time.process_time()
+    tokens_seen = 0
+    loss = torch.zeros(())
+    num_epochs = math.ceil(max_steps / steps_per_epoch)
+    for epoch in range(start_epoch, num_epochs):
+        loader = accelerator.skip_first_batches(train_loader, to_skip) if epoch == start_epoch and to_skip else train_loader
+        for (batch,) in loader:
+            with accelerator.accumulate(model):
+                with accelerator.autocast():
+                    loss = model(input_ids=batch, labels=batch, use_cache=False).loss
+                finite = accelerator.reduce(torch.isfinite(loss.detach()).float().reshape(1), "min").item() == 1
+                if finite:
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and args.max_grad_norm:
+                        accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            tokens_seen += batch.numel() * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            if not finite:
+                skipped += 1
+                logger.warning("Step %d: non-finite loss, skipped (%d so far).", global_step, skipped)
+            global_step += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{loss.item():.3f}")
+            history.append(round(loss.item(), 5))
+            accelerator.log({"train_loss": loss.item(), "lr": scheduler.get_last_lr()[0]}, step=global_step)
+            if eval_loader is not None and (global_step % args.eval_steps == 0 or global_step == max_steps):
+                metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
+                accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=global_step)
+                logger.info("step %d: validation %.4f nats/token", global_step, metrics["val_nats_per_token"])
+            if global_step % args.checkpointing_steps == 0 or global_step == max_steps:
+                save_checkpoint(accelerator, args.output_dir, global_step, {"skipped_steps": skipped, "epoch": epoch},
+                                None, args.checkpoints_total_limit)
+            if on_sample is not None and accelerator.is_main_process and (
+                    global_step % args.sample_steps == 0 or global_step == max_steps):
+                on_sample(unwrapped, global_step)
+                model.train()
+            if args.max_train_cpu_seconds:
+                over = torch.tensor([float(time.process_time() - cpu_started >= args.max_train_cpu_seconds)])
+                if accelerator.reduce(over.to(accelerator.device), "max").item() > 0:
+                    logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
+                    max_steps = global_step
+            if global_step >= max_steps:
+                break
+        if global_step >= max_steps:
+            break
+    progress.close()
+    if eval_loader is not None and "val_nats_per_token" not in metrics:
+        metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
+    wall = time.time() - started
+    metrics.update(steps=global_step, skipped_steps=skipped, train_seconds=round(wall, 1),
+                   train_cpu_seconds=round(time.process_time() - cpu_started, 1),
+                   train_tokens_per_second=round(tokens_seen / max(wall, 1e-9), 1), loss_history=history)
+    accelerator.wait_for_everyone()
+    return metrics
