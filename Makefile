@@ -11,7 +11,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "torch==2.13.*"
-	$(BIN)/pip install -q -e ".[train,eval,dev]"
+	$(BIN)/pip install -q -e ".[train,poetry,eval,dev]"
 	touch $@
 
 install: $(BIN)/.installed

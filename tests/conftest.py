@@ -56,6 +56,18 @@ def run_python(code: str, *, block_neuroart: bool = False, env: dict | None = No
     return result.stdout
 
 
+def launch_script(script: str, *args, check: bool = True, num_processes: int = 1, env: dict | None = None):
+    """`accelerate launch training/<script> ...` in a subprocess; returns (returncode, combined output)."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes),
+           "--mixed_precision", "no", str(REPO_ROOT / "training" / script), *map(str, args)]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=900)
+    output = result.stdout + result.stderr
+    if check and result.returncode != 0:
+        pytest.fail(f"{script} failed:\n{output[-5000:]}")
+    return result.returncode, output
+
+
 def tiny_gan_config(**overrides):
     from neuroart import NeuroArtGANConfig
 

@@ -1,9 +1,6 @@
 """The painting GAN's training script (accelerate launch smoke runs) and its data, augmentation and checkpoints."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +14,10 @@ from neuroart.training.augment import diff_augment
 from neuroart.training.checkpointing import list_checkpoints, resolve_checkpoint
 from neuroart.training.data import load_images
 
-from conftest import REPO_ROOT
+from conftest import launch_script
 
-SCRIPT = str(REPO_ROOT / "training" / "train_gan.py")
-
-
-def launch(*args, cwd=None, check=True):
-    """`accelerate launch training/train_gan.py ...` in a subprocess; returns (returncode, combined output)."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--mixed_precision", "no",
-           SCRIPT, *map(str, args)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
-    output = result.stdout + result.stderr
-    if check and result.returncode != 0:
-        pytest.fail(f"train_gan.py failed:\n{output[-5000:]}")
-    return result.returncode, output
+def launch(*args, check=True):
+    return launch_script("train_gan.py", *args, check=check)
 
 
 def write_image_folder(root: Path, per_class: int = 6, size: int = 40, bad: bool = False) -> Path:

@@ -1,0 +1,181 @@
+"""Poetry: tokenizer, fortunes-zh parser, the checker, and guaranteed forms from an untrained model."""
+
+import json
+
+import pytest
+import torch
+from conftest import shared_data_dir, tiny_poetry_config
+
+from neuroart import NeuroArtPoetryForCausalLM
+from neuroart.poetry import (
+    FORMS,
+    LineIndex,
+    check_english_poem,
+    check_poem,
+    detect_form,
+    format_poem,
+    format_prompt,
+    train_poetry_tokenizer,
+    write_poem,
+)
+from neuroart.poetry.prosody import rhyme_groups, tone_of
+from neuroart.training.data import load_poems, parse_fortunes
+
+POEMS = [
+    ("登鹳雀楼", "白日依山尽，\n黄河入海流。\n欲穷千里目，\n更上一层楼。"),
+    ("静夜思", "床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。"),
+    ("春晓", "春眠不觉晓，\n处处闻啼鸟。\n夜来风雨声，\n花落知多少。"),
+    ("枫桥夜泊", "月落乌啼霜满天，\n江枫渔火对愁眠。\n姑苏城外寒山寺，\n夜半钟声到客船。"),
+    ("黄鹤楼送孟浩然之广陵", "故人西辞黄鹤楼，\n烟花三月下扬州。\n孤帆远影碧空尽，\n唯见长江天际流。"),
+    ("春望", "国破山河在，\n城春草木深。\n感时花溅泪，\n恨别鸟惊心。\n烽火连三月，\n家书抵万金。\n白头搔更短，\n浑欲不胜簪。"),
+    ("登高", "风急天高猿啸哀，\n渚清沙白鸟飞回。\n无边落木萧萧下，\n不尽长江滚滚来。\n万里悲秋常作客，\n百年多病独登台。\n"
+             "艰难苦恨繁霜鬓，\n潦倒新停浊酒杯。"),
+]
+ENGLISH = ["the moon is bright upon the sea\nthe night is calm and still\n"
+           "the stars are shining down on me\nupon the silent hill"]
+VOCAB_EXTRA = "春夏秋冬风花雪月山水云天江河日夜明光"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    texts = [format_poem(body, detect_form(body), title) for title, body in POEMS] + ENGLISH * 3
+    texts.append(VOCAB_EXTRA)
+    return train_poetry_tokenizer(texts, vocab_size=600, min_frequency=1)
+
+
+@pytest.fixture(scope="module")
+def untrained(tokenizer):
+    torch.manual_seed(0)
+    return NeuroArtPoetryForCausalLM(tiny_poetry_config(vocab_size=len(tokenizer), max_position_embeddings=160)).eval()
+
+
+def test_one_token_per_cjk_character_and_round_trip(tokenizer):
+    for _, body in POEMS:
+        ids = tokenizer(body, add_special_tokens=False).input_ids
+        assert len(ids) == len(body)  # every character, mark and newline is one token
+        assert tokenizer.decode(ids) == body
+    text = format_poem(POEMS[0][1], "五言绝句", "登鹳雀楼", ["楼"])
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False).input_ids) == text
+    assert tokenizer.convert_ids_to_tokens(tokenizer("<s><五言绝句><poem>", add_special_tokens=False).input_ids) == [
+        "<s>", "<五言绝句>", "<poem>"]
+    english = ENGLISH[0].split("\n")[0]
+    assert tokenizer.decode(tokenizer(english, add_special_tokens=False).input_ids) == english
+
+
+def test_tokenizer_saves_and_loads_with_auto_tokenizer(tokenizer, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    body = POEMS[3][1]
+    assert again(body, add_special_tokens=False).input_ids == tokenizer(body, add_special_tokens=False).input_ids
+
+
+def test_fortunes_parser_on_a_generated_file(tmp_path):
+    entry = "\x1b[32m《{t}》\x1b[m\n\x1b[33m作者：{a}\x1b[m\n{b}\n"
+    text = "%\n".join(entry.format(t=t, a="李白（701－762）", b=b.replace("，\n", "，")) for t, b in POEMS[:3])
+    folder = tmp_path / "fortunes"
+    folder.mkdir()
+    (folder / "tang300").write_text(text, encoding="utf-8")
+    parsed = parse_fortunes(text)
+    assert [p["title"] for p in parsed] == ["登鹳雀楼", "静夜思", "春晓"]
+    assert parsed[0]["author"] == "李白" and parsed[0]["text"] == "白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。"
+    poems, source, counter = load_poems(fortunes_dir=folder)
+    assert len(poems) == 3 and "fortunes-zh" in source and detect_form(poems[1]["text"]) == "五言绝句"
+
+
+def test_missing_default_data_says_how_to_fix(tmp_path):
+    with pytest.raises(SystemExit, match="apt-get install fortunes-zh"):
+        load_poems(fortunes_dir=tmp_path / "nowhere")
+
+
+def test_hostile_text_is_cleaned_or_skipped(tmp_path):
+    path = tmp_path / "poems.jsonl"
+    lines = [json.dumps({"text": POEMS[0][1], "title": "t"}).encode(), b"{not json", b"[1, 2]",
+             json.dumps({"text": ""}).encode(), json.dumps({"text": "x" * 20000}).encode(),
+             json.dumps({"text": "月\x07光\x00"}).encode(), b'{"text": "\xff\xfe\xe6\x9c\x88"}']
+    path.write_bytes(b"\n".join(lines))
+    poems, _, counter = load_poems(train_file=str(path))
+    assert [p["text"] for p in poems] == [POEMS[0][1], "月光", "月"]
+    assert counter["invalid JSON line"] == 1 and counter["JSON line is not an object"] == 1
+    assert counter["empty"] == 1 and counter["longer than 4000 characters"] == 1
+    assert counter["invalid UTF-8 bytes (replaced)"] == 2
+    txt = tmp_path / "poems.txt"
+    txt.write_text(POEMS[0][1] + "\n\n\n" + POEMS[1][1] + "\n")
+    assert len(load_poems(train_file=str(txt))[0]) == 2
+
+
+def test_checker_on_constructed_cases():
+    good = check_poem(POEMS[0][1])
+    assert good.form == "五言绝句" and good.form_ok and good.rhyme_ok and good.tone_ok
+    assert good.rhyme_group.endswith("尤") and good.lines[1]["rhymes"]
+    wrong_length = check_poem("白日依山尽，\n黄河入海流。\n欲穷千里目，\n更上一层楼楼。", "五言绝句")
+    assert not wrong_length.form_ok and any("Line 4 has 6" in m for m in wrong_length.messages)
+    no_rhyme = check_poem("白日依山尽，\n黄河入海流。\n欲穷千里目，\n更上一层去。")
+    assert no_rhyme.form_ok and not no_rhyme.rhyme_ok
+    bad_tone = check_poem("山山山山山，\n山山山山流。\n山山山山山，\n山山山山楼。")
+    assert bad_tone.rhyme_ok and not bad_tone.tone_ok and any("二四六" in m for m in bad_tone.messages)
+    assert tone_of("山") == "ping" and tone_of("月") == "ze" and "下平聲七陽" in rhyme_groups("霜")
+    assert check_poem(POEMS[5][1]).form == "五言律诗" and check_poem(POEMS[6][1]).rhyme_ok
+
+
+def test_checker_on_the_shared_corpus():
+    path = shared_data_dir() / "poetry" / "zh_tang_jueju_lushi.jsonl"
+    if not path.exists():
+        pytest.skip(f"shared poetry corpus not found at {path} (set NEUROART_SHARED_DATA)")
+    rows = [json.loads(line) for _, line in zip(range(400), path.open(encoding="utf-8"))]
+    rhyme_agree = sum(check_poem(r["text"], r["form"]).rhyme_ok == r["rhyme_ok"] for r in rows) / len(rows)
+    tone_agree = sum(check_poem(r["text"], r["form"]).tone_ok == r["tone_ok"] for r in rows) / len(rows)
+    assert rhyme_agree > 0.95 and tone_agree > 0.95
+
+
+def test_english_rhyme_check():
+    verdict = check_english_poem(ENGLISH[0], "ABAB", 4)
+    assert verdict["lines_ok"] and verdict["rhyme_ok"] and verdict["rhyme_pairs"] == 2
+    broken = check_english_poem(ENGLISH[0].replace("silent hill", "silent road"), "ABAB", 4)
+    assert not broken["rhyme_ok"] and broken["rhyme_pairs_ok"] == 1
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_untrained_model_writes_every_form_exactly(untrained, tokenizer, form):
+    for seed in range(3):
+        poem = write_poem(untrained, tokenizer, form=form, seed=seed, num_candidates=2, tone=True)
+        verdict = check_poem(poem.text, form)
+        assert verdict.form_ok, (poem.text, verdict.messages)
+        assert verdict.rhyme_ok, (poem.text, verdict.messages)
+        assert verdict.tone_ok or poem.relaxed, (poem.text, verdict.messages)
+
+
+@pytest.mark.parametrize("form, acrostic", [("五言绝句", "春夏秋冬"), ("七言律诗", "风花雪月山水云天")])
+def test_acrostic_from_untrained_model(untrained, tokenizer, form, acrostic):
+    poem = write_poem(untrained, tokenizer, form=form, acrostic=acrostic, seed=1, num_candidates=2)
+    lines = poem.text.split("\n")
+    assert "".join(line[0] for line in lines) == acrostic
+    assert check_poem(poem.text, form).form_ok
+
+
+def test_write_poem_is_deterministic_and_validates(untrained, tokenizer):
+    a = write_poem(untrained, tokenizer, form="七言绝句", seed=5, title="春", keywords="风 花")
+    b = write_poem(untrained, tokenizer, form="七言绝句", seed=5, title="春", keywords="风 花")
+    assert a.text == b.text and len(a.candidates) == 4
+    with pytest.raises(ValueError, match="acrostic"):
+        write_poem(untrained, tokenizer, form="五言绝句", acrostic="春夏")
+    with pytest.raises(ValueError, match="form"):
+        write_poem(untrained, tokenizer, form="词")
+
+
+def test_english_form_controls_line_count(untrained, tokenizer):
+    poem = write_poem(untrained, tokenizer, form="quatrain", rhyme_scheme="ABAB", seed=0, num_candidates=2)
+    assert len(poem.text.split("\n")) == 4 and all(line.strip() for line in poem.text.split("\n"))
+
+
+def test_line_index_flags_copied_lines(tmp_path):
+    index = LineIndex.from_poems(body for _, body in POEMS)
+    assert index.copied_lines("白日依山尽，\n春风不度关。") == ["白日依山尽，"]
+    assert index.copy_rate(["白日依山尽，\n春风不度关。"]) == 0.5
+    index.save(tmp_path / "lines.txt.gz")
+    assert LineIndex.load(tmp_path / "lines.txt.gz").lines == index.lines
+
+
+def test_prompt_format():
+    assert format_prompt("五言绝句", "春", ["风"]) == "<s><五言绝句><title>春<kw>风<poem>"

@@ -1,0 +1,90 @@
+"""`accelerate launch training/train_poetry.py` smoke runs: tiny jsonl, resume, fine-tune, embedded default."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import launch_script
+from test_poetry_generation import POEMS
+from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+from neuroart.poetry import FORMS, check_poem, write_poem
+from neuroart.training.checkpointing import list_checkpoints
+from neuroart.training.data import FORTUNES_DIR
+
+TINY = ["--hidden_size", 32, "--num_hidden_layers", 2, "--num_attention_heads", 2, "--train_batch_size", 4,
+        "--max_seq_length", 64, "--eval_steps", 5, "--sample_steps", 5, "--seed", 1]
+
+
+def write_jsonl(path: Path, copies: int = 6) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(copies):
+            for title, body in POEMS:
+                handle.write(json.dumps({"title": title, "text": body, "keywords": ["月"] if i % 2 else None},
+                                        ensure_ascii=False) + "\n")
+        handle.write(json.dumps({"text": "the moon is bright upon the sea\nthe night is calm and still"}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("poetry_run")
+    data = write_jsonl(root / "poems.jsonl")
+    out = root / "out"
+    _, log = launch_script("train_poetry.py", "--train_file", data, "--output_dir", out, "--max_train_steps", 10,
+                           "--checkpointing_steps", 5, *TINY)
+    return out, log, data
+
+
+def test_launch_produces_a_hub_ready_poet(trained):
+    out, log, _ = trained
+    for name in ("config.json", "model.safetensors", "modeling_neuroart_poetry.py", "tokenizer.json", "README.md",
+                 "poem_lines.txt.gz", "samples/poems.txt", "samples/step_5.txt"):
+        assert (out / name).exists(), name
+    assert "kept 43, skipped 0" in log
+    summary = json.loads((out / "training_summary.json").read_text())
+    metrics = summary["metrics"]
+    assert metrics["steps"] == 10 and metrics["val_nats_per_char"] > 0 and metrics["sample_form_accuracy"] == 1.0
+    assert "val_nats_per_char" in (out / "README.md").read_text()
+    model = AutoModelForCausalLM.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    for form in FORMS:
+        assert check_poem(write_poem(model, tokenizer, form=form, seed=0).text, form).form_ok
+
+
+def test_pipeline_loads_the_output_folder(trained):
+    out, _, _ = trained
+    generator = pipeline("text-generation", model=str(out))
+    result = generator("<s><七言绝句><poem>月", max_new_tokens=8, do_sample=False)
+    assert result[0]["generated_text"].startswith("<s><七言绝句><poem>月")
+
+
+def test_resume_continues_at_the_right_step(trained, tmp_path):
+    out, _, data = trained
+    import shutil
+
+    shutil.copytree(out / "checkpoints" / "checkpoint-5", tmp_path / "r" / "checkpoints" / "checkpoint-5")
+    shutil.copy(out / "tokenizer.json", tmp_path / "tokenizer.json")
+    shutil.copy(out / "tokenizer_config.json", tmp_path / "tokenizer_config.json")
+    _, log = launch_script("train_poetry.py", "--train_file", data, "--output_dir", tmp_path / "r",
+                           "--tokenizer_name_or_path", tmp_path, "--max_train_steps", 8, "--checkpointing_steps", 4,
+                           "--resume_from_checkpoint", "latest", *TINY)
+    assert "at step 5" in log
+    assert json.loads((tmp_path / "r" / "training_summary.json").read_text())["metrics"]["steps"] == 8
+    assert [p.name for p in list_checkpoints(tmp_path / "r")] == ["checkpoint-5", "checkpoint-8"]
+
+
+def test_fine_tune_from_saved_poet(trained, tmp_path):
+    out, _, _ = trained
+    mine = tmp_path / "mine.txt"
+    mine.write_text("\n\n".join(body for _, body in POEMS[:3]), encoding="utf-8")
+    _, log = launch_script("train_poetry.py", "--model_name_or_path", out, "--train_file", mine, "--output_dir",
+                           tmp_path / "ft", "--max_train_steps", 3, *TINY)
+    assert "fine-tuned from" in (tmp_path / "ft" / "README.md").read_text()
+
+
+def test_embedded_default_fortunes(tmp_path):
+    if not (FORTUNES_DIR / "tang300").exists():
+        pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")
+    _, log = launch_script("train_poetry.py", "--output_dir", tmp_path / "d", "--max_train_steps", 2, *TINY)
+    assert "embedded fortunes-zh" in log and "kept 409" in log
