@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from conftest import shared_data_dir, tiny_poetry_config
 
 from neuroart import NeuroArtPoetryForCausalLM
 from neuroart.poetry import (
@@ -20,6 +19,8 @@ from neuroart.poetry import (
 )
 from neuroart.poetry.prosody import rhyme_groups, tone_of
 from neuroart.training.data import load_poems, parse_fortunes
+
+from conftest import shared_data_dir, tiny_poetry_config
 
 POEMS = [
     ("登鹳雀楼", "白日依山尽，\n黄河入海流。\n欲穷千里目，\n更上一层楼。"),

@@ -16,6 +16,7 @@ from neuroart.training.data import load_images
 
 from conftest import launch_script
 
+
 def launch(*args, check=True):
     return launch_script("train_gan.py", *args, check=check)
 

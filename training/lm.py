@@ -1,6 +1,7 @@
 """The causal-LM training loop shared by `train_poetry.py` and `train_music.py`.
 
-Packed token blocks -> AdamW with warm-up and cosine decay -> `accelerator.accumulate` / `autocast` -> periodic
+Packed token blocks -> AdamW with warm-up and cosine decay (over the steps, or over `--max_train_cpu_seconds` when a
+CPU budget is set, so a budgeted run still anneals) -> `accelerator.accumulate` / `autocast` -> periodic
 validation (nats/token, and nats/char or nats/frame through a caller-given ratio) -> samples through a callback ->
 atomic checkpoints with `--resume_from_checkpoint latest`. Steps with a non-finite loss are skipped (all processes
 agree) and counted. The caller builds the model and data, and exports the result.
@@ -72,7 +73,6 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     """Train `model` on packed blocks; return metrics (`steps`, `val_nats_per_token`, timings...)."""
     from accelerate.utils import set_seed
     from torch.utils.data import DataLoader, TensorDataset
-    from transformers import get_cosine_schedule_with_warmup
 
     set_seed(args.seed)
     train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
@@ -86,7 +86,20 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                                   betas=(0.9, 0.95))
     steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
     max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
-    scheduler = get_cosine_schedule_with_warmup(optimizer, min(args.lr_warmup_steps, max_steps // 10), max_steps)
+    warmup = min(args.lr_warmup_steps, max_steps // 10)
+    budget = getattr(args, "max_train_cpu_seconds", None)
+    clock = {"start": None}
+
+    def lr_lambda(step: int) -> float:
+        """Linear warm-up, then cosine decay to 10% over the steps or, with a CPU budget, over the budget."""
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, max_steps - warmup)
+        if budget and clock["start"] is not None:
+            progress = max(progress, (time.process_time() - clock["start"]) / budget)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
     model.train()
     model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
     if eval_loader is not None:
@@ -111,6 +124,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     start_epoch = global_step // steps_per_epoch
     to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
     started, cpu_started = time.time(), time.process_time()
+    clock["start"] = cpu_started
     tokens_seen = 0
     loss = torch.zeros(())
     num_epochs = math.ceil(max_steps / steps_per_epoch)
