@@ -347,3 +347,132 @@ def load_poems(*, train_file: str | None = None, dataset_name: str | None = None
     if not poems:
         raise SystemExit(f"No usable poems in {source}: {counter.summary('poems')}.")
     return poems, source, counter
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# MIDI
+# ------------------------------------------------------------------------------------------------------------------
+MIDI_EXTENSIONS = {".mid", ".midi"}
+MAX_MIDI_BYTES = 20_000_000
+MAX_MIDI_NOTES = 200_000
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("NEUROART_CACHE", Path.home() / ".cache" / "neuroart"))
+
+
+def bach_chorales(limit: int | None = None, cache_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The Bach chorales that music21 ships, converted once to MIDI and cached (`~/.cache/neuroart/bach_chorales`).
+
+    music21's corpus holds MusicXML/Humdrum, no MIDI; conversion takes about 0.5 s per chorale, so only the first
+    `limit` chorales are converted when a limit is given. Chorales music21 cannot expand are skipped.
+    """
+    try:
+        from music21 import corpus
+    except ImportError:
+        raise SystemExit("The embedded music default needs music21: pip install 'neuroart[train]', "
+                         "or pass --train_data_dir with your own MIDI files.") from None
+    folder = Path(cache_dir or default_cache_dir()) / "bach_chorales"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, source in enumerate(corpus.chorales.Iterator(returnType="filename")):
+        if limit is not None and len(paths) >= limit:
+            break
+        target = folder / f"{i:03d}_{Path(str(source)).stem}.mid"
+        if not target.exists():
+            try:
+                score = corpus.parse(source)
+                tmp = target.with_suffix(".tmp")
+                score.write("midi", fp=str(tmp))
+                os.replace(tmp, target)
+            except Exception as error:  # music21 raises many kinds on bad repeats
+                logger.info("skipped chorale %s: %s", source, error)
+                continue
+        paths.append(target)
+    return paths
+
+
+def check_midi(data: bytes, counter: SkipCounter, path=None):
+    """A `symusic.Score` of usable MIDI bytes, or None (counted by reason)."""
+    from symusic import Score
+
+    if not data:
+        counter.skip("empty file", path)
+        return None
+    if len(data) > MAX_MIDI_BYTES:
+        counter.skip("file too large", path)
+        return None
+    if not data.startswith(b"MThd"):
+        counter.skip("not a MIDI file", path)
+        return None
+    try:
+        score = Score.from_midi(data)
+    except Exception:  # symusic raises RuntimeError/ValueError on corrupt data
+        counter.skip("corrupt MIDI", path)
+        return None
+    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    if not pitched:
+        counter.skip("no pitched notes (empty or drums only)", path)
+        return None
+    if sum(len(t.notes) for t in pitched) > MAX_MIDI_NOTES:
+        counter.skip(f"more than {MAX_MIDI_NOTES} notes", path)
+        return None
+    return score
+
+
+def load_midi(*, train_data_dir: str | None = None, dataset_name: str | None = None, dataset_config_name=None,
+              dataset_split: str = "train", midi_column: str = "midi", cache_dir=None, max_samples: int | None = None):
+    """Load MIDI as `(list of (name, bytes), source, counter)`, from one source:
+
+    1. `dataset_name`: an HF dataset whose `midi_column` holds MIDI bytes or file paths;
+    2. `train_data_dir`: every .mid/.midi file below the folder;
+    3. neither: the Bach chorales of music21 (converted and cached by the project).
+
+    Corrupt, empty, drum-only, oversized or non-MIDI files are skipped and counted.
+    """
+    counter = SkipCounter()
+    items: list[tuple[str, bytes]] = []
+
+    def add(name, data):
+        if max_samples and len(items) >= max_samples:
+            return
+        if check_midi(data, counter, name) is not None:
+            items.append((str(name), data))
+
+    if dataset_name:
+        import datasets
+
+        ds = datasets.load_dataset(dataset_name, dataset_config_name, split=dataset_split, cache_dir=cache_dir)
+        if midi_column not in ds.column_names:
+            raise SystemExit(f"--midi_column {midi_column!r} is not in {dataset_name} (columns: {ds.column_names}).")
+        for i, row in enumerate(ds):
+            value = row[midi_column]
+            if isinstance(value, str):
+                try:
+                    value = Path(value).read_bytes()
+                except OSError:
+                    counter.skip("unreadable path")
+                    continue
+            add(f"{dataset_name}[{i}]", value or b"")
+        source = f"Hub dataset `{dataset_name}`"
+    elif train_data_dir:
+        folder = Path(train_data_dir)
+        if not folder.is_dir():
+            raise SystemExit(f"--train_data_dir {folder} is not a folder.")
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file():
+                continue
+            if path.suffix.lower() not in MIDI_EXTENSIONS:
+                counter.skip("not a .mid/.midi file", path)
+                continue
+            add(path, path.read_bytes())
+        source = f"MIDI folder `{folder}`"
+    else:
+        paths = bach_chorales(limit=max_samples, cache_dir=cache_dir)
+        for path in paths:
+            add(path.name, path.read_bytes())
+        source = f"embedded music21 Bach chorales ({len(paths)} converted)"
+    counter.kept = len(items)
+    if not items:
+        raise SystemExit(f"No usable MIDI in {source}: {counter.summary('MIDI files')}.")
+    return items, source, counter

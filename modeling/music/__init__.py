@@ -1,4 +1,8 @@
-"""The NeuroArt music model: an LSTM/GRU language model over miditok MIDI tokens."""
+"""The NeuroArt music model: an LSTM/GRU language model over miditok MIDI tokens.
+
+`generate_music`, `render_audio`, `piano_roll_image`, `score_to_midi_bytes` and the tokenizer helpers live in
+`generation.py` (they need miditok/symusic only when called).
+"""
 
 from .configuration_neuroart_music import NeuroArtMusicConfig
 from .modeling_neuroart_music import (
@@ -7,8 +11,24 @@ from .modeling_neuroart_music import (
     NeuroArtMusicPreTrainedModel,
     NeuroArtMusicState,
 )
+from .generation import (
+    build_tokenizer,
+    generate_music,
+    in_scale_rate,
+    load_tokenizer,
+    piano_roll_image,
+    render_audio,
+    score_to_midi_bytes,
+)
 
 __all__ = [
+    "build_tokenizer",
+    "generate_music",
+    "in_scale_rate",
+    "load_tokenizer",
+    "piano_roll_image",
+    "render_audio",
+    "score_to_midi_bytes",
     "NeuroArtMusicConfig",
     "NeuroArtMusicForCausalLM",
     "NeuroArtMusicModel",
