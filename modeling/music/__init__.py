@@ -5,12 +5,6 @@
 """
 
 from .configuration_neuroart_music import NeuroArtMusicConfig
-from .modeling_neuroart_music import (
-    NeuroArtMusicForCausalLM,
-    NeuroArtMusicModel,
-    NeuroArtMusicPreTrainedModel,
-    NeuroArtMusicState,
-)
 from .generation import (
     build_tokenizer,
     generate_music,
@@ -19,6 +13,12 @@ from .generation import (
     piano_roll_image,
     render_audio,
     score_to_midi_bytes,
+)
+from .modeling_neuroart_music import (
+    NeuroArtMusicForCausalLM,
+    NeuroArtMusicModel,
+    NeuroArtMusicPreTrainedModel,
+    NeuroArtMusicState,
 )
 
 __all__ = [

@@ -20,7 +20,6 @@ Optional dependencies: miditok and symusic (the `train` extra); numpy and Pillow
 
 from __future__ import annotations
 
-import io
 import math
 import random
 import re

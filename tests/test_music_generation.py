@@ -1,0 +1,218 @@
+"""Music: tokenizer round trips, MIDI data with bad files, primer continuation, bars, key steering, audio, piano roll,
+and `accelerate launch training/train_music.py` smoke runs."""
+
+import json
+import wave
+
+import pytest
+import torch
+
+from conftest import launch_script, tiny_music_config
+
+pytest.importorskip("miditok")
+from symusic import Note, Score, Track  # noqa: E402
+
+from neuroart import NeuroArtMusicForCausalLM  # noqa: E402
+from neuroart.music.generation import (  # noqa: E402
+    build_tokenizer,
+    encode,
+    generate_music,
+    in_scale_rate,
+    load_tokenizer,
+    midi_provenance,
+    notes_per_bar,
+    parse_key,
+    piano_roll_image,
+    render_audio,
+    repair_tokens,
+    score_to_midi_bytes,
+    to_score,
+)
+from neuroart.training.checkpointing import list_checkpoints  # noqa: E402
+from neuroart.training.data import load_midi  # noqa: E402
+
+
+def make_midi(seed: int = 0, bars: int = 4, long_note: bool = False, drums: bool = False, program: int = 0) -> bytes:
+    """A small two-voice piece in C major (480 ticks per quarter)."""
+    import random
+
+    rng = random.Random(seed)
+    score = Score(480)
+    melody, bass = Track(program=program, is_drum=drums), Track(program=32, is_drum=drums)
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    for beat in range(bars * 4):
+        melody.notes.append(Note(beat * 480, 480, rng.choice(scale), 80))
+        if beat % 4 == 0:
+            bass.notes.append(Note(beat * 480, 1920, 48 + rng.choice([0, 5, 7]), 70))
+    if long_note:
+        bass.notes.append(Note(0, 480 * 4 * 6, 36, 60))  # 24 beats, longer than REMI's 12
+    score.tracks.extend([melody, bass])
+    return score.dumps_midi()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def untrained(tokenizer):
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    return NeuroArtMusicForCausalLM(config).eval()
+
+
+def notes_of(score):
+    """(onset, duration, pitch) in quarter notes, all tracks merged, sorted."""
+    tpq = score.ticks_per_quarter
+    return sorted((n.time / tpq, n.duration / tpq, n.pitch) for t in score.tracks for n in t.notes)
+
+
+def test_midi_tokens_midi_round_trip(tokenizer):
+    midi = make_midi(1)
+    ids = encode(tokenizer, midi)
+    assert len(ids) > 20 and repair_tokens(tokenizer, ids)[1] == 0
+    decoded = tokenizer.decode(ids)
+    assert notes_of(decoded) == notes_of(to_score(midi))
+
+
+def test_long_notes_are_split_not_lost(tokenizer):
+    midi = make_midi(2, bars=6, long_note=True)
+    decoded = tokenizer.decode(encode(tokenizer, midi))
+    held = [n for n in notes_of(decoded) if n[2] == 36]
+    assert sum(d for _, d, _ in held) == 24 and held[0][0] == 0  # 24 beats kept, as consecutive notes
+
+
+def test_tokenizer_saved_with_the_model(tokenizer, untrained, tmp_path):
+    from miditok import REMI
+
+    untrained.save_pretrained(tmp_path)
+    tokenizer.save(tmp_path / "tokenizer.json")
+    midi = make_midi(3)
+    assert encode(load_tokenizer(tmp_path), midi) == encode(tokenizer, midi)
+    assert encode(REMI.from_pretrained(str(tmp_path)), midi) == encode(tokenizer, midi)
+    assert NeuroArtMusicForCausalLM.from_pretrained(tmp_path).config.vocab_size == len(tokenizer)
+
+
+def test_bad_midi_files_are_skipped_and_counted(tmp_path):
+    folder = tmp_path / "midi"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "good.mid").write_bytes(make_midi(0))
+    (folder / "sub" / "good2.midi").write_bytes(make_midi(1))
+    (folder / "zero.mid").write_bytes(b"")
+    (folder / "header.mid").write_bytes(b"RIFF1234not midi at all")
+    (folder / "truncated.mid").write_bytes(make_midi(2)[:30])
+    (folder / "drums.mid").write_bytes(make_midi(3, drums=True))
+    (folder / "silent.mid").write_bytes(Score(480).dumps_midi())
+    (folder / "notes.txt").write_text("hello")
+    items, source, counter = load_midi(train_data_dir=str(folder))
+    assert sorted(name.split("/")[-1] for name, _ in items) == ["good.mid", "good2.midi"]
+    assert counter["empty file"] == 1 and counter["not a MIDI file"] == 1 and counter["not a .mid/.midi file"] == 1
+    assert counter["no pitched notes (empty or drums only)"] == 2
+    assert counter["corrupt MIDI"] + counter["no pitched notes (empty or drums only)"] == 3
+
+
+def test_primer_continuation_keep_primer_both_ways(tokenizer, untrained):
+    primer = make_midi(4, bars=2)
+    primer_notes = notes_of(to_score(primer))
+    kept = generate_music(untrained, tokenizer, primer=primer, keep_primer=True, max_new_tokens=120, seed=1)
+    new_only = generate_music(untrained, tokenizer, primer=primer, keep_primer=False, max_new_tokens=120, seed=1)
+    kept_notes = notes_of(kept)
+    assert kept_notes[: len(primer_notes)] == primer_notes[: len(kept_notes)]
+    assert len(kept_notes) >= len(primer_notes)
+    assert notes_of(new_only)[: len(primer_notes)] != primer_notes or not notes_of(new_only)
+
+
+def test_num_bars_stops_at_a_bar_count(tokenizer, untrained):
+    for bars in (1, 3):
+        result = generate_music(untrained, tokenizer, num_bars=bars, max_new_tokens=3000, seed=2, return_details=True)
+        assert sum(1 for t in result.token_ids if t == tokenizer["Bar_None"]) <= bars
+
+
+def test_key_steering_raises_the_in_scale_rate(tokenizer, untrained):
+    steered, free = [], []
+    for seed in range(3):
+        steered.append(generate_music(untrained, tokenizer, key="F#m", max_new_tokens=400, seed=seed))
+        free.append(generate_music(untrained, tokenizer, max_new_tokens=400, seed=seed))
+    notes = lambda scores: sum(s.note_num() for s in scores)  # noqa: E731
+    assert notes(steered) > 0 and notes(free) > 0
+    rate = sum(in_scale_rate(s, "F#m") * s.note_num() for s in steered) / notes(steered)
+    free_rate = sum(in_scale_rate(s, "F#m") * s.note_num() for s in free) / notes(free)
+    assert rate == 1.0 and free_rate < 0.95
+    assert parse_key("Bb") == (10, False) and parse_key("c# minor") == (1, True)
+    with pytest.raises(ValueError, match="key"):
+        generate_music(untrained, tokenizer, key="H")
+
+
+def test_density_and_validation(tokenizer, untrained):
+    dense = generate_music(untrained, tokenizer, density="high", max_new_tokens=300, seed=0)
+    sparse = generate_music(untrained, tokenizer, density="low", max_new_tokens=300, seed=0)
+    assert dense.note_num() > sparse.note_num()
+    assert notes_per_bar(dense) > 0
+    with pytest.raises(ValueError, match="num_bars"):
+        generate_music(untrained, tokenizer, num_bars=0)
+
+
+def test_midi_provenance_wav_and_piano_roll(tokenizer, tmp_path):
+    score = to_score(make_midi(5))
+    midi = score_to_midi_bytes(score, {"model": "tiny", "seed": 7})
+    assert "AI-generated" in midi_provenance(midi)[0] and "seed=7" in midi_provenance(midi)[0]
+    assert to_score(midi).note_num() == score.note_num()
+    engine = render_audio(score, tmp_path / "out.wav", engine="builtin")
+    with wave.open(str(tmp_path / "out.wav")) as handle:
+        assert engine == "builtin" and handle.getnframes() / handle.getframerate() > 7.5  # 4 bars at 120 bpm = 8 s
+    image = piano_roll_image(score)
+    assert image.size == (1000, 400) and len(image.getcolors(100000)) > 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("music_run")
+    folder = root / "midi"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"{i}.mid").write_bytes(make_midi(i))
+    (folder / "broken.mid").write_bytes(b"MThd broken")
+    _, log = launch_script("train_music.py", "--train_data_dir", folder, "--output_dir", root / "out",
+                           "--max_train_steps", 10, "--checkpointing_steps", 5, "--sample_steps", 5, "--eval_steps", 5,
+                           "--hidden_size", 32, "--num_hidden_layers", 1, "--train_batch_size", 4,
+                           "--max_seq_length", 64, "--transpose", 1, "--sample_bars", 2)
+    return root, log
+
+
+def test_launch_on_a_midi_folder(trained):
+    root, log = trained
+    out = root / "out"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md", "samples/sample.mid",
+                 "samples/sample.png", "samples/step_5.mid"):
+        assert (out / name).exists(), name
+    assert "kept 6, skipped 1" in log
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["steps"] == 10 and metrics["val_nats_per_token"] > 0
+    model = NeuroArtMusicForCausalLM.from_pretrained(out)
+    score = generate_music(model, load_tokenizer(out), num_bars=2, max_new_tokens=400, seed=0)
+    assert score is not None
+
+
+def test_resume_music(trained, tmp_path):
+    import shutil
+
+    root, _ = trained
+    shutil.copytree(root / "out" / "checkpoints" / "checkpoint-5", tmp_path / "r" / "checkpoints" / "checkpoint-5")
+    _, log = launch_script("train_music.py", "--train_data_dir", root / "midi", "--output_dir", tmp_path / "r",
+                           "--tokenizer_name_or_path", root / "out", "--max_train_steps", 7, "--hidden_size", 32,
+                           "--num_hidden_layers", 1, "--train_batch_size", 4, "--max_seq_length", 64, "--transpose", 1,
+                           "--resume_from_checkpoint", "latest", "--sample_bars", 2)
+    assert "at step 5" in log
+    assert [p.name for p in list_checkpoints(tmp_path / "r")] == ["checkpoint-5", "checkpoint-7"]
+
+
+def test_launch_on_the_music21_default(tmp_path):
+    pytest.importorskip("music21")
+    _, log = launch_script("train_music.py", "--output_dir", tmp_path / "d", "--max_train_steps", 2,
+                           "--max_train_samples", 3, "--hidden_size", 32, "--num_hidden_layers", 1,
+                           "--train_batch_size", 2, "--max_seq_length", 64, "--transpose", 0, "--sample_bars", 1,
+                           env={"NEUROART_CACHE": str(tmp_path / "cache")})
+    assert "embedded music21 Bach chorales (3 converted)" in log
+    assert (tmp_path / "d" / "model.safetensors").exists()
