@@ -1,0 +1,48 @@
+"""Every benchmark runs end to end in its smoke mode (tiny budgets; results go to a temporary folder)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT, shared_data_dir
+
+SPEED = ["gan_speed", "poetry_speed", "music_speed"]
+QUALITY = {"gan_quality": "paintings", "poetry_quality": "poetry", "music_quality": "midi"}
+KEYS = {
+    "gan_speed": ["images_per_s_64_fp32", "images_per_s_64_bf16", "images_per_s_128_bf16",
+                  "generate_ratio_vs_dcgan_64_bf16", "train_steps_per_s_ratio_vs_dcgan"],
+    "gan_quality": ["swd_neuroart", "swd_dcgan", "budget_cpu_seconds"],
+    "poetry_speed": ["train_ratio_fp32", "train_ratio_bf16", "generate_ratio", "constrained_overhead"],
+    "poetry_quality": ["shakespeare_val_loss", "shakespeare_baseline_val_loss", "tang_val_nats_per_char",
+                       "tang_bigram_nats_per_char", "form_accuracy", "rhyme_accuracy", "tone_accuracy", "copy_rate",
+                       "distinct_2"],
+    "music_speed": ["speedup_1024", "flatness_2048_vs_128", "train_ratio_vs_lstm"],
+    "music_quality": ["val_nats_per_token", "val_nats_per_frame", "overlap_mean", "key_in_scale_rate",
+                      "key_in_scale_rate_unsteered", "token_error_rate"],
+}
+
+
+def run_benchmark(name, tmp_path):
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / f"{name}.py"), "--smoke",
+                             "--results_dir", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    payload = json.loads((tmp_path / f"{name}.json").read_text())
+    for key in KEYS[name]:
+        assert key in payload["summary"], key
+    assert payload["machine"]["torch"] and "omp_wait_policy" in payload["machine"]
+    return payload
+
+
+@pytest.mark.parametrize("name", SPEED)
+def test_speed_benchmark_smoke(name, tmp_path):
+    run_benchmark(name, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(QUALITY))
+def test_quality_benchmark_smoke(name, tmp_path):
+    if not (shared_data_dir() / QUALITY[name]).is_dir():
+        pytest.skip(f"shared data {QUALITY[name]}/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    payload = run_benchmark(name, tmp_path)
+    if name == "poetry_quality":
+        assert payload["summary"]["form_accuracy"] == 1.0
