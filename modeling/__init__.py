@@ -12,14 +12,21 @@ Importing `neuroart` registers the three models with the transformers auto class
 It also marks each class for its auto class, so `save_pretrained` writes the remote code and an `auto_map` that
 lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model where `neuroart` is not installed.
 Only torch and transformers are needed.
+
+Small CPUs: unless you set it, `OMP_WAIT_POLICY` is set to PASSIVE before torch is first imported here; OpenMP's
+default spin-wait makes 2-thread PyTorch up to 60x slower on small ops on 2-vCPU machines.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
-from transformers.pipelines import PIPELINE_REGISTRY
+import os
 
-from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline
-from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel
-from .poetry import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM, NeuroArtPoetryModel
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM  # noqa: E402
+from transformers.pipelines import PIPELINE_REGISTRY  # noqa: E402
+
+from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline  # noqa: E402
+from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel  # noqa: E402
+from .poetry import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM, NeuroArtPoetryModel  # noqa: E402
 
 __version__ = "0.1.0"
 

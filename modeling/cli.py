@@ -1,0 +1,187 @@
+"""The `neuroart` command line.
+
+    neuroart quickstart [--output_dir neuroart-models] [--tiny]
+    neuroart generate gan     --model DIR [--num_images 8 --seed 0 --truncation 0.8 --label 1 --out out/]
+    neuroart generate music   --model DIR [--bars 8 --key Am --density high --primer in.mid --keep_primer --out out/]
+    neuroart generate poetry  --model DIR [--form 七言绝句 --acrostic 春夏秋冬 --title 春 --keywords 风 花 --out out/]
+    neuroart check-poem "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
+
+`quickstart` trains a small model of each kind on the embedded defaults (procedural abstract art, music21's Bach
+chorales, fortunes-zh's Tang poems) into Hub-ready folders with samples. A default whose source is missing is
+reported with the command that installs it, and the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see the README's note on small CPUs
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+# (script, folder, flags for the normal run, flags for --tiny)
+QUICKSTART = [
+    ("train_gan.py", "neuroart-gan",
+     ["--resolution", "64", "--max_train_cpu_seconds", "240", "--max_train_steps", "100000", "--train_batch_size", "16",
+      "--sample_steps", "100", "--checkpointing_steps", "200"],
+     ["--resolution", "32", "--max_train_steps", "3", "--num_default_images", "24", "--train_batch_size", "4",
+      "--generator_base_channels", "4", "--discriminator_base_channels", "4", "--max_channels", "32"]),
+    ("train_music.py", "neuroart-music",
+     ["--max_train_samples", "60", "--max_train_cpu_seconds", "240", "--max_train_steps", "100000", "--transpose", "2",
+      "--sample_steps", "200", "--checkpointing_steps", "400", "--eval_steps", "200"],
+     ["--max_train_samples", "3", "--max_train_steps", "3", "--hidden_size", "32", "--num_hidden_layers", "1",
+      "--transpose", "0", "--max_seq_length", "64", "--train_batch_size", "2", "--sample_bars", "1"]),
+    ("train_poetry.py", "neuroart-poetry",
+     ["--max_train_cpu_seconds", "300", "--max_train_steps", "100000", "--sample_steps", "300",
+      "--checkpointing_steps", "600", "--eval_steps", "300"],
+     ["--max_train_steps", "3", "--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2",
+      "--max_seq_length", "64", "--train_batch_size", "4"]),
+]
+
+
+def quickstart(args) -> int:
+    import neuroart.training as training
+
+    scripts = Path(training.__file__).parent
+    root = Path(args.output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    report = {}
+    for script, folder, normal, tiny in QUICKSTART:
+        out = root / folder
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--mixed_precision", "no",
+               str(scripts / script), "--output_dir", str(out), "--seed", str(args.seed), *(tiny if args.tiny else normal)]
+        print(f"\n== {folder}: {' '.join(cmd[3:])}", flush=True)
+        started = time.time()
+        result = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+        report[folder] = {"ok": result.returncode == 0, "seconds": round(time.time() - started, 1)}
+        if result.returncode != 0:
+            print(f"!! {folder} did not train (see the message above); going on with the others.", flush=True)
+    (root / "quickstart.json").write_text(json.dumps(report, indent=2))
+    for name, info in report.items():
+        print(f"{name}: {'ok' if info['ok'] else 'FAILED'} in {info['seconds']} s -> {root / name}")
+    return 0 if all(info["ok"] for info in report.values()) else 1
+
+
+def generate(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.kind == "gan":
+        from transformers import AutoModel
+
+        from neuroart.gan import save_image
+
+        model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
+        images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation,
+                                       labels=args.label)
+        for i, image in enumerate(images):
+            save_image(image, out / f"painting_{args.seed}_{i}.png")
+        print(f"{len(images)} paintings in {out}")
+    elif args.kind == "music":
+        from transformers import AutoModelForCausalLM
+
+        from neuroart.music.generation import (
+            generate_music,
+            load_tokenizer,
+            piano_roll_image,
+            render_audio,
+            score_to_midi_bytes,
+        )
+
+        model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
+        tokenizer = load_tokenizer(args.model)
+        primer = Path(args.primer).read_bytes() if args.primer else None
+        score = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=args.bars,
+                               max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
+                               temperature=args.temperature, seed=args.seed)
+        stem = out / f"music_{args.seed}"
+        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"model": args.model, "seed": args.seed,
+                                                                         "key": args.key, "density": args.density}))
+        engine = render_audio(score, stem.with_suffix(".wav"))
+        piano_roll_image(score).save(stem.with_suffix(".png"))
+        print(f"{stem}.mid, .wav ({engine}) and .png")
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from neuroart.poetry import write_poem
+
+        model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
+                          acrostic=args.acrostic, rhyme=not args.no_rhyme, tone=args.tone,
+                          num_candidates=args.num_candidates, temperature=args.temperature, seed=args.seed)
+        footer = f"\n\n-- AI-generated by NeuroArt ({args.model}, seed {poem.seed}, form {args.form})\n"
+        (out / f"poem_{poem.seed}.txt").write_text(poem.text + footer, encoding="utf-8")
+        print(poem.text)
+    return 0
+
+
+def check(args) -> int:
+    from neuroart.poetry import check_poem
+
+    verdict = check_poem(args.text, args.form)
+    print(json.dumps(verdict.as_dict(), ensure_ascii=False, indent=2))
+    return 0 if verdict.ok else 1
+
+
+def bounded(low: float, high: float, kind=int):
+    def parse(text: str):
+        value = kind(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must lie in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuroart", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("quickstart", help="Train the three models on the embedded defaults.")
+    q.add_argument("--output_dir", default="neuroart-models", help="Where the three model folders go.")
+    q.add_argument("--tiny", action="store_true", help="A few steps each (for CI), not the ~15 minute run.")
+    q.add_argument("--seed", type=int, default=0, help="Seed of every run.")
+    q.add_argument("--no-launch", action="store_true", help="Do not open a demo afterwards (the default for now).")
+    g = sub.add_parser("generate", help="Paint, compose or write with a trained model.")
+    g.add_argument("kind", choices=["gan", "music", "poetry"], help="Which model.")
+    g.add_argument("--model", required=True, help="Model folder or Hub id.")
+    g.add_argument("--out", default="neuroart-outputs", help="Output folder.")
+    g.add_argument("--seed", type=int, default=0, help="Seed.")
+    g.add_argument("--num_images", type=bounded(1, 256), default=8, help="Paintings (1-256).")
+    g.add_argument("--truncation", type=bounded(0.0, 1.0, float), default=1.0, help="Truncation psi (0-1).")
+    g.add_argument("--label", type=int, default=None, help="Style class of a conditional GAN.")
+    g.add_argument("--bars", type=bounded(1, 64), default=8, help="Bars of music (1-64).")
+    g.add_argument("--max_new_tokens", type=bounded(16, 8192), default=2048, help="Token cap (16-8192).")
+    g.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
+    g.add_argument("--density", default=None, choices=["low", "medium", "high"], help="Note density.")
+    g.add_argument("--primer", default=None, help="A MIDI file to continue.")
+    g.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")
+    g.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
+    g.add_argument("--form", default="七言绝句", help="五言绝句, 七言绝句, 五言律诗, 七言律诗, quatrain or sonnet.")
+    g.add_argument("--title", default=None, help="Poem title.")
+    g.add_argument("--keywords", nargs="*", default=None, help="Keywords to include.")
+    g.add_argument("--acrostic", default=None, help="First characters of the lines (藏头诗).")
+    g.add_argument("--tone", action="store_true", help="Apply 平仄 rules.")
+    g.add_argument("--no_rhyme", action="store_true", help="Do not enforce rhyme.")
+    g.add_argument("--num_candidates", type=bounded(1, 32), default=4, help="Candidates to rerank (1-32).")
+    c = sub.add_parser("check-poem", help="Check a classical Chinese poem's form, rhyme and tone.")
+    c.add_argument("text", help="The poem.")
+    c.add_argument("--form", default=None, help="Expected form (default: from the shape).")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "quickstart":
+        return quickstart(args)
+    if args.command == "generate":
+        return generate(args)
+    return check(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

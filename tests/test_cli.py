@@ -1,0 +1,63 @@
+"""The `neuroart` command line: quickstart on the embedded defaults (tiny budget), generate, check-poem."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neuroart.training.data import FORTUNES_DIR
+
+
+def cli(*args, cwd=None, check=True):
+    result = subprocess.run([sys.executable, "-m", "neuroart.cli", *map(str, args)], capture_output=True, text=True,
+                            cwd=cwd, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if check and result.returncode != 0:
+        pytest.fail(f"neuroart {' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    pytest.importorskip("music21")
+    if not (FORTUNES_DIR / "tang300").exists():
+        pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")
+    root = tmp_path_factory.mktemp("quickstart") / "neuroart-models"
+    cli("quickstart", "--tiny", "--no-launch", "--output_dir", root)
+    return root
+
+
+def test_quickstart_trains_three_loadable_models(models):
+    report = json.loads((models / "quickstart.json").read_text())
+    assert all(info["ok"] for info in report.values()) and len(report) == 3
+    for name in ("neuroart-gan", "neuroart-music", "neuroart-poetry"):
+        assert (models / name / "model.safetensors").exists() and (models / name / "README.md").exists()
+
+
+def test_generate_each_kind(models, tmp_path):
+    cli("generate", "gan", "--model", models / "neuroart-gan", "--num_images", 2, "--out", tmp_path)
+    from PIL import Image
+
+    painting = Image.open(tmp_path / "painting_0_1.png")
+    assert painting.text["AI-generated"] == "true"
+    cli("generate", "music", "--model", models / "neuroart-music", "--bars", 1, "--key", "C", "--out", tmp_path)
+    assert (tmp_path / "music_0.mid").exists() and (tmp_path / "music_0.wav").exists()
+    out = cli("generate", "poetry", "--model", models / "neuroart-poetry", "--form", "五言绝句", "--acrostic", "春风明月",
+              "--out", tmp_path)
+    lines = out.stdout.strip().split("\n")
+    assert "".join(line[0] for line in lines[-4:]) == "春风明月"
+    assert "AI-generated" in next(Path(tmp_path).glob("poem_*.txt")).read_text()
+
+
+def test_out_of_range_numbers_are_refused_cleanly(tmp_path):
+    result = cli("generate", "gan", "--model", tmp_path, "--num_images", 100000, check=False)
+    assert result.returncode == 2 and "must lie in [1, 256]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_poem_exit_codes():
+    good = cli("check-poem", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert json.loads(good.stdout)["rhyme_ok"] is True
+    bad = cli("check-poem", "白日依山尽，黄河入海流。欲穷千里目，更上一层去。", check=False)
+    assert bad.returncode == 1 and json.loads(bad.stdout)["rhyme_ok"] is False
