@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from conftest import REPO_ROOT, run_python
 
 README = (REPO_ROOT / "README.md").read_text()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 
 from .checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
+from .numerics import all_finite, budget_exhausted
 from .tracking import logger, progress_bar
 
 
@@ -84,14 +85,16 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate,
                                   betas=(0.9, 0.95))
-    steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
+    train_loader = accelerator.prepare(train_loader)  # sharded first, so the step count is per process
+    steps_per_epoch = max(1, math.ceil(len(train_loader) / args.gradient_accumulation_steps))
     max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     warmup = min(args.lr_warmup_steps, max_steps // 10)
     budget = getattr(args, "max_train_cpu_seconds", None)
     clock = {"start": None}
 
-    def lr_lambda(step: int) -> float:
+    def lr_lambda(calls: int) -> float:
         """Linear warm-up, then cosine decay to 10% over the steps or, with a CPU budget, over the budget."""
+        step = calls // accelerator.num_processes  # accelerate steps the scheduler once per process per step
         if step < warmup:
             return (step + 1) / (warmup + 1)
         progress = (step - warmup) / max(1, max_steps - warmup)
@@ -101,7 +104,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
     model.train()
-    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
     unwrapped = accelerator.unwrap_model(model)
@@ -134,7 +137,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
             with accelerator.accumulate(model):
                 with accelerator.autocast():
                     loss = model(input_ids=batch, labels=batch, use_cache=False).loss
-                finite = accelerator.reduce(torch.isfinite(loss.detach()).float().reshape(1), "min").item() == 1
+                finite = all_finite(accelerator, loss)
                 if finite:
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and args.max_grad_norm:
@@ -164,11 +167,9 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                     global_step % args.sample_steps == 0 or global_step == max_steps):
                 on_sample(unwrapped, global_step)
                 model.train()
-            if args.max_train_cpu_seconds:
-                over = torch.tensor([float(time.process_time() - cpu_started >= args.max_train_cpu_seconds)])
-                if accelerator.reduce(over.to(accelerator.device), "max").item() > 0:
-                    logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
-                    max_steps = global_step
+            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds):
+                logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
+                max_steps = global_step
             if global_step >= max_steps:
                 break
         if global_step >= max_steps:

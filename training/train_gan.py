@@ -38,6 +38,7 @@ from neuroart.training.checkpointing import (  # noqa: E402
 )
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
 from neuroart.training.hub import export_model, push_output_dir  # noqa: E402
+from neuroart.training.numerics import all_finite, budget_exhausted  # noqa: E402
 from neuroart.training.tracking import (  # noqa: E402
     image_grid,
     init_trackers,
@@ -217,15 +218,14 @@ def main(args):
                     fake = generator(z, y)
                     d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
                                                 args.r1_gamma * args.r1_interval if use_r1 else 0.0)
-                finite = accelerator.reduce(torch.isfinite(d_loss.detach()).float().reshape(1), "min").item() == 1
+                finite = all_finite(accelerator, d_loss)
                 if finite:
                     accelerator.backward(d_loss)
                     opt_d.step()
                 opt_d.zero_grad(set_to_none=True)
                 with accelerator.autocast():
                     g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
-                finite = finite and accelerator.reduce(
-                    torch.isfinite(g_loss.detach()).float().reshape(1), "min").item() == 1
+                finite = finite and all_finite(accelerator, g_loss)
                 if finite:
                     accelerator.backward(g_loss)
                     opt_g.step()
@@ -252,11 +252,9 @@ def main(args):
                 grid = sample_grid(model, args, global_step)
                 save_samples_image(grid, args.output_dir, global_step)
                 log_image(accelerator, "samples", grid, global_step)
-            if args.max_train_cpu_seconds:
-                over = torch.tensor([float(time.process_time() - cpu_started >= args.max_train_cpu_seconds)])
-                if accelerator.reduce(over.to(device), "max").item() > 0:
-                    logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
-                    max_steps = global_step
+            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds):
+                logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
+                max_steps = global_step
             if global_step >= max_steps:
                 break
         if global_step >= max_steps:

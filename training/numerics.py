@@ -1,0 +1,22 @@
+"""Numerical guards shared by the training loops."""
+
+from __future__ import annotations
+
+import torch
+
+
+def all_finite(accelerator, *values: torch.Tensor) -> bool:
+    """True when every value is finite on every process (one all-reduce of a "bad" flag with max)."""
+    bad = torch.tensor([float(not all(bool(torch.isfinite(v.detach()).all()) for v in values))],
+                       device=accelerator.device)
+    return accelerator.reduce(bad, "max").item() == 0
+
+
+def budget_exhausted(accelerator, cpu_started: float, budget: float | None) -> bool:
+    """True on every process once any process has used `budget` CPU seconds since `cpu_started`."""
+    if not budget:
+        return False
+    import time
+
+    over = torch.tensor([float(time.process_time() - cpu_started >= budget)], device=accelerator.device)
+    return accelerator.reduce(over, "max").item() > 0
