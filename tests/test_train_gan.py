@@ -199,3 +199,20 @@ def test_unwritable_output_dir_fails_before_training(tmp_path):
     blocker.write_text("x")
     code, log = launch("--output_dir", blocker / "out", "--max_train_steps", 1, check=False)
     assert code != 0 and "not writable" in log
+
+
+def test_push_to_hub_uploads_the_output_folder(tmp_path):
+    from hub_helpers import FakeHub
+
+    with FakeHub(tmp_path / "storage") as hub:
+        _, log = launch_script(
+            "train_gan.py", "--output_dir", tmp_path / "out", "--resolution", 32, "--max_train_steps", 2,
+            "--train_batch_size", 4, "--num_default_images", 12, "--checkpointing_steps", 1, "--push_to_hub",
+            "--hub_model_id", "org/my-style",
+            env={"HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_fake", "HF_HUB_OFFLINE": "0"})
+    pushed = tmp_path / "storage" / "org" / "my-style"
+    names = {p.relative_to(pushed).as_posix() for p in pushed.rglob("*") if p.is_file()}
+    assert {"config.json", "model.safetensors", "README.md", "modeling_neuroart_gan.py", "samples/grid.png"} <= names
+    assert not any(name.startswith(("checkpoints/", "logs/")) for name in names)
+    assert 'from_pretrained("org/my-style"' in (pushed / "README.md").read_text()
+    assert "Pushed to" in log
