@@ -216,3 +216,27 @@ def test_launch_on_the_music21_default(tmp_path):
                            env={"NEUROART_CACHE": str(tmp_path / "cache")})
     assert "embedded music21 Bach chorales (3 converted)" in log
     assert (tmp_path / "d" / "model.safetensors").exists()
+
+
+def test_midi_from_a_local_hub_style_dataset(tmp_path):
+    """`--dataset_name` goes through `datasets.load_dataset`; here a local parquet dataset with MIDI bytes."""
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"midi": [make_midi(i) for i in range(3)] + [b"junk"]},
+                                    features=datasets.Features({"midi": datasets.Value("binary")}))
+    (tmp_path / "ds").mkdir()
+    ds.to_parquet(str(tmp_path / "ds" / "train.parquet"))
+    items, source, counter = load_midi(dataset_name=str(tmp_path / "ds"))
+    assert len(items) == 3 and counter["not a MIDI file"] == 1 and "Hub dataset" in source
+
+
+def test_fluidsynth_engine_when_installed(tmp_path):
+    import shutil
+
+    from neuroart.music.generation import _soundfont
+
+    if not shutil.which("fluidsynth") or _soundfont() is None:
+        pytest.skip("FluidSynth and a GM soundfont are not installed (apt-get install fluidsynth fluid-soundfont-gm)")
+    assert render_audio(to_score(make_midi(0)), tmp_path / "f.wav") == "fluidsynth"
+    with wave.open(str(tmp_path / "f.wav")) as handle:
+        assert handle.getnframes() > 0

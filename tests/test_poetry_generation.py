@@ -180,3 +180,15 @@ def test_line_index_flags_copied_lines(tmp_path):
 
 def test_prompt_format():
     assert format_prompt("五言绝句", "春", ["风"]) == "<s><五言绝句><title>春<kw>风<poem>"
+
+
+def test_poems_from_a_local_hub_style_dataset(tmp_path):
+    import datasets
+
+    rows = {"content": [body for _, body in POEMS], "title": [title for title, _ in POEMS]}
+    (tmp_path / "ds").mkdir()
+    datasets.Dataset.from_dict(rows).to_json(str(tmp_path / "ds" / "train.jsonl"), force_ascii=False)
+    poems, source, _ = load_poems(dataset_name=str(tmp_path / "ds"), text_column="content")
+    assert len(poems) == len(POEMS) and poems[0]["title"] == "登鹳雀楼" and "Hub dataset" in source
+    with pytest.raises(SystemExit, match="text_column"):
+        load_poems(dataset_name=str(tmp_path / "ds"), text_column="poem")
