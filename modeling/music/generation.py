@@ -8,7 +8,7 @@
   consecutive notes at that length instead of being shortened.
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
   continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
-  outside the key's scale (a logits processor); `density` biases note onsets; generation stops after `num_bars`
+  outside the key's scale (a logits processor); `density` biases notes per onset and bar length; generation stops after `num_bars`
   bars. Tokens that break REMI's grammar (e.g. a velocity not after a pitch) are dropped before decoding and
   counted (`token_error_rate`).
 - `score_to_midi_bytes` writes provenance into the MIDI meta text; `render_audio` uses FluidSynth with a General MIDI
@@ -37,7 +37,7 @@ NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (harmonic minor)
-DENSITIES = {"low": -2.0, "medium": 0.0, "high": 2.0}
+DENSITIES = {"low": -3.0, "medium": 0.0, "high": 3.0}
 MAX_BEATS = 12
 
 
@@ -170,11 +170,12 @@ class KeyLogitsProcessor(LogitsProcessor):
 
 
 class DensityLogitsProcessor(LogitsProcessor):
-    """Adds `bias` to Pitch logits: positive for more notes per bar, negative for fewer."""
+    """Steers notes per bar: adds `bias` to Pitch logits (more notes per onset) and subtracts it from the Bar token
+    (bars last longer before the model moves on); a negative bias does the opposite."""
 
     def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
         types = types or _TokenTypes(tokenizer)
-        self.bias = torch.tensor([bias if k == "Pitch" else 0.0 for k in types.kind])
+        self.bias = torch.tensor([bias if k == "Pitch" else -bias if k == "Bar" else 0.0 for k in types.kind])
 
     def __call__(self, input_ids, scores):
         width = min(len(self.bias), scores.shape[1])
