@@ -37,7 +37,7 @@ NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (harmonic minor)
-DENSITIES = {"low": -3.0, "medium": 0.0, "high": 3.0}
+DENSITIES = {"low": -0.75, "medium": 0.0, "high": 0.75}
 MAX_BEATS = 12
 
 
