@@ -82,7 +82,7 @@ def main():
         num_attention_heads=args.heads, max_position_embeddings=args.context, dropout=0.0))
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=args.vocab_size, n_embd=args.hidden_size, n_layer=args.layers,
                                       n_head=args.heads, n_positions=args.context, resid_pdrop=0.0, embd_pdrop=0.0,
-                                      attn_pdrop=0.0))
+                                      attn_pdrop=0.0, bos_token_id=1, eos_token_id=2))
     batch = torch.randint(3, args.vocab_size, (args.batch_size, args.seq_len))
     details = {"params_M": {"neuroart": round(ours.num_parameters() / 1e6, 3),
                             "gpt2": round(gpt2.num_parameters() / 1e6, 3)}}
@@ -93,8 +93,12 @@ def main():
                 train_tokens_per_second(model, batch, steps, precision == "bf16"), 1)
     prompt = torch.randint(3, args.vocab_size, (1, 8))
     new_tokens = 16 if args.smoke else 128
-    for name, model in (("neuroart", ours), ("gpt2", gpt2)):
-        details[f"generate_tokens_per_s_{name}"] = round(generate_tokens_per_second(model, prompt, new_tokens, 3), 1)
+    best = {"neuroart": 0.0, "gpt2": 0.0}
+    for _ in range(5):  # alternate the two models so background load hits both alike; keep each one's best
+        for name, model in (("neuroart", ours), ("gpt2", gpt2)):
+            best[name] = max(best[name], generate_tokens_per_second(model, prompt, new_tokens, 1))
+    for name, rate in best.items():
+        details[f"generate_tokens_per_s_{name}"] = round(rate, 1)
 
     # Constrained decoding overhead: write_poem (七言律诗: 8 x 9 + 1 = 73 tokens, 1 candidate) vs plain sampling of
     # the same number of tokens, same model and tokenizer.
