@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Print the README's benchmark tables from benchmarks/results/*.json (so the README never drifts from them).
 
-    python benchmarks/report.py > /tmp/tables.md
+    python benchmarks/report.py            # print them
+    python benchmarks/report.py --readme   # rewrite the README section between its markers
 """
 
 import json
@@ -49,6 +50,18 @@ def table(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed")
+START, END = "<!-- benchmark tables: python benchmarks/report.py --readme -->", "<!-- /benchmark tables -->"
+
+
 if __name__ == "__main__":
-    for name in ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed"):
-        print(table(name))
+    import sys
+
+    text = "\n".join(table(name) for name in NAMES)
+    if "--readme" in sys.argv:
+        readme = RESULTS.parents[1] / "README.md"
+        before, rest = readme.read_text().split(START)
+        after = rest.split(END, 1)[1]
+        readme.write_text(before + START + "\n\n" + text + "\n" + END + after)
+    else:
+        print(text)
