@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO_ROOT, launch_script
-
 from neuroart import NeuroArtGANModel
 from neuroart.training.checkpointing import list_checkpoints
+
+from conftest import REPO_ROOT, launch_script
 
 ARGS = ["--resolution", 32, "--train_batch_size", 4, "--num_default_images", 24, "--checkpointing_steps", 3,
         "--generator_base_channels", 4, "--discriminator_base_channels", 4, "--max_channels", 32, "--seed", 0]
