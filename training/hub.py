@@ -36,3 +36,13 @@ def push_output_dir(output_dir, repo_id: str | None, *, token: str | None = None
     repo_id = api.create_repo(repo_id or Path(output_dir).resolve().name, private=private, exist_ok=True).repo_id
     return api.upload_folder(repo_id=repo_id, folder_path=str(output_dir), commit_message=commit_message,
                              ignore_patterns=IGNORE_PATTERNS)
+
+
+def publish(args, output_dir) -> None:
+    """`--push_to_hub`: upload the finished output folder and log where it went."""
+    if not args.push_to_hub:
+        return
+    info = push_output_dir(output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
+    import logging
+
+    logging.getLogger("neuroart.training").info("Pushed to %s", info.commit_url)

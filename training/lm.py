@@ -167,8 +167,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                     global_step % args.sample_steps == 0 or global_step == max_steps):
                 on_sample(unwrapped, global_step)
                 model.train()
-            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds):
-                logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
+            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds, global_step):
                 max_steps = global_step
             if global_step >= max_steps:
                 break

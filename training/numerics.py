@@ -12,11 +12,15 @@ def all_finite(accelerator, *values: torch.Tensor) -> bool:
     return accelerator.reduce(bad, "max").item() == 0
 
 
-def budget_exhausted(accelerator, cpu_started: float, budget: float | None) -> bool:
-    """True on every process once any process has used `budget` CPU seconds since `cpu_started`."""
+def budget_exhausted(accelerator, cpu_started: float, budget: float | None, step: int) -> bool:
+    """True on every process once any process has used `budget` CPU seconds since `cpu_started` (logged once)."""
     if not budget:
         return False
+    import logging
     import time
 
     over = torch.tensor([float(time.process_time() - cpu_started >= budget)], device=accelerator.device)
-    return accelerator.reduce(over, "max").item() > 0
+    if accelerator.reduce(over, "max").item() == 0:
+        return False
+    logging.getLogger("neuroart.training").info("CPU budget of %.0f s reached at step %d.", budget, step)
+    return True

@@ -14,8 +14,9 @@ def setup_logging(accelerator) -> None:
                         level=logging.INFO if accelerator.is_main_process else logging.WARNING)
 
 
-def make_accelerator(args, project_name: str):
-    """An `Accelerator` configured from the common flags (mixed precision, accumulation, trackers)."""
+def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
+    """An `Accelerator` configured from the common flags (mixed precision, accumulation, trackers); the main
+    process first checks that `args.output_dir` is writable and has room for checkpoints."""
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration
 
@@ -28,6 +29,10 @@ def make_accelerator(args, project_name: str):
         project_config=project,
     )
     setup_logging(accelerator)
+    if accelerator.is_main_process:
+        from .checkpointing import check_output_dir
+
+        check_output_dir(args.output_dir, needed_bytes)
     return accelerator
 
 

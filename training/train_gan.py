@@ -31,13 +31,12 @@ from neuroart import NeuroArtGANConfig, NeuroArtGANModel  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
 from neuroart.training.augment import diff_augment  # noqa: E402
 from neuroart.training.checkpointing import (  # noqa: E402
-    check_output_dir,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
-from neuroart.training.hub import export_model, push_output_dir  # noqa: E402
+from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.numerics import all_finite, budget_exhausted  # noqa: E402
 from neuroart.training.tracking import (  # noqa: E402
     image_grid,
@@ -139,9 +138,7 @@ def sample_grid(model, args, step: int):
 
 
 def main(args):
-    accelerator = make_accelerator(args, "neuroart-gan")
-    if accelerator.is_main_process:
-        check_output_dir(args.output_dir, needed_bytes=200_000_000)
+    accelerator = make_accelerator(args, "neuroart-gan", needed_bytes=200_000_000)
     from accelerate.utils import set_seed
 
     set_seed(args.seed)
@@ -252,8 +249,7 @@ def main(args):
                 grid = sample_grid(model, args, global_step)
                 save_samples_image(grid, args.output_dir, global_step)
                 log_image(accelerator, "samples", grid, global_step)
-            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds):
-                logger.info("CPU budget of %.0f s reached at step %d.", args.max_train_cpu_seconds, global_step)
+            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds, global_step):
                 max_steps = global_step
             if global_step >= max_steps:
                 break
@@ -284,10 +280,7 @@ def main(args):
         }
         export_model(model, args.output_dir, card_context=card, extra_files={"samples/grid.png": grid_path})
         logger.info("Saved the model to %s (%s).", args.output_dir, ", ".join(f"{k}={v}" for k, v in metrics.items()))
-        if args.push_to_hub:
-            info = push_output_dir(args.output_dir, args.hub_model_id, token=args.hub_token,
-                                   private=args.hub_private_repo)
-            logger.info("Pushed to %s", info.commit_url)
+        publish(args, args.output_dir)
     accelerator.end_training()
 
 

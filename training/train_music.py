@@ -28,9 +28,8 @@ from neuroart.music.generation import (  # noqa: E402
     to_score,
 )
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
-from neuroart.training.checkpointing import check_output_dir  # noqa: E402
 from neuroart.training.data import load_midi  # noqa: E402
-from neuroart.training.hub import export_model, push_output_dir  # noqa: E402
+from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import add_lm_args, pack, split_train_eval, train_causal_lm  # noqa: E402
 from neuroart.training.tracking import init_trackers, log_image, logger, make_accelerator  # noqa: E402
 
@@ -90,9 +89,7 @@ def tokenize(items, tokenizer, transpose: int, num_proc, cache_dir=None) -> list
 
 
 def main(args):
-    accelerator = make_accelerator(args, "neuroart-music")
-    if accelerator.is_main_process:
-        check_output_dir(args.output_dir, needed_bytes=300_000_000)
+    accelerator = make_accelerator(args, "neuroart-music", needed_bytes=300_000_000)
     items, source, counter = load_midi(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
                                        dataset_config_name=args.dataset_config_name,
                                        dataset_split=args.dataset_split, midi_column=args.midi_column,
@@ -167,9 +164,7 @@ def main(args):
         export_model(model, out, card_context=card)
         tokenizer.save(out / "tokenizer.json")
         logger.info("Saved the composer to %s (%s).", out, ", ".join(f"{k}={v}" for k, v in metrics.items()))
-        if args.push_to_hub:
-            info = push_output_dir(out, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
-            logger.info("Pushed to %s", info.commit_url)
+        publish(args, out)
     accelerator.end_training()
 
 

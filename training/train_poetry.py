@@ -24,9 +24,8 @@ from neuroart import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E4
 from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_poem, write_poem  # noqa: E402
 from neuroart.poetry.prosody import split_lines  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
-from neuroart.training.checkpointing import check_output_dir  # noqa: E402
 from neuroart.training.data import load_poems  # noqa: E402
-from neuroart.training.hub import export_model, push_output_dir  # noqa: E402
+from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import add_lm_args, pack, split_train_eval, train_causal_lm  # noqa: E402
 from neuroart.training.tracking import init_trackers, logger, make_accelerator  # noqa: E402
 
@@ -63,9 +62,7 @@ def normalise(poem: dict) -> dict:
 
 
 def main(args):
-    accelerator = make_accelerator(args, "neuroart-poetry")
-    if accelerator.is_main_process:
-        check_output_dir(args.output_dir, needed_bytes=300_000_000)
+    accelerator = make_accelerator(args, "neuroart-poetry", needed_bytes=300_000_000)
     poems, source, counter = load_poems(train_file=args.train_file, dataset_name=args.dataset_name,
                                         dataset_config_name=args.dataset_config_name,
                                         dataset_split=args.dataset_split, text_column=args.text_column,
@@ -162,9 +159,7 @@ def main(args):
         }
         export_model(model, out, card_context=card)
         logger.info("Saved the poet to %s (%s).", out, ", ".join(f"{k}={v}" for k, v in metrics.items()))
-        if args.push_to_hub:
-            info = push_output_dir(out, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
-            logger.info("Pushed to %s", info.commit_url)
+        publish(args, out)
     accelerator.end_training()
 
 
