@@ -23,11 +23,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waitin
 import argparse  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from neuroart import NeuroArtGANConfig, NeuroArtGANModel  # noqa: E402
+from neuroart.gan import NEAREST_INDEX_FILE, save_nearest_index  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
 from neuroart.training.augment import diff_augment  # noqa: E402
 from neuroart.training.checkpointing import (  # noqa: E402
@@ -58,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--label_column", type=str, default=None,
                         help="Label column of --dataset_name (e.g. style); omit for an unconditional model.")
     parser.add_argument("--unconditional", action="store_true", help="Ignore class labels even when the data has them.")
+    parser.add_argument("--no_nearest_index", action="store_true",
+                        help="Do not ship nearest_index.safetensors (32 px thumbnails of up to 2048 training images, "
+                             "for 'show the nearest training images'); use it when the data may not be redistributed.")
     parser.add_argument("--num_default_images", type=positive_int, default=600,
                         help="Images of the embedded abstract-art set, used when no data flag is given.")
     parser.add_argument("--resolution", type=int, default=64, choices=[32, 64, 128, 256],
@@ -109,7 +114,7 @@ def generator_loss(discriminator, fake, labels, policy: str) -> torch.Tensor:
     return -discriminator(diff_augment(fake, policy), labels).float().mean()
 
 
-def build_model(args, num_classes: int) -> NeuroArtGANModel:
+def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
     if args.model_name_or_path:
         model = NeuroArtGANModel.from_pretrained(args.model_name_or_path)
         if model.config.image_size != args.resolution:
@@ -125,6 +130,8 @@ def build_model(args, num_classes: int) -> NeuroArtGANModel:
         num_classes=num_classes,
         ema_decay=args.ema_decay,
     )
+    if class_names and num_classes:
+        config.id2label = dict(enumerate(class_names))  # style names for the Space's and CLI's style menus
     return NeuroArtGANModel(config)
 
 
@@ -152,7 +159,7 @@ def main(args):
     )
     logger.info("Data: %s; %s", source, counter.summary("images"))
     num_classes = 0 if args.unconditional else len(class_names)
-    model = build_model(args, num_classes)
+    model = build_model(args, num_classes, class_names)
     conditional = model.config.num_classes > 0
     label_tensor = torch.tensor(labels, dtype=torch.long)
     if conditional and num_classes == 0:
@@ -279,6 +286,8 @@ def main(args):
             "datasets": [args.dataset_name] if args.dataset_name else [],
         }
         export_model(model, args.output_dir, card_context=card, extra_files={"samples/grid.png": grid_path})
+        if not args.no_nearest_index:  # thumbnails for "show the nearest training images" (Space, CLI)
+            save_nearest_index(pixels, Path(args.output_dir) / NEAREST_INDEX_FILE)
         logger.info("Saved the model to %s (%s).", args.output_dir, ", ".join(f"{k}={v}" for k, v in metrics.items()))
         publish(args, args.output_dir)
     accelerator.end_training()

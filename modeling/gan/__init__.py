@@ -2,22 +2,28 @@
 
 from .configuration_neuroart_gan import NeuroArtGANConfig
 from .modeling_neuroart_gan import (
+    NEAREST_INDEX_FILE,
     NeuroArtGANModel,
     NeuroArtGANOutput,
     NeuroArtGANPreTrainedModel,
+    nearest_in_index,
     save_animation,
     save_image,
+    save_nearest_index,
 )
 from .pipeline_neuroart_gan import NeuroArtGANPipeline
 
 __all__ = [
+    "NEAREST_INDEX_FILE",
     "NeuroArtGANConfig",
     "NeuroArtGANModel",
     "NeuroArtGANOutput",
     "NeuroArtGANPipeline",
     "NeuroArtGANPreTrainedModel",
+    "nearest_in_index",
     "save_animation",
     "save_image",
+    "save_nearest_index",
 ]
 
 

@@ -448,6 +448,39 @@ def save_animation(frames, path, duration_ms: int = 80, boomerang: bool = True) 
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0, **extra)
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Originality: an index of small training thumbnails shipped with the model, for "show the nearest training images"
+# --------------------------------------------------------------------------------------------------------------
+NEAREST_INDEX_FILE = "nearest_index.safetensors"
+
+
+def save_nearest_index(pixels: torch.Tensor, path, max_images: int = 2048, size: int = 32) -> None:
+    """Store up to `max_images` training images (uint8 (N, 3, H, W)) as `size`-px thumbnails in a safetensors file."""
+    from safetensors.torch import save_file  # a dependency of transformers
+
+    thumbs = F.interpolate(pixels[:max_images].float(), size=(size, size), mode="area")  # (N, 3, size, size)
+    save_file({"thumbnails": thumbs.round().clamp(0, 255).to(torch.uint8).contiguous()}, str(path))
+
+
+def nearest_in_index(images, path, k: int = 3):
+    """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
+    `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
+    from safetensors.torch import load_file
+
+    thumbs = load_file(str(path))["thumbnails"].float() / 255  # (M, 3, s, s)
+    if not isinstance(images, torch.Tensor):
+        images = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+                              for im in images])  # (N, H, W, 3) -> (N, 3, H, W)
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    small = F.interpolate(images.float(), size=thumbs.shape[-2:], mode="area")
+    distances = torch.cdist(small.flatten(1), thumbs.flatten(1)) / math.sqrt(thumbs[0].numel())  # (N, M)
+    values, indices = distances.topk(min(k, len(thumbs)), dim=1, largest=False)
+    pixels = (thumbs * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (M, s, s, 3)
+    return [[(Image.fromarray(pixels[j]), float(d)) for j, d in zip(row_i.tolist(), row_d.tolist())]
+            for row_i, row_d in zip(indices, values)]
+
+
 def save_image(image, path) -> None:
     """Save a painted image as PNG, keeping its provenance text chunks."""
     info = PngImagePlugin.PngInfo()
@@ -456,4 +489,13 @@ def save_image(image, path) -> None:
     image.save(path, format="PNG", pnginfo=info)
 
 
-__all__ = ["NeuroArtGANModel", "NeuroArtGANPreTrainedModel", "NeuroArtGANOutput", "save_animation", "save_image"]
+__all__ = [
+    "NEAREST_INDEX_FILE",
+    "NeuroArtGANModel",
+    "NeuroArtGANOutput",
+    "NeuroArtGANPreTrainedModel",
+    "nearest_in_index",
+    "save_animation",
+    "save_image",
+    "save_nearest_index",
+]

@@ -245,8 +245,11 @@ class Composition:
 
 def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
-                   keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False):
-    """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`)."""
+                   keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
+                   max_time: float | None = None):
+    """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
+
+    `max_time` (seconds) stops sampling early, for apps that bound the time of a request."""
     _need_miditok()
     if not 1 <= max_new_tokens <= 8192:
         raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192.")
@@ -277,7 +280,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
                             temperature=temperature, top_k=top_k or None, top_p=top_p,
                             max_new_tokens=max_new_tokens, logits_processor=processors, stopping_criteria=criteria,
-                            eos_token_id=types.eos, pad_token_id=tokenizer.pad_token_id)
+                            eos_token_id=types.eos, pad_token_id=tokenizer.pad_token_id, max_time=max_time)
     new_ids = output[0, len(prompt):].tolist()
     if num_bars:  # cut at the start of bar num_bars + 1
         bars = [i for i, t in enumerate(new_ids) if t == types.bar]

@@ -16,6 +16,8 @@ This file is Hub remote code: it imports only the standard library, torch, trans
 """
 
 import math
+import os
+import shutil
 
 import torch
 from torch import nn
@@ -24,6 +26,10 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_neuroart_music import NeuroArtMusicConfig
+
+# Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
+# `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
+HELPER_MODULES = ("generation.py",)
 
 
 class NeuroArtMusicState:
@@ -222,6 +228,11 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
                                 "AutoModel": f"{module}.NeuroArtMusicModel"}
         super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):  # the generation helpers travel with the weights (Spaces use them)
+            here = os.path.dirname(os.path.abspath(__file__))
+            for name in HELPER_MODULES:
+                if os.path.exists(os.path.join(here, name)):
+                    shutil.copyfile(os.path.join(here, name), os.path.join(save_directory, name))
         try:  # Optional: the card template ships with the neuroart package, not with the remote code.
             from neuroart.hub import write_model_card
         except ImportError:

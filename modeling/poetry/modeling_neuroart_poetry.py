@@ -13,6 +13,8 @@ This file is Hub remote code: it imports only the standard library, torch, trans
 """
 
 import math
+import os
+import shutil
 
 import torch
 from torch import nn
@@ -24,6 +26,10 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .configuration_neuroart_poetry import NeuroArtPoetryConfig
+
+# Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
+# `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
+HELPER_MODULES = ("generation.py", "prosody.py", "tokenization.py")
 
 
 def eager_attention_forward(
@@ -270,6 +276,11 @@ class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
                                 "AutoModel": f"{module}.NeuroArtPoetryModel"}
         super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):  # the generation helpers travel with the weights (Spaces use them)
+            here = os.path.dirname(os.path.abspath(__file__))
+            for name in HELPER_MODULES:
+                if os.path.exists(os.path.join(here, name)):
+                    shutil.copyfile(os.path.join(here, name), os.path.join(save_directory, name))
         try:  # Optional: the card template ships with the neuroart package, not with the remote code.
             from neuroart.hub import write_model_card
         except ImportError:

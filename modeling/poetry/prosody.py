@@ -205,6 +205,40 @@ def check_poem(text: str, form: str | None = None) -> PoemCheck:
                      per_line_info, messages)
 
 
+def explain_poem(text: str, form: str | None = None, tone: bool = True) -> str:
+    """`check_poem` as a Markdown lesson: a verdict per rule that says why, and a table of every line with its
+    character count, 平仄 marks (平 level, 仄 oblique, 中 either/polyphonic, ？ unknown) and rhyme."""
+    check = check_poem(text, form)
+    lines = split_lines(text)
+    endings = [line.rstrip(LINE_END)[-1:] for line in lines[1::2]]
+    mark = {True: "✅", False: "❌"}
+    verdicts = []
+    if check.form_ok:
+        count, per_line = FORMS[check.form]
+        verdicts.append(f"{mark[True]} **Form {check.form}**: {count} lines of {per_line} characters; odd lines end "
+                        "with ， and even lines with 。")
+    else:
+        verdicts.append(f"{mark[False]} **Form**: not a valid {check.form or '绝句/律诗'}.")
+    if check.rhyme_ok:
+        verdicts.append(f"{mark[True]} **Rhyme 押韵**: the even lines end in {'、'.join(endings)}, all in the 平水韵 "
+                        f"平声 group {check.rhyme_group}.")
+    else:
+        verdicts.append(f"{mark[False]} **Rhyme 押韵**: the even lines ({'、'.join(endings) or 'none'}) do not share "
+                        "one 平声 group.")
+    if tone:
+        verdicts.append(f"{mark[check.tone_ok]} **Tone 平仄**: " + (
+            "二四六分明 (the 2nd, 4th and 6th characters alternate), each couplet is opposed (对), couplets stick "
+            "(粘), and odd lines after the first end on 仄." if check.tone_ok else "see the notes below."))
+    rows = ["| # | line | characters | 平仄 | rhyme |", "|---|---|---|---|---|"]
+    for i, info in enumerate(check.lines, 1):
+        n = sum(is_han(c) for c in info["line"])
+        rhyme = ("✅ " + info["line"].rstrip(LINE_END)[-1:]) if info["rhymes"] else ("—" if i % 2 else "❌")
+        rows.append(f"| {i} | {info['line']} | {n} | {info['tones']} | {rhyme} |")
+    notes = [f"- {m}" for m in check.messages if tone or ("平" not in m and "仄" not in m and "对" not in m
+                                                          and "粘" not in m and "分明" not in m)]
+    return "\n".join(verdicts) + "\n\n" + "\n".join(rows) + ("\n\n**Notes**\n" + "\n".join(notes) if notes else "")
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # English
 # ----------------------------------------------------------------------------------------------------------------
@@ -246,6 +280,7 @@ __all__ = [
     "check_poem",
     "detect_form",
     "english_rhyme_key",
+    "explain_poem",
     "is_han",
     "rhyme_groups",
     "split_lines",

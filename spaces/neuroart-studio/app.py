@@ -1,0 +1,183 @@
+"""NeuroArt Studio 跨界: one theme becomes a painting, a poem and a short piece of music, offered as one bundle.
+
+How the three follow each other (simple and deterministic, so the same theme and seed give the same bundle):
+- Painting: the GAN paints `seed`; a conditional GAN takes the style `crc32(theme) % num_classes`.
+- Poem: the theme is the title and its words the keywords (plus an optional acrostic). A theme with Chinese
+  characters gives a 五言绝句 (七言 when the theme has more than 3 characters; a 律诗 when the acrostic has 8), an
+  English theme an English quatrain.
+- Music follows the painting's palette (mean HSV of its pixels):
+  - hue picks the key's tonic by walking the circle of fifths (hue sector k of 12 -> pitch class 7k mod 12: red C,
+    orange G, yellow D, ... as on a colour wheel);
+  - brightness picks the mode (value >= 0.5: major, else minor);
+  - saturation picks the density (< 0.3 low, < 0.6 medium, else high).
+- The bundle (zip) holds painting.png (with provenance), poem.txt, music.mid, music.wav and settings.json (every
+  setting, the mapping's inputs and outputs, and each model's revision).
+
+Models: `NEUROART_GAN_MODEL`, `NEUROART_MUSIC_MODEL`, `NEUROART_POETRY_MODEL` (Hub ids or local folders). Their
+helpers are Hub remote code shipped with the weights, so this Space does not need the neuroart repo.
+"""
+
+import os
+
+# Before torch: on 2-vCPU Spaces, OpenMP's spin-waiting makes 2-thread torch up to 60x slower on small ops.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import colorsys  # noqa: E402
+import functools  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
+from transformers.utils import cached_file  # noqa: E402
+
+MODELS = {
+    "gan": os.environ.get("NEUROART_GAN_MODEL", "neuroart/neuroart-gan"),
+    "music": os.environ.get("NEUROART_MUSIC_MODEL", "neuroart/neuroart-music"),
+    "poetry": os.environ.get("NEUROART_POETRY_MODEL", "neuroart/neuroart-poetry"),
+}
+NOTES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+MAX_THEME = 24
+MAX_SEED = 2**31 - 1
+BARS = 4
+MAX_SECONDS = 60.0
+HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+@functools.lru_cache(maxsize=1)
+def load():
+    """The three models and the remote-code helpers the studio uses, loaded once."""
+    painter = AutoModel.from_pretrained(MODELS["gan"], trust_remote_code=True).eval()
+    composer = AutoModelForCausalLM.from_pretrained(MODELS["music"], trust_remote_code=True).eval()
+    poet = AutoModelForCausalLM.from_pretrained(MODELS["poetry"], trust_remote_code=True).eval()
+    music = {name: get_class_from_dynamic_module(f"generation.{name}", MODELS["music"])
+             for name in ("generate_music", "load_tokenizer", "score_to_midi_bytes", "render_audio")}
+    return {
+        "painter": painter, "painting": sys.modules[type(painter).__module__],
+        "composer": composer, "music": music, "music_tokenizer": music["load_tokenizer"](MODELS["music"]),
+        "poet": poet, "poet_tokenizer": AutoTokenizer.from_pretrained(MODELS["poetry"], trust_remote_code=True),
+        "write_poem": get_class_from_dynamic_module("generation.write_poem", MODELS["poetry"]),
+    }
+
+
+@functools.lru_cache(maxsize=None)
+def revision(model_id: str) -> str:
+    """The Hub commit a model was loaded at, or `sha256:<12 hex>` of a local folder's weights."""
+    weights = Path(cached_file(model_id, "model.safetensors"))
+    if weights.parent.parent.name == "snapshots":
+        return weights.parent.name
+    digest = hashlib.sha256()
+    with open(weights, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()[:12]
+
+
+def palette_to_music(image) -> dict:
+    """The documented mapping: mean hue -> tonic on the circle of fifths, value -> mode, saturation -> density."""
+    pixels = list(image.convert("RGB").resize((32, 32)).getdata())
+    r, g, b = (sum(p[i] for p in pixels) / len(pixels) / 255 for i in range(3))
+    hue, saturation, value = colorsys.rgb_to_hsv(r, g, b)
+    tonic = NOTES[(round(hue * 12) % 12) * 7 % 12]
+    mode = "major" if value >= 0.5 else "minor"
+    density = "low" if saturation < 0.3 else "medium" if saturation < 0.6 else "high"
+    return {"mean_rgb": [round(r, 3), round(g, 3), round(b, 3)], "hue": round(hue, 3),
+            "saturation": round(saturation, 3), "value": round(value, 3),
+            "key": tonic + ("" if mode == "major" else "m"), "density": density}
+
+
+def poem_settings(theme: str, acrostic: str) -> dict:
+    """Form, title and keywords that carry the theme (see the module docstring)."""
+    if HAN.search(theme):
+        chars = "".join(HAN.findall(theme))
+        lines = 8 if len(acrostic) == 8 else 4
+        size = "七言" if len(chars) > 3 else "五言"
+        form = size + ("律诗" if lines == 8 else "绝句")
+        if acrostic and len(acrostic) != lines:
+            raise gr.Error(f"The acrostic needs 4 characters (绝句) or 8 (律诗); got {len(acrostic)}.")
+        return {"form": form, "title": chars[:8], "keywords": list(chars[:4]), "acrostic": acrostic or None}
+    if acrostic:
+        raise gr.Error("Acrostics (藏头诗) need a Chinese theme.")
+    words = re.findall(r"[A-Za-z']+", theme)
+    return {"form": "quatrain", "title": theme, "keywords": words[:4], "acrostic": None}
+
+
+def create(theme, acrostic, seed):
+    """Returns (painting, poem, WAV path, settings, bundle zip path)."""
+    theme = (theme or "").strip()
+    acrostic = (acrostic or "").replace(" ", "")
+    if not theme:
+        raise gr.Error("Give a theme: a few words, e.g. 春江 or 'autumn river'.")
+    if len(theme) > MAX_THEME or len(acrostic) > 8:
+        raise gr.Error(f"The theme may have up to {MAX_THEME} characters and the acrostic up to 8.")
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise gr.Error(f"seed must be a whole number from 0 to {MAX_SEED}.") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise gr.Error(f"seed must be from 0 to {MAX_SEED}; got {seed}.")
+    poem_args = poem_settings(theme, acrostic)
+    m = load()
+    painter = m["painter"]
+    style = zlib.crc32(theme.encode()) % painter.config.num_classes if painter.config.num_classes else None
+    painting = painter.generate_images(1, seed=seed, truncation_psi=0.8, labels=style)[0]
+    try:
+        poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    mood = palette_to_music(painting)
+    score = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
+                                         max_new_tokens=BARS * 256, key=mood["key"], density=mood["density"],
+                                         seed=seed, max_time=MAX_SECONDS)
+    settings = {
+        "theme": theme, "seed": seed, "painting": {"style": style, "truncation_psi": 0.8},
+        "poem": {**poem_args, "checks": poem.check}, "music": {"bars": BARS, **mood},
+        "mapping": "hue -> tonic on the circle of fifths; value >= 0.5 -> major; saturation -> density",
+        "models": {kind: {"id": model_id, "revision": revision(model_id)} for kind, model_id in MODELS.items()},
+        "ai_generated": True,
+    }
+    folder = Path(tempfile.mkdtemp(prefix="neuroart-studio-"))
+    m["painting"].save_image(painting, folder / "painting.png")
+    poem_text = f"{poem_args['title']}\n\n{poem.text}\n\n— AI-generated by NeuroArt Studio (seed {seed})\n"
+    (folder / "poem.txt").write_text(poem_text, encoding="utf-8")
+    (folder / "music.mid").write_bytes(m["music"]["score_to_midi_bytes"](score, {"theme": theme, "seed": seed,
+                                                                                  **mood}))
+    settings["music"]["audio_engine"] = m["music"]["render_audio"](score, folder / "music.wav")
+    (folder / "settings.json").write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
+    bundle = folder / f"neuroart_studio_seed{seed}.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("painting.png", "poem.txt", "music.mid", "music.wav", "settings.json"):
+            archive.write(folder / name, name)
+    return painting, poem_text, str(folder / "music.wav"), settings, str(bundle)
+
+
+with gr.Blocks(title="NeuroArt Studio") as demo:
+    gr.Markdown("# NeuroArt Studio 跨界\nOne theme, three arts: a painting, a poem that carries the theme, and music "
+                "whose key and density follow the painting's colours (hue → key, brightness → major/minor, "
+                "saturation → density). Everything is AI-generated and comes as one bundle.")
+    with gr.Row():
+        theme = gr.Textbox("春江花月", label="Theme 主题", max_length=MAX_THEME, elem_id="theme")
+        acrostic = gr.Textbox(label="Acrostic 藏头 (optional, 4 or 8 characters)", max_length=8)
+        seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=MAX_SEED)
+        button = gr.Button("Create", variant="primary", elem_id="create")
+    with gr.Row():
+        painting = gr.Image(label="Painting", type="pil", elem_id="painting", height=256)
+        poem = gr.Textbox(label="Poem", lines=10, elem_id="poem")
+        with gr.Column():
+            audio = gr.Audio(label="Music", type="filepath", elem_id="audio")
+            bundle = gr.File(label="Bundle (PNG, TXT, MID, WAV, JSON)", elem_id="bundle")
+    settings = gr.JSON(label="Settings and model revisions")
+    button.click(create, [theme, acrostic, seed], [painting, poem, audio, settings, bundle], api_name="create")
+
+demo.queue(max_size=16, default_concurrency_limit=1)
+
+if __name__ == "__main__":
+    load()
+    demo.launch(max_file_size="1mb")
