@@ -1,14 +1,15 @@
 """The `neuroart` command line.
 
-    neuroart quickstart [--output_dir neuroart-models] [--tiny]
+    neuroart quickstart [--output_dir neuroart-models] [--tiny] [--no-launch] [--port 7860]
     neuroart generate gan     --model DIR [--num_images 8 --seed 0 --truncation 0.8 --label 1 --out out/]
     neuroart generate music   --model DIR [--bars 8 --key Am --density high --primer in.mid --keep_primer --out out/]
     neuroart generate poetry  --model DIR [--form 七言绝句 --acrostic 春夏秋冬 --title 春 --keywords 风 花 --out out/]
     neuroart check-poem "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
 
 `quickstart` trains a small model of each kind on the embedded defaults (procedural abstract art, music21's Bach
-chorales, fortunes-zh's Tang poems) into Hub-ready folders with samples. A default whose source is missing is
-reported with the command that installs it, and the others go on.
+chorales, fortunes-zh's Tang poems) into Hub-ready folders with samples, then opens the studio Space on them
+(`--no-launch` skips that). A default whose source is missing is reported with the command that installs it, and
+the others go on.
 """
 
 from __future__ import annotations
@@ -64,7 +65,37 @@ def quickstart(args) -> int:
     (root / "quickstart.json").write_text(json.dumps(report, indent=2))
     for name, info in report.items():
         print(f"{name}: {'ok' if info['ok'] else 'FAILED'} in {info['seconds']} s -> {root / name}")
-    return 0 if all(info["ok"] for info in report.values()) else 1
+    ok = all(info["ok"] for info in report.values())
+    if ok and not args.no_launch:
+        return launch_studio(root, args.port)
+    return 0 if ok else 1
+
+
+def space_app(name: str) -> Path | None:
+    """`spaces/<name>/app.py` of the clone this package is installed from (editable installs), else None."""
+    app = Path(__file__).resolve().parents[1] / "spaces" / name / "app.py"
+    return app if app.exists() else None
+
+
+def space_env(root) -> dict:
+    """The environment that points the Spaces at the quickstart models."""
+    root = Path(root).resolve()
+    return {f"NEUROART_{kind.upper()}_MODEL": str(root / f"neuroart-{kind}") for kind in ("gan", "music", "poetry")}
+
+
+def launch_studio(root, port: int) -> int:
+    """Open the studio Space on the quickstart models (blocks until Ctrl+C)."""
+    app = space_app("neuroart-studio")
+    if app is None:
+        print("The studio app is in the repository (spaces/neuroart-studio/app.py); run quickstart from a clone "
+              "to open it.")
+        return 0
+    print(f"\n== Opening the studio on http://127.0.0.1:{port} (Ctrl+C to stop)", flush=True)
+    env = {**os.environ, **space_env(root), "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    try:
+        return subprocess.run([sys.executable, str(app)], env=env).returncode
+    except KeyboardInterrupt:
+        return 0
 
 
 def generate(args) -> int:
@@ -145,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--output_dir", default="neuroart-models", help="Where the three model folders go.")
     q.add_argument("--tiny", action="store_true", help="A few steps each (for CI), not the ~15 minute run.")
     q.add_argument("--seed", type=int, default=0, help="Seed of every run.")
-    q.add_argument("--no-launch", action="store_true", help="Do not open a demo afterwards (the default for now).")
+    q.add_argument("--no-launch", action="store_true", help="Do not open the studio Space on the models afterwards.")
+    q.add_argument("--port", type=bounded(1024, 65535), default=7860, help="Port of the studio (1024-65535).")
     g = sub.add_parser("generate", help="Paint, compose or write with a trained model.")
     g.add_argument("kind", choices=["gan", "music", "poetry"], help="Which model.")
     g.add_argument("--model", required=True, help="Model folder or Hub id.")

@@ -96,3 +96,40 @@ def tiny_poetry_config(**overrides):
 def shared_data_dir() -> Path:
     """`NEUROART_SHARED_DATA` (default ../shared/data beside the repo)."""
     return Path(os.environ.get("NEUROART_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def quickstart_models(tmp_path_factory):
+    """`neuroart quickstart --tiny --no-launch` once per session: three loadable models on the embedded defaults."""
+    pytest.importorskip("music21")
+    from neuroart.training.data import FORTUNES_DIR
+
+    if not (FORTUNES_DIR / "tang300").exists():
+        pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")
+    root = tmp_path_factory.mktemp("quickstart") / "neuroart-models"
+    result = subprocess.run([sys.executable, "-m", "neuroart.cli", "quickstart", "--tiny", "--no-launch",
+                             "--output_dir", str(root)], capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if result.returncode != 0:
+        pytest.fail(f"neuroart quickstart failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return root
+
+
+def make_midi(seed: int = 0, bars: int = 4, long_note: bool = False, drums: bool = False, program: int = 0) -> bytes:
+    """A small two-voice piece in C major (480 ticks per quarter), as MIDI bytes."""
+    import random
+
+    from symusic import Note, Score, Track
+
+    rng = random.Random(seed)
+    score = Score(480)
+    melody, bass = Track(program=program, is_drum=drums), Track(program=32, is_drum=drums)
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    for beat in range(bars * 4):
+        melody.notes.append(Note(beat * 480, 480, rng.choice(scale), 80))
+        if beat % 4 == 0:
+            bass.notes.append(Note(beat * 480, 1920, 48 + rng.choice([0, 5, 7]), 70))
+    if long_note:
+        bass.notes.append(Note(0, 480 * 4 * 6, 36, 60))  # 24 beats, longer than REMI's 12
+    score.tracks.extend([melody, bass])
+    return score.dumps_midi()

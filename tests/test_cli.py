@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from neuroart.training.data import FORTUNES_DIR
 
 
 def cli(*args, cwd=None, check=True):
@@ -20,13 +19,8 @@ def cli(*args, cwd=None, check=True):
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    pytest.importorskip("music21")
-    if not (FORTUNES_DIR / "tang300").exists():
-        pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")
-    root = tmp_path_factory.mktemp("quickstart") / "neuroart-models"
-    cli("quickstart", "--tiny", "--no-launch", "--output_dir", root)
-    return root
+def models(quickstart_models):
+    return quickstart_models
 
 
 def test_quickstart_trains_three_loadable_models(models):

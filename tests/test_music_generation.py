@@ -7,7 +7,7 @@ import wave
 import pytest
 import torch
 
-from conftest import launch_script, tiny_music_config
+from conftest import launch_script, make_midi, tiny_music_config
 
 pytest.importorskip("miditok")
 from symusic import Note, Score, Track  # noqa: E402
@@ -30,24 +30,6 @@ from neuroart.music.generation import (  # noqa: E402
 )
 from neuroart.training.checkpointing import list_checkpoints  # noqa: E402
 from neuroart.training.data import load_midi  # noqa: E402
-
-
-def make_midi(seed: int = 0, bars: int = 4, long_note: bool = False, drums: bool = False, program: int = 0) -> bytes:
-    """A small two-voice piece in C major (480 ticks per quarter)."""
-    import random
-
-    rng = random.Random(seed)
-    score = Score(480)
-    melody, bass = Track(program=program, is_drum=drums), Track(program=32, is_drum=drums)
-    scale = [60, 62, 64, 65, 67, 69, 71, 72]
-    for beat in range(bars * 4):
-        melody.notes.append(Note(beat * 480, 480, rng.choice(scale), 80))
-        if beat % 4 == 0:
-            bass.notes.append(Note(beat * 480, 1920, 48 + rng.choice([0, 5, 7]), 70))
-    if long_note:
-        bass.notes.append(Note(0, 480 * 4 * 6, 36, 60))  # 24 beats, longer than REMI's 12
-    score.tracks.extend([melody, bass])
-    return score.dumps_midi()
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from neuroart.music.generation import (  # noqa: E402
     generate_music,
     load_tokenizer,
     piano_roll_image,
+    render_audio,
     score_to_midi_bytes,
     to_score,
 )
@@ -146,7 +147,9 @@ def main(args):
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(model).eval()
         out = Path(args.output_dir)
-        write_sample(model, metrics["steps"], name="sample")
+        final = write_sample(model, metrics["steps"], name="sample")
+        engine = render_audio(final, out / "samples" / "sample.wav")  # FluidSynth when installed, else built-in
+        logger.info("Rendered samples/sample.wav with %s.", engine)
         history = metrics.pop("loss_history")
         (out / "loss_history.json").write_text(json.dumps(history))
         card = {

@@ -82,7 +82,8 @@ def revision(model_id: str) -> str:
 
 def palette_to_music(image) -> dict:
     """The documented mapping: mean hue -> tonic on the circle of fifths, value -> mode, saturation -> density."""
-    pixels = list(image.convert("RGB").resize((32, 32)).getdata())
+    small = image.convert("RGB").resize((32, 32))
+    pixels = [small.getpixel((x, y)) for y in range(32) for x in range(32)]
     r, g, b = (sum(p[i] for p in pixels) / len(pixels) / 255 for i in range(3))
     hue, saturation, value = colorsys.rgb_to_hsv(r, g, b)
     tonic = NOTES[(round(hue * 12) % 12) * 7 % 12]

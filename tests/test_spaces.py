@@ -1,0 +1,231 @@
+"""The four Gradio Spaces, served on 127.0.0.1 with the tiny quickstart models and called through gradio_client:
+every endpoint's outputs (types, sizes, provenance), out-of-range inputs (a clean message, no traceback), the
+Space metadata, and the studio working with `neuroart` unimportable (remote code only)."""
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, make_midi, run_python
+from space_helpers import NAMES, SPACES, load_app, serve
+
+pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def apps(quickstart_models):
+    return {name: load_app(name, quickstart_models) for name in NAMES}
+
+
+@pytest.fixture(scope="module")
+def clients(apps):
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        yield {name: Client(stack.enter_context(serve(app)), verbose=False) for name, app in apps.items()}
+
+
+def refused(client, *args, api_name) -> str:
+    """Call with bad inputs; return the error message the UI would show (and check it is not a traceback)."""
+    with pytest.raises(AppError) as info:
+        client.predict(*args, api_name=api_name)
+    message = str(info.value)
+    assert "Traceback" not in message and "File \"" not in message
+    return message
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Metadata: what the Hub needs to build each Space
+# ------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_space_folder_is_deployable(name):
+    import yaml
+
+    folder = SPACES / name
+    front = (folder / "README.md").read_text().split("---")[1]
+    meta = yaml.safe_load(front)
+    for key in ("title", "emoji", "sdk", "sdk_version", "app_file", "license", "models"):
+        assert meta.get(key), f"{name}: front matter lacks {key}"
+    assert meta["sdk"] == "gradio" and (folder / meta["app_file"]).exists() and meta["python_version"] == "3.11"
+    requirements = (folder / "requirements.txt").read_text()
+    assert "transformers" in requirements and "torch" in requirements and "neuroart" not in requirements.replace(
+        "# The app loads its models and their helpers as Hub remote code: no neuroart install is needed.", "")
+    if name in ("neuroart-music", "neuroart-studio"):
+        assert "miditok" in requirements and "symusic" in requirements
+        assert {"fluidsynth", "fluid-soundfont-gm"} <= set((folder / "packages.txt").read_text().split())
+    assert not (SPACES / "__init__.py").exists()  # `spaces` is a PyPI package name
+    source = (folder / "app.py").read_text()
+    assert 'if __name__ == "__main__":' in source and "import neuroart" not in source and "from neuroart" not in source
+
+
+def test_every_space_queues_with_a_concurrency_limit(apps):
+    for name, app in apps.items():
+        events = [fn for fn in app.demo.fns.values() if fn.api_name and fn.api_visibility != "private"]
+        assert events, name
+        queue = app.demo._queue
+        limits = [queue.default_concurrency_limit if fn.concurrency_limit == "default" else fn.concurrency_limit
+                  for fn in events]
+        assert queue.max_size and all(isinstance(limit, int) and 1 <= limit <= 4 for limit in limits), (name, limits)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Painting
+# ------------------------------------------------------------------------------------------------------------------
+def test_gan_paint_walk_and_nearest(clients):
+    client = clients["neuroart-gan"]
+    assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) >= {
+        "/paint", "/walk", "/nearest"}
+    gallery, files = client.predict(7, 3, 0.7, "any", api_name="/paint")
+    assert len(gallery) == 3 and len(files) == 3
+    png = Image.open(files[0])
+    assert png.format == "PNG" and png.size == (32, 32)
+    assert png.text["AI-generated"] == "true" and png.text["neuroart:seed"] == "7"
+    gif, apng = client.predict(7, 8, 5, 1.0, "circles", api_name="/walk")
+    # The 3-step quickstart GAN paints near-identical frames, which GIF/APNG writers merge; the frame count of
+    # save_animation is tested in test_gan.py.
+    assert Image.open(gif).format == "GIF" and Image.open(apng).format == "PNG"
+    neighbours = client.predict(7, 2, 0.7, "any", 3, api_name="/nearest")
+    assert len(neighbours) == 6 and "distance" in neighbours[0]["caption"]
+
+
+def test_gan_refuses_out_of_range_inputs(clients):
+    client = clients["neuroart-gan"]
+    assert "16" in refused(client, 7, 1000, 0.7, "any", api_name="/paint")
+    assert "1.0" in refused(client, 7, 2, 3.5, "any", api_name="/paint")
+    assert "Unknown style" in refused(client, 7, 2, 0.7, "cubism", api_name="/paint")
+    assert "minimum" in refused(client, -1, 2, 0.7, "any", api_name="/paint")
+    assert "32" in refused(client, 7, 8, 500, 1.0, "any", api_name="/walk")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Music
+# ------------------------------------------------------------------------------------------------------------------
+def test_music_compose_and_continue_a_primer(clients, tmp_path):
+    import wave
+
+    from symusic import Score
+
+    client = clients["neuroart-music"]
+    wav, roll, midi, summary = client.predict(1.0, 0, 0.95, 3, 2, "Am", "high", None, False, api_name="/compose")
+    with wave.open(wav) as audio:
+        assert audio.getframerate() > 0
+    assert Image.open(roll).size[0] > 0 and "AI-generated" in summary
+    assert Path(midi).read_bytes().startswith(b"MThd")
+    primer = tmp_path / "primer.mid"
+    primer.write_bytes(make_midi(bars=2))
+    primer_notes = sum(len(t.notes) for t in Score(str(primer)).tracks)
+    _, _, kept, _ = client.predict(1.0, 0, 0.95, 3, 1, "any", "any", handle_file(str(primer)), True,
+                                   api_name="/compose")
+    assert sum(len(t.notes) for t in Score(kept).tracks) >= primer_notes  # the primer is kept
+
+
+def test_music_refuses_bad_inputs_and_uploads(clients, tmp_path):
+    client = clients["neuroart-music"]
+    assert "16" in refused(client, 1.0, 0, 0.95, 3, 100, "C", "any", None, False, api_name="/compose")
+    assert "2.0" in refused(client, 9.0, 0, 0.95, 3, 2, "C", "any", None, False, api_name="/compose")
+    assert "H" in refused(client, 1.0, 0, 0.95, 3, 2, "H", "any", None, False, api_name="/compose")
+    text = tmp_path / "notes.mid"
+    text.write_text("not a MIDI file")
+    assert "MThd" in refused(client, 1.0, 0, 0.95, 3, 2, "C", "any", handle_file(str(text)), False,
+                             api_name="/compose")
+    huge = tmp_path / "huge.mid"
+    huge.write_bytes(b"MThd" + bytes(2_000_000))
+    with pytest.raises(ValueError, match="maximum file size"):  # the server's upload cap, advertised to clients
+        client.predict(1.0, 0, 0.95, 3, 2, "C", "any", handle_file(str(huge)), False, api_name="/compose")
+
+
+def test_music_app_checks_primer_size_itself(apps, tmp_path):
+    import gradio as gr
+
+    huge = tmp_path / "huge.mid"
+    huge.write_bytes(b"MThd" + bytes(2_000_000))
+    with pytest.raises(gr.Error, match="the limit is 1,000,000"):  # also when served without the upload cap
+        apps["neuroart-music"].read_primer(str(huge))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Poetry
+# ------------------------------------------------------------------------------------------------------------------
+def test_poetry_write_with_acrostic_and_explanation(clients):
+    client = clients["neuroart-poetry"]
+    poem, report = client.predict("中文", "五言绝句", "春", "风 花", "春风明月", True, True, 2, 0.9, 3,
+                                  api_name="/write")
+    lines = [line for line in poem.split("\n") if line.strip()][:4]
+    assert "".join(line[0] for line in lines) == "春风明月" and all(len(line) == 6 for line in lines)
+    assert "AI-generated" in poem and "✅ **Form 五言绝句**" in report and "| 平仄 |" in report
+    verdict = client.predict("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", "auto", api_name="/check")
+    assert "✅ **Rhyme 押韵**" in verdict and "下平聲十一尤" in verdict and "仄仄平平仄" in verdict
+    wrong = client.predict("白日依山尽，黄河入海流。欲穷千里目，更上一层去。", "五言绝句", api_name="/check")
+    assert "❌ **Rhyme 押韵**" in wrong
+
+
+def test_poetry_refuses_out_of_range_inputs(clients):
+    client = clients["neuroart-poetry"]
+    base = ["中文", "五言绝句", "", "", "", True, False, 2, 0.9, 1]
+    assert "8" in refused(client, *base[:7], 100, 0.9, 1, api_name="/write")
+    assert "one character per line" in refused(client, *base[:4], "春风", *base[5:], api_name="/write")
+    assert "not a English form" in refused(client, "English", "五言绝句", *base[2:], api_name="/write")
+    assert "Paste a poem" in refused(client, "", "auto", api_name="/check")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Studio
+# ------------------------------------------------------------------------------------------------------------------
+def test_studio_bundle_from_one_theme(clients):
+    client = clients["neuroart-studio"]
+    painting, poem, wav, settings, bundle = client.predict("春江花月", "", 5, api_name="/create")
+    assert Image.open(painting).size == (32, 32) and poem.startswith("春江花月")
+    assert len([line for line in poem.split("\n")[2:] if line.strip()][:4][0]) == 8  # 七言: 7 characters + ，
+    with zipfile.ZipFile(bundle) as archive:
+        assert sorted(archive.namelist()) == ["music.mid", "music.wav", "painting.png", "poem.txt", "settings.json"]
+        saved = json.loads(archive.read("settings.json"))
+        assert Image.open(archive.open("painting.png")).text["AI-generated"] == "true"
+    assert saved["music"]["key"] == settings["music"]["key"] and saved["poem"]["form"] == "七言绝句"
+    assert {kind: info["revision"][:7] for kind, info in saved["models"].items()} == {
+        "gan": "sha256:", "music": "sha256:", "poetry": "sha256:"}
+    again = client.predict("春江花月", "", 5, api_name="/create")[3]
+    assert again["music"] == settings["music"] and again["painting"] == settings["painting"]  # deterministic
+    english = client.predict("autumn river", "", 5, api_name="/create")
+    assert english[3]["poem"]["form"] == "quatrain"
+    assert "Give a theme" in refused(client, "", "", 1, api_name="/create")
+    assert "acrostic" in refused(client, "春", "春夏", 1, api_name="/create")
+
+
+def test_palette_mapping_is_the_documented_one(apps):
+    studio = apps["neuroart-studio"]
+    red = studio.palette_to_music(Image.new("RGB", (8, 8), (230, 20, 20)))
+    assert red["key"] == "C" and red["density"] == "high"  # red hue: C; bright: major; saturated: dense
+    dark_blue = studio.palette_to_music(Image.new("RGB", (8, 8), (20, 20, 90)))
+    assert dark_blue["key"].endswith("m") and dark_blue["key"] == "Abm"  # hue 2/3 -> sector 8 -> 56 mod 12 = 8
+    grey = studio.palette_to_music(Image.new("RGB", (8, 8), (128, 128, 128)))
+    assert grey["density"] == "low"
+
+
+def test_studio_runs_from_remote_code_without_neuroart(quickstart_models):
+    env = {f"NEUROART_{kind.upper()}_MODEL": str(Path(quickstart_models) / f"neuroart-{kind}")
+           for kind in ("gan", "music", "poetry")}
+    out = run_python(
+        f"""
+        import importlib.util, json
+        spec = importlib.util.spec_from_file_location("studio", {str(SPACES / "neuroart-studio" / "app.py")!r})
+        app = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(app)
+        painting, poem, wav, settings, bundle = app.create("明月", "", 2)
+        print(json.dumps({{"size": painting.size, "poem": poem, "key": settings["music"]["key"]}}))
+        """,
+        block_neuroart=True, env={**env, "GRADIO_ANALYTICS_ENABLED": "False"}, cwd=REPO_ROOT.parent,
+    )
+    result = json.loads(out.strip().split("\n")[-1])
+    assert result["size"] == [32, 32] and result["poem"].startswith("明月") and result["key"]
+
+
+def test_apps_set_a_passive_openmp_policy():
+    for name in NAMES:
+        source = (SPACES / name / "app.py").read_text()
+        assert source.index('os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")') < source.index("import gradio")
