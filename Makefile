@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Debian packages behind the embedded defaults (Tang poems) and audio (FluidSynth + GM soundfont).
+DEMO_PACKAGES := fortunes-zh fluidsynth fluid-soundfont-gm
 # One thread and passive OpenMP waits: on 2-vCPU machines spin-waiting makes small torch ops up to 60x slower.
 TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
@@ -11,19 +13,19 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "torch==2.13.*"
-	$(BIN)/pip install -q -e ".[train,poetry,eval,dev]"
+	$(BIN)/pip install -q -e ".[train,poetry,spaces,eval,dev]"
 	touch $@
 
 install: $(BIN)/.installed
 
 test: install
-	$(TEST_ENV) $(BIN)/python -m pytest -q
+	$(TEST_ENV) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check modeling training tests
+	$(BIN)/ruff check modeling training tests spaces benchmarks
 
 # The main job: install, fetch the Debian packages behind the embedded defaults where possible, and train the three
-# models on them (about 15 minutes on 2 CPU cores) into ./neuroart-models/.
+# models on them (about 15 minutes on 2 CPU cores) into ./neuroart-models/, then open the studio Space on them.
 demo: install
-	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q fortunes-zh fluidsynth fluid-soundfont-gm >/dev/null 2>&1 || true
+	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q $(DEMO_PACKAGES) >/dev/null 2>&1 || true
 	$(BIN)/neuroart quickstart --output_dir neuroart-models

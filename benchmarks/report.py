@@ -50,7 +50,8 @@ def table(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed")
+NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed",
+         "spaces_latency")
 START, END = "<!-- benchmark tables: python benchmarks/report.py --readme -->", "<!-- /benchmark tables -->"
 
 

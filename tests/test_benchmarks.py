@@ -47,3 +47,14 @@ def test_quality_benchmark_smoke(name, tmp_path):
     payload = run_benchmark(name, tmp_path)
     if name == "poetry_quality":
         assert payload["summary"]["form_accuracy"] == 1.0
+
+
+def test_spaces_latency_smoke(quickstart_models, tmp_path):
+    pytest.importorskip("gradio")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "spaces_latency.py"), "--models",
+                             str(quickstart_models), "--repeats", "1", "--skip_default_policy", "--results_dir",
+                             str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads((tmp_path / "spaces_latency.json").read_text())["summary"]
+    assert {"neuroart-gan/paint_s", "neuroart-music/compose_s", "neuroart-poetry/write_s",
+            "neuroart-studio/create_s"} <= set(summary)

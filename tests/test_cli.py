@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 
-
 def cli(*args, cwd=None, check=True):
     result = subprocess.run([sys.executable, "-m", "neuroart.cli", *map(str, args)], capture_output=True, text=True,
                             cwd=cwd, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})

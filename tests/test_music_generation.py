@@ -10,7 +10,7 @@ import torch
 from conftest import launch_script, make_midi, tiny_music_config
 
 pytest.importorskip("miditok")
-from symusic import Note, Score, Track  # noqa: E402
+from symusic import Score  # noqa: E402
 
 from neuroart import NeuroArtMusicForCausalLM  # noqa: E402
 from neuroart.music.generation import (  # noqa: E402

@@ -3,14 +3,13 @@ every endpoint's outputs (types, sizes, provenance), out-of-range inputs (a clea
 Space metadata, and the studio working with `neuroart` unimportable (remote code only)."""
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
+from space_helpers import NAMES, SPACES, load_app, serve
 
 from conftest import REPO_ROOT, make_midi, run_python
-from space_helpers import NAMES, SPACES, load_app, serve
 
 pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -180,12 +179,13 @@ def test_poetry_refuses_out_of_range_inputs(clients):
 def test_studio_bundle_from_one_theme(clients):
     client = clients["neuroart-studio"]
     painting, poem, wav, settings, bundle = client.predict("春江花月", "", 5, api_name="/create")
-    assert Image.open(painting).size == (32, 32) and poem.startswith("春江花月")
+    assert Image.open(painting).size == (256, 256) and poem.startswith("春江花月")  # shown enlarged
     assert len([line for line in poem.split("\n")[2:] if line.strip()][:4][0]) == 8  # 七言: 7 characters + ，
     with zipfile.ZipFile(bundle) as archive:
         assert sorted(archive.namelist()) == ["music.mid", "music.wav", "painting.png", "poem.txt", "settings.json"]
         saved = json.loads(archive.read("settings.json"))
-        assert Image.open(archive.open("painting.png")).text["AI-generated"] == "true"
+        original = Image.open(archive.open("painting.png"))
+        assert original.size == (32, 32) and original.text["AI-generated"] == "true"
     assert saved["music"]["key"] == settings["music"]["key"] and saved["poem"]["form"] == "七言绝句"
     assert {kind: info["revision"][:7] for kind, info in saved["models"].items()} == {
         "gan": "sha256:", "music": "sha256:", "poetry": "sha256:"}
@@ -222,7 +222,7 @@ def test_studio_runs_from_remote_code_without_neuroart(quickstart_models):
         block_neuroart=True, env={**env, "GRADIO_ANALYTICS_ENABLED": "False"}, cwd=REPO_ROOT.parent,
     )
     result = json.loads(out.strip().split("\n")[-1])
-    assert result["size"] == [32, 32] and result["poem"].startswith("明月") and result["key"]
+    assert result["size"] == [256, 256] and result["poem"].startswith("明月") and result["key"]
 
 
 def test_apps_set_a_passive_openmp_policy():

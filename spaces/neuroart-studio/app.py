@@ -48,6 +48,7 @@ MAX_THEME = 24
 MAX_SEED = 2**31 - 1
 BARS = 4
 MAX_SECONDS = 60.0
+DISPLAY_SIZE = 256  # small paintings are shown enlarged (pixel for pixel); the bundle keeps the original
 HAN = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -156,7 +157,8 @@ def create(theme, acrostic, seed):
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in ("painting.png", "poem.txt", "music.mid", "music.wav", "settings.json"):
             archive.write(folder / name, name)
-    return painting, poem_text, str(folder / "music.wav"), settings, str(bundle)
+    shown = painting.resize((DISPLAY_SIZE, DISPLAY_SIZE), 0) if painting.width < DISPLAY_SIZE else painting  # nearest
+    return shown, poem_text, str(folder / "music.wav"), settings, str(bundle)
 
 
 with gr.Blocks(title="NeuroArt Studio") as demo:

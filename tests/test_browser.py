@@ -1,0 +1,79 @@
+"""Each Space in a real browser: headless Chromium (Debian's `chromium`, driven by Playwright) opens the page, clicks
+the main button and waits for the output element; a screenshot of the page is kept as a test artifact in
+`$NEUROART_TEST_ARTIFACTS` (default `test-artifacts/`).
+
+Models: the tiny quickstart models, or the folders of a real `neuroart quickstart` run when
+`NEUROART_SCREENSHOT_MODELS` points at them (that is how the README screenshot is made:
+`NEUROART_SCREENSHOT_MODELS=neuroart-models make test PYTEST_ARGS=tests/test_browser.py`).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from space_helpers import load_app, serve
+
+from conftest import REPO_ROOT
+
+pytest.importorskip("gradio")
+CHROMIUM = os.environ.get("NEUROART_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
+
+ARTIFACTS = Path(os.environ.get("NEUROART_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts"))
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+# Space -> (button to click, selector that appears once the output is there)
+PAGES = {
+    "neuroart-gan": ("#paint", "#gallery img"),
+    "neuroart-music": ("#compose", "#audio audio[src]"),
+    "neuroart-poetry": ("#write", "#report table"),
+    "neuroart-studio": ("#create", "#painting img"),
+}
+
+
+@pytest.fixture(scope="module")
+def models(request):
+    real = os.environ.get("NEUROART_SCREENSHOT_MODELS")
+    return Path(real) if real else request.getfixturevalue("quickstart_models")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        warm = browser.new_page()  # the first page of a fresh profile also builds font caches: keep it out of the
+        warm.set_content("<p>春江花月 warm-up</p>")  # timed waits below
+        warm.close()
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_space_in_a_real_browser(name, models, browser):
+    button, output = PAGES[name]
+    app = load_app(name, models)
+    with serve(app) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+            page.locator(button).click(timeout=120_000)
+            page.locator(output).first.wait_for(state="attached", timeout=120_000)
+            if name == "neuroart-studio":
+                page.locator("#bundle a").first.wait_for(timeout=60_000)  # the zip is offered for download
+                poem = page.locator("#poem textarea").input_value()
+                assert "AI-generated" in poem
+            if name == "neuroart-poetry":
+                assert "AI-generated" in page.locator("#poem textarea").input_value()
+            page.wait_for_timeout(500)  # let images finish painting before the screenshot
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"{name}-failed.png"), full_page=True)  # what the page showed
+            raise
+        finally:
+            page.close()
+    assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
