@@ -33,7 +33,9 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(app):
-    """Launch `app.demo` on a free loopback port (as `python app.py` would, with its upload cap); yield the URL."""
+    """Launch `app.demo` on a free loopback port (as `python app.py` would: models loaded first, the upload cap);
+    yield the URL."""
+    app.load()
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                                 quiet=True, max_file_size="1mb")
     try:

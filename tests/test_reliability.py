@@ -1,4 +1,6 @@
-"""Kill-and-resume: a run killed with SIGKILL mid-training resumes from its last complete checkpoint."""
+"""Faults: SIGKILL mid-training then `--resume_from_checkpoint latest` (every script), deterministic resume (the
+resumed run reproduces the uninterrupted run's losses), GAN divergence (NaN weights injected: the run restores its
+last good checkpoint and finishes with finite weights), and output folders that cannot hold a checkpoint."""
 
 import json
 import os
@@ -7,36 +9,107 @@ import subprocess
 import sys
 import time
 
-from neuroart import NeuroArtGANModel
+import pytest
+import torch
+
+from conftest import REPO_ROOT, launch_script, make_midi
 from neuroart.training.checkpointing import list_checkpoints
 
-from conftest import REPO_ROOT, launch_script
+GAN = ["--resolution", 32, "--train_batch_size", 4, "--num_default_images", 24, "--generator_base_channels", 4,
+       "--discriminator_base_channels", 4, "--max_channels", 32, "--seed", 0]
+MUSIC = ["--hidden_size", 16, "--num_hidden_layers", 1, "--max_seq_length", 32, "--train_batch_size", 2,
+         "--transpose", 0, "--sample_bars", 1, "--sample_steps", 1000, "--eval_steps", 1000, "--seed", 0]
+POETRY = ["--hidden_size", 32, "--num_hidden_layers", 1, "--num_attention_heads", 2, "--max_seq_length", 32,
+          "--train_batch_size", 2, "--sample_steps", 1000, "--eval_steps", 1000, "--seed", 0]
 
-ARGS = ["--resolution", 32, "--train_batch_size", 4, "--num_default_images", 24, "--checkpointing_steps", 3,
-        "--generator_base_channels", 4, "--discriminator_base_channels", 4, "--max_channels", 32, "--seed", 0]
+
+def data_args(script, tmp_path):
+    """Tiny data each script trains on (the GAN uses its procedural default)."""
+    if script == "train_music.py":
+        folder = tmp_path / "midi"
+        folder.mkdir(exist_ok=True)
+        for i in range(4):
+            (folder / f"{i}.mid").write_bytes(make_midi(i))
+        return ["--train_data_dir", folder, *MUSIC]
+    if script == "train_poetry.py":
+        from test_poetry_generation import POEMS
+
+        path = tmp_path / "poems.jsonl"
+        path.write_text("\n".join(json.dumps({"title": t, "text": b}, ensure_ascii=False) for t, b in POEMS * 4))
+        return ["--train_file", path, *POETRY]
+    return GAN
 
 
-def test_gan_sigkill_then_resume_latest(tmp_path):
+def history(out):
+    """Per-step training losses the run wrote (the GAN: discriminator losses)."""
+    return json.loads((out / "loss_history.json").read_text())
+
+
+@pytest.mark.parametrize("script", ["train_gan.py", "train_music.py", "train_poetry.py"])
+def test_sigkill_then_resume_latest(script, tmp_path):
     out = tmp_path / "out"
+    args = [*data_args(script, tmp_path), "--checkpointing_steps", 3]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--mixed_precision", "no",
-           str(REPO_ROOT / "training" / "train_gan.py"), "--output_dir", str(out), "--max_train_steps", "400",
-           *map(str, ARGS)]
+           str(REPO_ROOT / "training" / script), "--output_dir", str(out), "--max_train_steps", "2000",
+           *map(str, args)]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         deadline = time.time() + 300
         while time.time() < deadline and len(list_checkpoints(out)) < 2:
-            time.sleep(0.2)
+            time.sleep(0.1)
         assert len(list_checkpoints(out)) >= 2, "no checkpoints appeared"
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     last = int(list_checkpoints(out)[-1].name.split("-")[1])
-    assert last < 400  # killed mid-run
-    _, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", last + 4,
-                           "--resume_from_checkpoint", "latest", *ARGS)
+    assert last < 2000  # killed mid-run
+    _, log = launch_script(script, "--output_dir", out, "--max_train_steps", last + 4, "--resume_from_checkpoint",
+                           "latest", *args)
     resumed_at = int(log.split("at step ")[1].split(".")[0])
     assert resumed_at == last  # at most one checkpoint interval was lost, never a partial checkpoint
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["metrics"]["steps"] == last + 4
-    assert NeuroArtGANModel.from_pretrained(out).config.image_size == 32
+    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+
+
+@pytest.mark.parametrize("script", ["train_gan.py", "train_music.py", "train_poetry.py"])
+def test_resumed_run_reproduces_the_uninterrupted_losses(script, tmp_path):
+    args = [*data_args(script, tmp_path), "--checkpointing_steps", 4]
+    launch_script(script, "--output_dir", tmp_path / "straight", "--max_train_steps", 8, *args)
+    code, _ = launch_script(script, "--output_dir", tmp_path / "split", "--max_train_steps", 8, *args, check=False,
+                            env={"NEUROART_FAULT_CRASH_AFTER_CHECKPOINT": "4"})  # dies right after checkpoint-4
+    assert code != 0 and not (tmp_path / "split" / "model.safetensors").exists()
+    launch_script(script, "--output_dir", tmp_path / "split", "--max_train_steps", 8, "--resume_from_checkpoint",
+                  "latest", *args)
+    straight, resumed = history(tmp_path / "straight"), history(tmp_path / "split")
+    assert len(straight) == 8 and len(resumed) == 4  # the resumed run logs steps 5-8
+    assert torch.allclose(torch.tensor(straight[4:]), torch.tensor(resumed), rtol=0, atol=1e-4), (straight, resumed)
+
+
+def test_gan_divergence_restores_the_last_good_checkpoint(tmp_path):
+    out = tmp_path / "out"
+    _, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 14, "--checkpointing_steps", 4,
+                           "--max_consecutive_bad_steps", 2, *GAN, env={"NEUROART_FAULT_NAN_WEIGHTS_AT_STEP": "6"})
+    assert "non-finite" in log and "restored" in log.lower()
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["steps"] == 14 and metrics["restored_from_checkpoint"] >= 1 and metrics["skipped_steps"] >= 2
+    from safetensors.torch import load_file
+
+    assert all(torch.isfinite(t).all() for t in load_file(out / "model.safetensors").values())
+
+
+def test_exploding_gradients_are_skipped(tmp_path):
+    out = tmp_path / "out"
+    _, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 3, "--checkpointing_steps", 10,
+                           "--explode_grad_norm", 1e-9, *GAN)
+    assert "gradient norm" in log
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["skipped_steps"] == 3
+
+
+def test_output_dir_without_room_fails_before_training(tmp_path):
+    _, log = launch_script("train_gan.py", "--output_dir", tmp_path / "out", "--max_train_steps", 1, *GAN,
+                           check=False, env={"NEUROART_ASSUME_FREE_BYTES": "1000"})
+    assert "free" in log and "Traceback" not in log.split("free")[0][-2000:]
+    assert not list_checkpoints(tmp_path / "out")

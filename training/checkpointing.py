@@ -78,6 +78,8 @@ def save_checkpoint(accelerator, output_dir, step: int, state: dict, tensors: di
             for old in list_checkpoints(output_dir)[:-total_limit]:
                 shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+    if os.environ.get("NEUROART_FAULT_CRASH_AFTER_CHECKPOINT") == str(step):  # tests: a crash at a known step
+        os._exit(17)
     return final
 
 
@@ -102,6 +104,8 @@ def check_output_dir(output_dir: str | os.PathLike, needed_bytes: int) -> None:
     except OSError as error:
         raise SystemExit(f"Output directory {path} is not writable: {error}. Choose another --output_dir.") from None
     free = shutil.disk_usage(path).free
+    if os.environ.get("NEUROART_ASSUME_FREE_BYTES"):  # tests: pretend the disk is (nearly) full
+        free = int(os.environ["NEUROART_ASSUME_FREE_BYTES"])
     if free < needed_bytes:
         raise SystemExit(
             f"Output directory {path} has {free / 1e6:.0f} MB free, but checkpoints need about "

@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
+
 from neuroart.hub import write_model_card
 
 # Training byproducts that stay out of the pushed repo.
@@ -15,6 +17,11 @@ IGNORE_PATTERNS = ["checkpoints/*", "logs/*", "*.tmp", ".tmp-*"]
 def export_model(model, output_dir, *, card_context: dict, extra_files: dict | None = None) -> Path:
     """Save `model` into `output_dir` with a card rendered from the run's context; copy `extra_files`."""
     output_dir = Path(output_dir)
+    bad = [name for name, tensor in model.state_dict().items() if tensor.is_floating_point()
+           and not bool(torch.isfinite(tensor).all())]
+    if bad:  # never publish a diverged model
+        raise SystemExit(f"Refusing to save non-finite weights ({len(bad)} tensors, e.g. {bad[0]}); resume from an "
+                         "earlier checkpoint with a lower learning rate.")
     model.save_pretrained(output_dir)
     for name, source in (extra_files or {}).items():
         target = output_dir / name

@@ -77,7 +77,8 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
 
     set_seed(args.seed)
     train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
-                              drop_last=len(train_blocks) >= args.train_batch_size)
+                              drop_last=len(train_blocks) >= args.train_batch_size,
+                              generator=torch.Generator().manual_seed(args.seed))  # not the global RNG
     eval_loader = (DataLoader(TensorDataset(eval_blocks), batch_size=args.train_batch_size)
                    if eval_blocks is not None and len(eval_blocks) else None)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -132,6 +133,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     loss = torch.zeros(())
     num_epochs = math.ceil(max_steps / steps_per_epoch)
     for epoch in range(start_epoch, num_epochs):
+        train_loader.set_epoch(epoch)
         loader = accelerator.skip_first_batches(train_loader, to_skip) if epoch == start_epoch and to_skip else train_loader
         for (batch,) in loader:
             with accelerator.accumulate(model):
@@ -152,10 +154,11 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                 skipped += 1
                 logger.warning("Step %d: non-finite loss, skipped (%d so far).", global_step, skipped)
             global_step += 1
+            mean_loss = accelerator.reduce(loss.detach().float(), "mean").item()  # over processes
             progress.update(1)
-            progress.set_postfix(loss=f"{loss.item():.3f}")
-            history.append(round(loss.item(), 5))
-            accelerator.log({"train_loss": loss.item(), "lr": scheduler.get_last_lr()[0]}, step=global_step)
+            progress.set_postfix(loss=f"{mean_loss:.3f}")
+            history.append(round(mean_loss, 5))
+            accelerator.log({"train_loss": mean_loss, "lr": scheduler.get_last_lr()[0]}, step=global_step)
             if eval_loader is not None and (global_step % args.eval_steps == 0 or global_step == max_steps):
                 metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
                 accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=global_step)

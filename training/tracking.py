@@ -18,7 +18,7 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
     """An `Accelerator` configured from the common flags (mixed precision, accumulation, trackers); the main
     process first checks that `args.output_dir` is writable and has room for checkpoints."""
     from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration
+    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
 
     project = ProjectConfiguration(project_dir=args.output_dir,
                                    logging_dir=os.path.join(args.output_dir, args.logging_dir))
@@ -27,8 +27,13 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
         mixed_precision=args.mixed_precision,
         log_with=args.report_to,
         project_config=project,
+        # Shuffling seeded by (seed, epoch): a resumed run sees the same batches as an uninterrupted one.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     setup_logging(accelerator)
+    from accelerate.utils import set_seed
+
+    set_seed(args.seed)  # before any model is built: the same seed gives the same initial weights
     if accelerator.is_main_process:
         from .checkpointing import check_output_dir
 

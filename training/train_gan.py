@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waiting cripples 2-vCPU machines
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -83,6 +84,12 @@ def parse_args(argv=None):
                              "regularises D).")
     parser.add_argument("--r1_interval", type=positive_int, default=16, help="Apply R1 every N steps (lazy R1).")
     parser.add_argument("--num_sample_images", type=positive_int, default=16, help="Images in each sample grid.")
+    parser.add_argument("--max_grad_norm", type=float, default=None,
+                        help="Clip each network's gradient norm to this (default: no clipping).")
+    parser.add_argument("--explode_grad_norm", type=float, default=1e4,
+                        help="Skip a step (and count it) when either network's gradient norm exceeds this.")
+    parser.add_argument("--max_consecutive_bad_steps", type=positive_int, default=20,
+                        help="After this many skipped steps in a row, restore the last complete checkpoint.")
     parser.add_argument("--finetune_label", type=int, default=0,
                         help="Fine-tuning a conditional model on unlabelled images: the style label they get.")
     args = parser.parse_args(argv)
@@ -172,7 +179,8 @@ def main(args):
     dataset = torch.utils.data.TensorDataset(pixels, label_tensor)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True,
                                          drop_last=len(dataset) >= args.train_batch_size,
-                                         num_workers=args.dataloader_num_workers)
+                                         num_workers=args.dataloader_num_workers,
+                                         generator=torch.Generator().manual_seed(args.seed))  # not the global RNG
 
     betas = (args.adam_beta1, args.adam_beta2)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=args.learning_rate, betas=betas)
@@ -206,7 +214,24 @@ def main(args):
     batches_to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
     started, cpu_started = time.time(), time.process_time()
     d_loss = g_loss = torch.zeros(())
+    loss_history, consecutive_bad, restored, history_start = [], 0, 0, global_step
+    fault_step = int(os.environ.get("NEUROART_FAULT_NAN_WEIGHTS_AT_STEP", "0"))  # tests: simulate a divergence
+
+    def step_ok(loss, network, optimizer) -> str | None:
+        """Backward + clip + step for one network; the reason when the step is skipped instead (all ranks agree)."""
+        if not all_finite(accelerator, loss):
+            return "non-finite loss"
+        accelerator.backward(loss)
+        norm = accelerator.clip_grad_norm_(network.parameters(), args.max_grad_norm or float("inf"))
+        if not all_finite(accelerator, norm):
+            return "non-finite gradient norm"
+        if norm.item() > args.explode_grad_norm:
+            return f"gradient norm {norm.item():.3g} > --explode_grad_norm {args.explode_grad_norm:g}"
+        optimizer.step()
+        return None
+
     for epoch in range(start_epoch, num_epochs):
+        loader.set_epoch(epoch)
         epoch_loader = loader
         if epoch == start_epoch and batches_to_skip:
             epoch_loader = accelerator.skip_first_batches(loader, batches_to_skip)
@@ -215,6 +240,11 @@ def main(args):
             flip = torch.rand(real.shape[0], 1, 1, 1, device=device) < 0.5
             real = torch.where(flip, real.flip(3), real)
             y = label_batch.to(device) if conditional else None
+            if fault_step and global_step == fault_step:
+                fault_step = 0  # once: NaN weights, as after a blown-up update
+                with torch.no_grad():
+                    for param in [*generator.parameters(), *discriminator.parameters()]:
+                        param.fill_(float("nan"))
             with accelerator.accumulate(generator, discriminator):
                 z = torch.randn(real.shape[0], model.config.latent_dim, device=device)
                 use_r1 = args.r1_gamma > 0 and global_step % args.r1_interval == 0
@@ -222,29 +252,42 @@ def main(args):
                     fake = generator(z, y)
                     d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
                                                 args.r1_gamma * args.r1_interval if use_r1 else 0.0)
-                finite = all_finite(accelerator, d_loss)
-                if finite:
-                    accelerator.backward(d_loss)
-                    opt_d.step()
+                problem = step_ok(d_loss, discriminator, opt_d)
                 opt_d.zero_grad(set_to_none=True)
-                with accelerator.autocast():
-                    g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
-                finite = finite and all_finite(accelerator, g_loss)
-                if finite:
-                    accelerator.backward(g_loss)
-                    opt_g.step()
+                if problem is None:
+                    with accelerator.autocast():
+                        g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
+                    problem = step_ok(g_loss, generator, opt_g)
                 opt_g.zero_grad(set_to_none=True)
                 opt_d.zero_grad(set_to_none=True)
             if not accelerator.sync_gradients:
                 continue
-            if not finite:
+            logs = {"d_loss": accelerator.reduce(d_loss.detach().float(), "mean").item(),
+                    "g_loss": accelerator.reduce(g_loss.detach().float(), "mean").item()}
+            if problem is not None:
                 skipped_steps += 1
-                logger.warning("Step %d: non-finite loss (D %s, G %s), skipped (%d so far).", global_step,
-                               d_loss.item(), g_loss.item(), skipped_steps)
-            model.update_ema(min(model.config.ema_decay, (1 + global_step) / (10 + global_step)))
+                consecutive_bad += 1
+                logger.warning("Step %d: %s (D %.4g, G %.4g), skipped (%d so far).", global_step, problem,
+                               logs["d_loss"], logs["g_loss"], skipped_steps)
+                if consecutive_bad >= args.max_consecutive_bad_steps:
+                    checkpoint = resolve_checkpoint(args.output_dir, "latest")
+                    if checkpoint is None:
+                        raise SystemExit(f"Training diverged ({consecutive_bad} bad steps in a row) before the "
+                                         "first checkpoint; lower --learning_rate or raise --explode_grad_norm.")
+                    state, tensors = load_checkpoint(accelerator, checkpoint)
+                    model.generator_ema.load_state_dict({k[len("ema."):]: v for k, v in tensors.items()})
+                    global_step, consecutive_bad, restored = state["step"], 0, restored + 1
+                    loss_history = loss_history[: max(0, global_step - history_start)]
+                    progress.n = global_step
+                    logger.warning("Diverged: restored %s (step %d); %d restore(s) so far.", checkpoint.name,
+                                   global_step, restored)
+                    continue
+            else:
+                consecutive_bad = 0
+                model.update_ema(min(model.config.ema_decay, (1 + global_step) / (10 + global_step)))
             global_step += 1
             progress.update(1)
-            logs = {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+            loss_history.append([round(logs["d_loss"], 5), round(logs["g_loss"], 5)])
             progress.set_postfix(**{k: f"{v:.3f}" for k, v in logs.items()})
             accelerator.log({**logs, "skipped_steps": skipped_steps}, step=global_step)
 
@@ -270,7 +313,9 @@ def main(args):
         model.eval()
         grid = sample_grid(model, args, global_step)
         grid_path = save_samples_image(grid, args.output_dir, global_step)
-        metrics = {"steps": global_step, "skipped_steps": skipped_steps, "train_seconds": round(train_seconds, 1),
+        (Path(args.output_dir) / "loss_history.json").write_text(json.dumps(loss_history))
+        metrics = {"steps": global_step, "skipped_steps": skipped_steps, "restored_from_checkpoint": restored,
+                   "train_seconds": round(train_seconds, 1),
                    "train_cpu_seconds": round(time.process_time() - cpu_started, 1)}
         metrics.update(evaluate(model, pixels, args))
         hyperparameters = {k: v for k, v in vars(args).items() if k not in ("hub_token",)}

@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools  # noqa: E402
+import threading  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -26,13 +27,21 @@ LIMITS = {"images": (1, 16), "truncation": (0.0, 1.0), "seed": (0, 2**31 - 1), "
 ANY_STYLE = "any"
 
 
+LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
+
+
 @functools.lru_cache(maxsize=1)
-def load():
+def _load():
     """(model, its remote-code module, path of the nearest-training index or None), loaded once."""
     model = AutoModel.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
     module = sys.modules[type(model).__module__]  # save_image, save_animation, nearest_in_index live there
     index = cached_file(MODEL_ID, module.NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
     return model, module, index
+
+
+def load():
+    with LOAD_LOCK:
+        return _load()
 
 
 def styles() -> list[str]:

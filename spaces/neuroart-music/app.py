@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools  # noqa: E402
+import threading  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -31,14 +32,22 @@ MAX_SECONDS = 60.0  # sampling stops after this long, whatever the bar count
 TOKENS_PER_BAR = 256
 
 
+LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
+
+
 @functools.lru_cache(maxsize=1)
-def load():
+def _load():
     """(model, tokenizer, helpers of the model's generation.py), loaded once."""
     model = AutoModelForCausalLM.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
     helpers = {name: get_class_from_dynamic_module(f"generation.{name}", MODEL_ID)
                for name in ("generate_music", "load_tokenizer", "score_to_midi_bytes", "render_audio",
                             "piano_roll_image")}
     return model, helpers["load_tokenizer"](MODEL_ID), helpers
+
+
+def load():
+    with LOAD_LOCK:
+        return _load()
 
 
 def number(name: str, value, kind=float):

@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools  # noqa: E402
+import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
@@ -24,8 +25,11 @@ ENGLISH_FORMS = ["quatrain", "sonnet"]
 LIMITS = {"candidates": (1, 8), "temperature": (0.1, 2.0), "seed": (0, 2**31 - 1), "text": 40, "pasted": 400}
 
 
+LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
+
+
 @functools.lru_cache(maxsize=1)
-def load():
+def _load():
     """(model, tokenizer, write_poem, explain_poem, line index or None), loaded once."""
     model = AutoModelForCausalLM.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(MODEL_ID, trust_remote_code=True)
@@ -34,6 +38,11 @@ def load():
     index_file = cached_file(MODEL_ID, "poem_lines.txt.gz", _raise_exceptions_for_missing_entries=False)
     index = get_class_from_dynamic_module("generation.LineIndex", MODEL_ID).load(index_file) if index_file else None
     return model, tokenizer, write_poem, explain_poem, index
+
+
+def load():
+    with LOAD_LOCK:
+        return _load()
 
 
 def number(name: str, value, kind=float):

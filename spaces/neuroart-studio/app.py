@@ -24,6 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import colorsys  # noqa: E402
 import functools  # noqa: E402
+import threading  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
@@ -52,8 +53,11 @@ DISPLAY_SIZE = 256  # small paintings are shown enlarged (pixel for pixel); the 
 HAN = re.compile(r"[\u3400-\u9fff]")
 
 
+LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
+
+
 @functools.lru_cache(maxsize=1)
-def load():
+def _load():
     """The three models and the remote-code helpers the studio uses, loaded once."""
     painter = AutoModel.from_pretrained(MODELS["gan"], trust_remote_code=True).eval()
     composer = AutoModelForCausalLM.from_pretrained(MODELS["music"], trust_remote_code=True).eval()
@@ -66,6 +70,11 @@ def load():
         "poet": poet, "poet_tokenizer": AutoTokenizer.from_pretrained(MODELS["poetry"], trust_remote_code=True),
         "write_poem": get_class_from_dynamic_module("generation.write_poem", MODELS["poetry"]),
     }
+
+
+def load():
+    with LOAD_LOCK:
+        return _load()
 
 
 @functools.lru_cache(maxsize=None)
