@@ -12,8 +12,9 @@ import time
 import pytest
 import torch
 
-from conftest import REPO_ROOT, launch_script, make_midi
 from neuroart.training.checkpointing import list_checkpoints
+
+from conftest import REPO_ROOT, launch_script, make_midi
 
 GAN = ["--resolution", 32, "--train_batch_size", 4, "--num_default_images", 24, "--generator_base_channels", 4,
        "--discriminator_base_channels", 4, "--max_channels", 32, "--seed", 0]

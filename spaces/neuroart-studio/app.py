@@ -24,12 +24,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import colorsys  # noqa: E402
 import functools  # noqa: E402
-import threading  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import zipfile  # noqa: E402
 import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
