@@ -114,3 +114,65 @@ def test_output_dir_without_room_fails_before_training(tmp_path):
                            check=False, env={"NEUROART_ASSUME_FREE_BYTES": "1000"})
     assert "free" in log and "Traceback" not in log.split("free")[0][-2000:]
     assert not list_checkpoints(tmp_path / "out")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Hostile data: every loader skips and counts (by reason), never crashes or hangs
+# ------------------------------------------------------------------------------------------------------------------
+def midi_with(tempo_qpm=None, notes=0, truncate_track=False) -> bytes:
+    from symusic import Note, Score, Tempo, Track
+
+    score = Score(480)
+    track = Track(program=0)
+    for i in range(notes):
+        track.notes.append(Note(i * 2, 2, 40 + i % 48, 80))
+    score.tracks.append(track)
+    if tempo_qpm is not None:
+        score.tempos.append(Tempo(0, qpm=tempo_qpm))
+    data = score.dumps_midi()
+    if truncate_track:  # the MTrk chunk says it is longer than the bytes that follow
+        data = data[: len(data) // 2]
+    return data
+
+
+def test_hostile_midi_files_are_skipped_and_counted(tmp_path):
+    from neuroart.training.data import MAX_MIDI_NOTES, load_midi
+
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    (folder / "good.mid").write_bytes(make_midi(0))
+    (folder / "zero.mid").write_bytes(b"")
+    (folder / "header.mid").write_bytes(b"RIFF\x00\x00\x00\x04WAVE")
+    (folder / "truncated_track.mid").write_bytes(midi_with(notes=200, truncate_track=True))
+    (folder / "fast_tempo.mid").write_bytes(midi_with(tempo_qpm=1_000_000, notes=16))
+    (folder / "slow_tempo.mid").write_bytes(midi_with(tempo_qpm=4, notes=16))
+    (folder / "no_notes.mid").write_bytes(midi_with(notes=0))
+    (folder / "drums.mid").write_bytes(make_midi(3, drums=True))
+    (folder / "huge.mid").write_bytes(midi_with(notes=100_000))
+    started = time.time()
+    items, _, counter = load_midi(train_data_dir=str(folder))
+    assert time.time() - started < 60  # no hang
+    assert [name.split("/")[-1] for name, _ in items] == ["good.mid"]
+    assert counter["empty file"] == 1 and counter["not a MIDI file"] == 1
+    assert counter["absurd tempo"] == 2 and counter[f"more than {MAX_MIDI_NOTES} notes"] == 1
+    assert counter["no pitched notes (empty or drums only)"] == 2
+    assert counter["corrupt MIDI"] + counter["no pitched notes (empty or drums only)"] == 3  # truncated track
+    assert "absurd tempo" in counter.summary("MIDI files")
+
+
+def test_hostile_text_files_are_skipped_and_counted(tmp_path):
+    from neuroart.training.data import load_poems
+
+    path = tmp_path / "poems.txt"
+    good = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。"
+    mixed = "Moon 月光 لقمر 🌕 луна"
+    path.write_bytes(good.encode() + b"\n\n" + ("x" * 10_000_000).encode() + b"\n\n\n\n" + mixed.encode()
+                     + b"\n\n" + b"\xff\xfe\xfa bad bytes \xe6\x9c\x88" + b"\n\n\x01\x02\x03\n\n")
+    started = time.time()
+    poems, _, counter = load_poems(train_file=str(path))
+    assert time.time() - started < 60
+    texts = [p["text"] for p in poems]
+    assert texts[0] == good and mixed in texts  # mixed scripts are text, kept as is
+    assert counter["longer than 4000 characters"] == 1
+    assert counter["invalid UTF-8 bytes (replaced)"] == 3  # one per replaced byte
+    assert all("\x01" not in t for t in texts)

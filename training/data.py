@@ -354,7 +354,8 @@ def load_poems(*, train_file: str | None = None, dataset_name: str | None = None
 # ------------------------------------------------------------------------------------------------------------------
 MIDI_EXTENSIONS = {".mid", ".midi"}
 MAX_MIDI_BYTES = 20_000_000
-MAX_MIDI_NOTES = 200_000
+MAX_MIDI_NOTES = 50_000  # ~10x a dense piano piece; Lakh MIDI files rarely exceed it
+TEMPO_RANGE_QPM = (8.0, 1000.0)  # outside it a file is a sequencer accident, not music
 
 
 def default_cache_dir() -> Path:
@@ -409,6 +410,9 @@ def check_midi(data: bytes, counter: SkipCounter, path=None):
         score = Score.from_midi(data)
     except Exception:  # symusic raises RuntimeError/ValueError on corrupt data
         counter.skip("corrupt MIDI", path)
+        return None
+    if any(not TEMPO_RANGE_QPM[0] <= tempo.qpm <= TEMPO_RANGE_QPM[1] for tempo in score.tempos):
+        counter.skip("absurd tempo", path)
         return None
     pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
     if not pitched:
