@@ -8,11 +8,10 @@ import json
 
 import pytest
 import torch
-from test_music_generation import make_midi
 from test_poetry_generation import POEMS
 from test_train_gan import write_image_folder
 
-from conftest import launch_script
+from conftest import launch_script, make_midi
 
 TWO = {"ACCELERATE_USE_CPU": "true"}
 
@@ -85,3 +84,64 @@ def test_launch_script_helper_is_single_process(tmp_path):
                            "--num_default_images", 6, "--train_batch_size", 2, "--generator_base_channels", 4,
                            "--discriminator_base_channels", 4, "--max_channels", 32)
     assert "1 processes" in log
+
+
+@pytest.mark.parametrize("script", ["train_poetry.py", "train_music.py"])
+def test_two_processes_match_one_process_at_the_same_global_batch(script, tmp_path):
+    """1 process x batch 4 and 2 processes x batch 2 see the same blocks at every step (seedable sampler, batches
+    dealt round-robin), start from the same weights (DDP broadcasts rank 0's) and average gradients, so the logged
+    mean loss curves agree up to float summation order. Dropout is off: its masks are per-process random streams."""
+    if script == "train_poetry.py":
+        path = tmp_path / "poems.jsonl"
+        path.write_text("\n".join(json.dumps({"title": t, "text": b}, ensure_ascii=False) for t, b in POEMS * 8))
+        data = ["--train_file", path, "--hidden_size", 32, "--num_hidden_layers", 1, "--num_attention_heads", 2]
+    else:
+        folder = tmp_path / "midi"
+        folder.mkdir()
+        for i in range(6):
+            (folder / f"{i}.mid").write_bytes(make_midi(i))
+        data = ["--train_data_dir", folder, "--hidden_size", 16, "--num_hidden_layers", 1, "--transpose", 0,
+                "--sample_bars", 1]
+    common = [*data, "--max_seq_length", 32, "--max_train_steps", 6, "--dropout", 0, "--checkpointing_steps", 100,
+              "--eval_steps", 100, "--sample_steps", 100, "--seed", 3]
+    launch_script(script, "--output_dir", tmp_path / "one", "--train_batch_size", 4, *common)
+    log = launch_two(script, "--output_dir", tmp_path / "two", "--train_batch_size", 2, *common)
+    assert "x 2 processes" in log
+    one = json.loads((tmp_path / "one" / "loss_history.json").read_text())
+    two = json.loads((tmp_path / "two" / "loss_history.json").read_text())
+    assert len(one) == len(two) == 6
+    difference = max(abs(a - b) for a, b in zip(one, two))
+    print(f"{script}: max |loss(1 proc) - loss(2 procs)| = {difference:.2e}")
+    assert difference < 1e-3, (one, two)
+
+
+def test_the_shipped_accelerate_configs(tmp_path):
+    """Each YAML in training/configs/ parses as an accelerate config; the DDP one really runs 2 processes here."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from conftest import REPO_ROOT
+
+    folder = REPO_ROOT / "training" / "configs"
+    expected = {"single_gpu.yaml": ("NO", 1), "multi_gpu.yaml": ("MULTI_GPU", 2), "fsdp.yaml": ("FSDP", 8),
+                "multi_node.yaml": ("MULTI_GPU", 16)}
+    assert {p.name for p in folder.glob("*.yaml")} == set(expected)
+    for name, (kind, processes) in expected.items():
+        config = load_config_from_file(str(folder / name))
+        assert str(config.distributed_type).split(".")[-1] == kind and config.num_processes == processes, name
+    assert load_config_from_file(str(folder / "fsdp.yaml")).fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == \
+        "NeuroArtPoetryBlock"
+    path = tmp_path / "poems.jsonl"
+    path.write_text("\n".join(json.dumps({"title": t, "text": b}, ensure_ascii=False) for t, b in POEMS * 4))
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(folder / "multi_gpu.yaml"),
+           "--mixed_precision", "no", str(REPO_ROOT / "training" / "train_poetry.py"), "--train_file", str(path),
+           "--output_dir", str(tmp_path / "out"), "--max_train_steps", "2", "--hidden_size", "32",
+           "--num_hidden_layers", "1", "--num_attention_heads", "2", "--max_seq_length", "32",
+           "--train_batch_size", "2"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                            env={**os.environ, **TWO, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "x 2 processes" in result.stdout + result.stderr

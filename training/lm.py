@@ -75,7 +75,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     from accelerate.utils import set_seed
     from torch.utils.data import DataLoader, TensorDataset
 
-    set_seed(args.seed)
+    set_seed(args.seed, device_specific=True)  # per-process dropout streams
     train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
                               drop_last=len(train_blocks) >= args.train_batch_size,
                               generator=torch.Generator().manual_seed(args.seed))  # not the global RNG

@@ -33,7 +33,9 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
     setup_logging(accelerator)
     from accelerate.utils import set_seed
 
-    set_seed(args.seed)  # before any model is built: the same seed gives the same initial weights
+    # Before any model is built. Each process gets its own stream (seed + rank), so GAN noise, augmentation and
+    # dropout differ across processes; DDP copies rank 0's initial weights to the others.
+    set_seed(args.seed, device_specific=True)
     if accelerator.is_main_process:
         from .checkpointing import check_output_dir
 

@@ -153,9 +153,6 @@ def sample_grid(model, args, step: int):
 
 def main(args):
     accelerator = make_accelerator(args, "neuroart-gan", needed_bytes=200_000_000)
-    from accelerate.utils import set_seed
-
-    set_seed(args.seed)
 
     images, labels, class_names, source, counter = load_images(
         train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
