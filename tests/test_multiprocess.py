@@ -145,3 +145,16 @@ def test_the_shipped_accelerate_configs(tmp_path):
                             env={**os.environ, **TWO, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "x 2 processes" in result.stdout + result.stderr
+
+
+def test_streaming_with_two_processes(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "part-0.jsonl").write_text("\n".join(json.dumps({"title": t, "text": b}, ensure_ascii=False)
+                                                   for t, b in POEMS * 10))
+    log = launch_two("train_poetry.py", "--dataset_name", folder, "--streaming", "--streaming_eval_examples", 4,
+                     "--output_dir", tmp_path / "out", "--max_train_steps", 4, "--hidden_size", 32,
+                     "--num_hidden_layers", 1, "--num_attention_heads", 2, "--max_seq_length", 32,
+                     "--train_batch_size", 2, "--checkpointing_steps", 2)
+    assert "streamed blocks of 32 tokens, batch 2 x 2 processes" in log
+    assert json.loads((tmp_path / "out" / "training_summary.json").read_text())["metrics"]["steps"] == 4

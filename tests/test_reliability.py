@@ -176,3 +176,51 @@ def test_hostile_text_files_are_skipped_and_counted(tmp_path):
     assert counter["longer than 4000 characters"] == 1
     assert counter["invalid UTF-8 bytes (replaced)"] == 3  # one per replaced byte
     assert all("\x01" not in t for t in texts)
+
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Streaming: corpora bigger than RAM through load_dataset(streaming=True)
+# ------------------------------------------------------------------------------------------------------------------
+def test_poetry_trains_from_a_streamed_local_dataset(tmp_path):
+    from test_poetry_generation import POEMS
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for shard in range(3):  # a dataset folder of jsonl shards, as on the Hub
+        rows = [{"title": t, "content": b} for t, b in POEMS * 5]
+        (folder / f"part-{shard}.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    out = tmp_path / "out"
+    _, log = launch_script("train_poetry.py", "--dataset_name", folder, "--text_column", "content", "--streaming",
+                           "--streaming_eval_examples", 4, "--streaming_shuffle_buffer", 8, "--output_dir", out,
+                           "--max_train_steps", 6, "--checkpointing_steps", 3, *POETRY)
+    assert "streamed" in log and "Training" in log
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["steps"] == 6 and "val_nats_per_token" in metrics
+    _, log = launch_script("train_poetry.py", "--dataset_name", folder, "--text_column", "content", "--streaming",
+                           "--streaming_eval_examples", 4, "--streaming_shuffle_buffer", 8, "--output_dir", out,
+                           "--max_train_steps", 8, "--resume_from_checkpoint", "latest", *POETRY)
+    assert "at step 6" in log
+    assert json.loads((out / "training_summary.json").read_text())["metrics"]["steps"] == 8
+
+
+def test_music_trains_from_a_streamed_parquet_dataset(tmp_path):
+    import datasets
+
+    folder = tmp_path / "midi-corpus"
+    folder.mkdir()
+    pieces = [make_midi(i) for i in range(8)] + [b"", b"not midi"]  # bad rows are skipped in the stream too
+    datasets.Dataset.from_dict({"midi": pieces}).to_parquet(str(folder / "train-00000.parquet"))
+    out = tmp_path / "out"
+    _, log = launch_script("train_music.py", "--dataset_name", folder, "--streaming", "--streaming_eval_examples", 2,
+                           "--streaming_shuffle_buffer", 4, "--output_dir", out, "--max_train_steps", 5,
+                           "--checkpointing_steps", 5, *MUSIC)
+    assert "streamed" in log
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["steps"] == 5 and (out / "tokenizer.json").exists()
+
+
+def test_streaming_without_a_step_count_is_refused(tmp_path):
+    code, log = launch_script("train_poetry.py", "--dataset_name", tmp_path, "--streaming", "--output_dir",
+                              tmp_path / "out", check=False)
+    assert code != 0 and "--streaming needs --max_train_steps" in log

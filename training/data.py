@@ -250,6 +250,51 @@ def clean_poem_text(text: str) -> str:
     return "\n".join(line.strip() for line in text.split("\n") if line.strip())
 
 
+def clean_poem_record(record: dict, counter: SkipCounter) -> dict | None:
+    """A poem dict (`text`, `title`, `author`, `form`, `keywords`) from a raw record, or None (counted by reason)."""
+    text = record.get("text")
+    if not isinstance(text, str):
+        counter.skip("no text")
+        return None
+    text = clean_poem_text(text)
+    if not text:
+        counter.skip("empty")
+        return None
+    if len(text) > MAX_POEM_CHARS:
+        counter.skip(f"longer than {MAX_POEM_CHARS} characters")
+        return None
+    keywords = record.get("keywords")
+    if isinstance(keywords, str):
+        keywords = keywords.split()
+    return {"text": text, "title": record.get("title") or None, "author": record.get("author") or None,
+            "form": record.get("form") or None, "keywords": keywords or None}
+
+
+def stream_dataset(dataset_name: str, dataset_config_name=None, dataset_split: str = "train", cache_dir=None,
+                   column: str | None = None):
+    """`load_dataset(..., streaming=True)`: an iterable over a corpus bigger than RAM (read shard by shard)."""
+    import datasets
+
+    ds = datasets.load_dataset(dataset_name, dataset_config_name, split=dataset_split, cache_dir=cache_dir,
+                               streaming=True)
+    if column is not None and ds.column_names is not None and column not in ds.column_names:
+        raise SystemExit(f"Column {column!r} is not in {dataset_name} (columns: {ds.column_names}).")
+    return ds
+
+
+def midi_bytes(value, counter: SkipCounter) -> bytes | None:
+    """MIDI bytes from a dataset cell: bytes, {"bytes": ..., "path": ...} or a path string."""
+    if isinstance(value, dict):
+        value = value.get("bytes") or value.get("path")
+    if isinstance(value, str):
+        try:
+            return Path(value).read_bytes()
+        except OSError:
+            counter.skip("unreadable path")
+            return None
+    return bytes(value or b"")
+
+
 def load_poems(*, train_file: str | None = None, dataset_name: str | None = None, dataset_config_name=None,
                dataset_split: str = "train", text_column: str = "text", cache_dir=None,
                max_samples: int | None = None, fortunes_dir: str | os.PathLike = FORTUNES_DIR):
@@ -272,22 +317,9 @@ def load_poems(*, train_file: str | None = None, dataset_name: str | None = None
     def add(record: dict):
         if max_samples and len(poems) >= max_samples:
             return
-        text = record.get("text")
-        if not isinstance(text, str):
-            counter.skip("no text")
-            return
-        text = clean_poem_text(text)
-        if not text:
-            counter.skip("empty")
-            return
-        if len(text) > MAX_POEM_CHARS:
-            counter.skip(f"longer than {MAX_POEM_CHARS} characters")
-            return
-        keywords = record.get("keywords")
-        if isinstance(keywords, str):
-            keywords = keywords.split()
-        poems.append({"text": text, "title": record.get("title") or None, "author": record.get("author") or None,
-                      "form": record.get("form") or None, "keywords": keywords or None})
+        poem = clean_poem_record(record, counter)
+        if poem is not None:
+            poems.append(poem)
 
     if dataset_name:
         import datasets
@@ -450,14 +482,9 @@ def load_midi(*, train_data_dir: str | None = None, dataset_name: str | None = N
         if midi_column not in ds.column_names:
             raise SystemExit(f"--midi_column {midi_column!r} is not in {dataset_name} (columns: {ds.column_names}).")
         for i, row in enumerate(ds):
-            value = row[midi_column]
-            if isinstance(value, str):
-                try:
-                    value = Path(value).read_bytes()
-                except OSError:
-                    counter.skip("unreadable path")
-                    continue
-            add(f"{dataset_name}[{i}]", value or b"")
+            value = midi_bytes(row[midi_column], counter)
+            if value is not None:
+                add(f"{dataset_name}[{i}]", value)
         source = f"Hub dataset `{dataset_name}`"
     elif train_data_dir:
         folder = Path(train_data_dir)

@@ -9,12 +9,14 @@ agree) and counted. The caller builds the model and data, and exports the result
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
 
 import torch
 
+from .args import positive_int
 from .checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
 from .numerics import all_finite, budget_exhausted
 from .tracking import logger, progress_bar
@@ -30,6 +32,48 @@ def add_lm_args(parser, *, default_seq_len: int) -> None:
     group.add_argument("--weight_decay", type=float, default=0.1, help="AdamW weight decay.")
     group.add_argument("--lr_warmup_steps", type=int, default=100, help="Linear warm-up steps.")
     group.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
+    group.add_argument("--streaming", action="store_true",
+                       help="Read --dataset_name with load_dataset(streaming=True) and pack blocks on the fly, for "
+                            "corpora bigger than RAM; needs --max_train_steps.")
+    group.add_argument("--streaming_eval_examples", type=positive_int, default=200,
+                       help="With --streaming: the first N examples are held out for validation.")
+    group.add_argument("--streaming_shuffle_buffer", type=positive_int, default=10_000,
+                       help="With --streaming: examples in the shuffle buffer (reshuffled every pass).")
+
+
+def check_streaming_args(parser, args) -> None:
+    """--streaming needs a Hub/local dataset and a step count (a stream has no length to derive epochs from)."""
+    if args.streaming and not args.dataset_name:
+        parser.error("--streaming reads --dataset_name; give one (a Hub id or a local dataset folder).")
+    if args.streaming and not args.max_train_steps:
+        parser.error("--streaming needs --max_train_steps: a stream has no length to count epochs by.")
+
+
+class StreamedBlocks(torch.utils.data.IterableDataset):
+    """Token blocks packed on the fly from a streamed dataset: example -> `encode` -> buffer -> (block_size,)
+    blocks. Memory holds one buffer, not the corpus. The stream restarts (reshuffled with `seed + pass`) when it
+    ends, so --max_train_steps bounds the run; the order is deterministic, so a resumed run can skip ahead."""
+
+    def __init__(self, dataset, encode: Callable[[dict], list[list[int]]], block_size: int, *, skip: int = 0,
+                 seed: int = 0, shuffle_buffer: int = 10_000):
+        self.dataset = dataset.skip(skip) if skip else dataset
+        self.dataset = self.dataset.shuffle(seed=seed, buffer_size=shuffle_buffer)
+        self.encode, self.block_size = encode, block_size
+
+    def __iter__(self):
+        buffer: list[int] = []
+        for epoch in itertools.count():
+            self.dataset.set_epoch(epoch)
+            produced = False
+            for example in self.dataset:
+                for ids in self.encode(example):
+                    buffer.extend(ids)
+                while len(buffer) >= self.block_size:
+                    yield (torch.tensor(buffer[: self.block_size], dtype=torch.long),)
+                    del buffer[: self.block_size]
+                    produced = True
+            if not produced:
+                raise SystemExit("The stream gave less than one block of tokens; check --dataset_name.")
 
 
 def pack(sequences: list[list[int]], block_size: int) -> torch.Tensor:
@@ -76,9 +120,13 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     from torch.utils.data import DataLoader, TensorDataset
 
     set_seed(args.seed, device_specific=True)  # per-process dropout streams
-    train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
-                              drop_last=len(train_blocks) >= args.train_batch_size,
-                              generator=torch.Generator().manual_seed(args.seed))  # not the global RNG
+    streaming = isinstance(train_blocks, torch.utils.data.IterableDataset)
+    if streaming:  # the main process reads the stream and hands each process its share of every batch
+        train_loader = DataLoader(train_blocks, batch_size=args.train_batch_size)
+    else:
+        train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
+                                  drop_last=len(train_blocks) >= args.train_batch_size,
+                                  generator=torch.Generator().manual_seed(args.seed))  # not the global RNG
     eval_loader = (DataLoader(TensorDataset(eval_blocks), batch_size=args.train_batch_size)
                    if eval_blocks is not None and len(eval_blocks) else None)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -87,8 +135,11 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate,
                                   betas=(0.9, 0.95))
     train_loader = accelerator.prepare(train_loader)  # sharded first, so the step count is per process
-    steps_per_epoch = max(1, math.ceil(len(train_loader) / args.gradient_accumulation_steps))
-    max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+    if streaming:  # one endless "epoch"
+        steps_per_epoch = max_steps = args.max_train_steps
+    else:
+        steps_per_epoch = max(1, math.ceil(len(train_loader) / args.gradient_accumulation_steps))
+        max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     warmup = min(args.lr_warmup_steps, max_steps // 10)
     budget = getattr(args, "max_train_cpu_seconds", None)
     clock = {"start": None}
@@ -119,9 +170,9 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     elif args.resume_from_checkpoint:
         logger.info("No complete checkpoint in %s: starting from scratch.", args.output_dir)
 
-    logger.info("Training %.2fM parameters for %d steps: %d blocks of %d tokens, batch %d x %d processes.",
-                unwrapped.num_parameters() / 1e6, max_steps, len(train_blocks), train_blocks.shape[1],
-                args.train_batch_size, accelerator.num_processes)
+    logger.info("Training %.2fM parameters for %d steps: %s blocks of %d tokens, batch %d x %d processes.",
+                unwrapped.num_parameters() / 1e6, max_steps, "streamed" if streaming else len(train_blocks),
+                args.max_seq_length, args.train_batch_size, accelerator.num_processes)
     metrics: dict = {}
     history = []
     progress = progress_bar(accelerator, max_steps, global_step)
@@ -133,7 +184,8 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     loss = torch.zeros(())
     num_epochs = math.ceil(max_steps / steps_per_epoch)
     for epoch in range(start_epoch, num_epochs):
-        train_loader.set_epoch(epoch)
+        if hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch)
         loader = accelerator.skip_first_batches(train_loader, to_skip) if epoch == start_epoch and to_skip else train_loader
         for (batch,) in loader:
             with accelerator.accumulate(model):

@@ -29,9 +29,16 @@ from neuroart.music.generation import (  # noqa: E402
     to_score,
 )
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
-from neuroart.training.data import load_midi  # noqa: E402
+from neuroart.training.data import SkipCounter, check_midi, load_midi, midi_bytes, stream_dataset  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
-from neuroart.training.lm import add_lm_args, pack, split_train_eval, train_causal_lm  # noqa: E402
+from neuroart.training.lm import (  # noqa: E402
+    StreamedBlocks,
+    add_lm_args,
+    check_streaming_args,
+    pack,
+    split_train_eval,
+    train_causal_lm,
+)
 from neuroart.training.tracking import init_trackers, log_image, logger, make_accelerator  # noqa: E402
 
 
@@ -58,28 +65,32 @@ def parse_args(argv=None):
         parser.error("Give --dataset_name or --train_data_dir, not both.")
     if not 0 <= args.transpose <= 12:
         parser.error(f"--transpose {args.transpose} must lie in [0, 12].")
+    check_streaming_args(parser, args)
     return args
 
 
+def encode_piece(data: bytes, tokenizer, transpose: int) -> list[list[int]]:
+    """[BOS] + ids + [EOS] of one piece in every transposition within [-transpose, transpose] that stays on the
+    piano; nearest shifts first."""
+    bos, eos = tokenizer["BOS_None"], tokenizer["EOS_None"]
+    score = to_score(data)
+    pitches = [n.pitch for t in score.tracks for n in t.notes]
+    out = []
+    for shift in sorted(range(-transpose, transpose + 1), key=abs):
+        if pitches and (min(pitches) + shift < 21 or max(pitches) + shift > 108):
+            continue
+        ids = encode(tokenizer, score.shift_pitch(shift) if shift else score)
+        if ids:
+            out.append([bos] + ids + [eos])
+    return out
+
+
 def tokenize(items, tokenizer, transpose: int, num_proc, cache_dir=None) -> list[list[int]]:
-    """MIDI bytes -> [BOS] + ids + [EOS] per piece and transposition, through `datasets.map`."""
+    """MIDI bytes -> `encode_piece` for every piece, through `datasets.map`."""
     import datasets
 
-    bos, eos = tokenizer["BOS_None"], tokenizer["EOS_None"]
-    shifts = sorted(range(-transpose, transpose + 1), key=abs)
-
     def encode_batch(batch):
-        out = []
-        for data in batch["midi"]:
-            score = to_score(data)
-            pitches = [n.pitch for t in score.tracks for n in t.notes]
-            for shift in shifts:
-                if pitches and (min(pitches) + shift < 21 or max(pitches) + shift > 108):
-                    continue
-                ids = encode(tokenizer, score.shift_pitch(shift) if shift else score)
-                if ids:
-                    out.append([bos] + ids + [eos])
-        return {"input_ids": out}
+        return {"input_ids": [ids for data in batch["midi"] for ids in encode_piece(data, tokenizer, transpose)]}
 
     ds = datasets.Dataset.from_dict({"name": [n for n, _ in items], "midi": [b for _, b in items]},
                                     features=datasets.Features({"name": datasets.Value("string"),
@@ -91,12 +102,27 @@ def tokenize(items, tokenizer, transpose: int, num_proc, cache_dir=None) -> list
 
 def main(args):
     accelerator = make_accelerator(args, "neuroart-music", needed_bytes=300_000_000)
-    items, source, counter = load_midi(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
-                                       dataset_config_name=args.dataset_config_name,
-                                       dataset_split=args.dataset_split, midi_column=args.midi_column,
-                                       cache_dir=args.cache_dir, max_samples=args.max_train_samples)
-    logger.info("Data: %s; %s", source, counter.summary("MIDI files"))
-    train_items, eval_items = split_train_eval(items, args.validation_split_percentage, args.seed)
+    if args.streaming:  # corpora bigger than RAM (Lakh MIDI): validation from the head, blocks packed on the fly
+        stream = stream_dataset(args.dataset_name, args.dataset_config_name, args.dataset_split, args.cache_dir,
+                                args.midi_column)
+        counter = SkipCounter()
+
+        def usable(row) -> bytes | None:
+            data = midi_bytes(row[args.midi_column], counter)
+            return data if data is not None and check_midi(data, counter) is not None else None
+
+        eval_items = [(f"head[{i}]", d) for i, d in enumerate(map(usable, stream.take(args.streaming_eval_examples)))
+                      if d is not None]
+        train_items = eval_items  # only for training a BPE vocabulary below
+        source = f"streamed dataset `{args.dataset_name}`"
+        logger.info("Data: %s; the first %d examples held out for validation.", source, args.streaming_eval_examples)
+    else:
+        items, source, counter = load_midi(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
+                                           dataset_config_name=args.dataset_config_name,
+                                           dataset_split=args.dataset_split, midi_column=args.midi_column,
+                                           cache_dir=args.cache_dir, max_samples=args.max_train_samples)
+        logger.info("Data: %s; %s", source, counter.summary("MIDI files"))
+        train_items, eval_items = split_train_eval(items, args.validation_split_percentage, args.seed)
     if args.tokenizer_name_or_path or args.model_name_or_path:
         tokenizer = load_tokenizer(args.tokenizer_name_or_path or args.model_name_or_path)
     else:
@@ -111,12 +137,20 @@ def main(args):
                     files[-1].write_bytes(data)
                 tokenizer.train(vocab_size=args.tokenizer_vocab_size, model="BPE", files_paths=files)
     with accelerator.main_process_first():
-        train_ids = tokenize(train_items, tokenizer, args.transpose, args.preprocessing_num_workers)
         eval_ids = tokenize(eval_items, tokenizer, 0, None) if eval_items else []
-    train_blocks = pack(train_ids, args.max_seq_length)
+        if args.streaming:
+            def encode_row(row):
+                data = usable(row)
+                return encode_piece(data, tokenizer, args.transpose) if data is not None else []
+
+            train_blocks = StreamedBlocks(stream, encode_row, args.max_seq_length, skip=args.streaming_eval_examples,
+                                          seed=args.seed, shuffle_buffer=args.streaming_shuffle_buffer)
+        else:
+            train_ids = tokenize(train_items, tokenizer, args.transpose, args.preprocessing_num_workers)
+            train_blocks = pack(train_ids, args.max_seq_length)
+            logger.info("%d training sequences (with transpositions), %d blocks.", len(train_ids), len(train_blocks))
     eval_blocks = pack(eval_ids, args.max_seq_length) if eval_ids else None
-    logger.info("%d training sequences (with transpositions), %d blocks; %d validation blocks.", len(train_ids),
-                len(train_blocks), 0 if eval_blocks is None else len(eval_blocks))
+    logger.info("%d validation blocks.", 0 if eval_blocks is None else len(eval_blocks))
 
     if args.model_name_or_path:
         model = NeuroArtMusicForCausalLM.from_pretrained(args.model_name_or_path)
@@ -155,7 +189,8 @@ def main(args):
         card = {
             "repo_id": args.hub_model_id or str(args.output_dir),
             "training": (f"Trained with `training/train_music.py` on {source} ({counter.summary('MIDI files')}; "
-                         f"{len(train_items)} train / {len(eval_items)} validation pieces, transpositions "
+                         f"{'streamed' if args.streaming else len(train_items)} train / {len(eval_items)} "
+                         "validation pieces, transpositions "
                          f"±{args.transpose}) for {metrics['steps']} steps"
                          + (f", fine-tuned from `{args.model_name_or_path}`" if args.model_name_or_path else "")
                          + f". Tokenizer: miditok REMI, {len(tokenizer)} tokens (saved as `tokenizer.json`)."),

@@ -24,9 +24,16 @@ from neuroart import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E4
 from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_poem, write_poem  # noqa: E402
 from neuroart.poetry.prosody import split_lines  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
-from neuroart.training.data import load_poems  # noqa: E402
+from neuroart.training.data import SkipCounter, clean_poem_record, load_poems, stream_dataset  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
-from neuroart.training.lm import add_lm_args, pack, split_train_eval, train_causal_lm  # noqa: E402
+from neuroart.training.lm import (  # noqa: E402
+    StreamedBlocks,
+    add_lm_args,
+    check_streaming_args,
+    pack,
+    split_train_eval,
+    train_causal_lm,
+)
 from neuroart.training.tracking import init_trackers, logger, make_accelerator  # noqa: E402
 
 
@@ -46,9 +53,12 @@ def parse_args(argv=None):
     parser.add_argument("--num_attention_heads", type=positive_int, default=4, help="Heads (from scratch).")
     parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (from scratch).")
     parser.add_argument("--num_sample_poems", type=positive_int, default=1, help="Poems per form in each sample.")
+    parser.add_argument("--streaming_tokenizer_examples", type=positive_int, default=20_000,
+                        help="With --streaming and no tokenizer given: train the tokenizer on this many examples.")
     args = parser.parse_args(argv)
     if args.dataset_name and args.train_file:
         parser.error("Give --dataset_name or --train_file, not both.")
+    check_streaming_args(parser, args)
     return args
 
 
@@ -63,16 +73,30 @@ def normalise(poem: dict) -> dict:
 
 def main(args):
     accelerator = make_accelerator(args, "neuroart-poetry", needed_bytes=300_000_000)
-    poems, source, counter = load_poems(train_file=args.train_file, dataset_name=args.dataset_name,
-                                        dataset_config_name=args.dataset_config_name,
-                                        dataset_split=args.dataset_split, text_column=args.text_column,
-                                        cache_dir=args.cache_dir, max_samples=args.max_train_samples)
-    logger.info("Data: %s; %s", source, counter.summary("poems"))
-    poems = [normalise(p) for p in poems]
-    train_poems, eval_poems = split_train_eval(poems, args.validation_split_percentage, args.seed)
     rng = random.Random(args.seed)
-    train_texts = [format_poem(p["text"], p["form"], p.get("title"), p.get("keywords"), rng=rng) for p in train_poems]
-    eval_texts = [format_poem(p["text"], p["form"], p.get("title"), p.get("keywords"), rng=rng) for p in eval_poems]
+    as_text = lambda p: format_poem(p["text"], p["form"], p.get("title"), p.get("keywords"), rng=rng)  # noqa: E731
+    if args.streaming:  # corpora bigger than RAM: validation and tokenizer from the head, blocks packed on the fly
+        stream = stream_dataset(args.dataset_name, args.dataset_config_name, args.dataset_split, args.cache_dir,
+                                args.text_column)
+        counter = SkipCounter()
+
+        def to_poem(row):
+            poem = clean_poem_record({**row, "text": row.get(args.text_column)}, counter)
+            return normalise(poem) if poem is not None else None
+
+        eval_poems = [p for p in map(to_poem, stream.take(args.streaming_eval_examples)) if p]
+        train_texts, eval_texts = [], [as_text(p) for p in eval_poems]
+        source = f"streamed dataset `{args.dataset_name}`"
+        logger.info("Data: %s; the first %d examples held out for validation.", source, args.streaming_eval_examples)
+    else:
+        poems, source, counter = load_poems(train_file=args.train_file, dataset_name=args.dataset_name,
+                                            dataset_config_name=args.dataset_config_name,
+                                            dataset_split=args.dataset_split, text_column=args.text_column,
+                                            cache_dir=args.cache_dir, max_samples=args.max_train_samples)
+        logger.info("Data: %s; %s", source, counter.summary("poems"))
+        poems = [normalise(p) for p in poems]
+        train_poems, eval_poems = split_train_eval(poems, args.validation_split_percentage, args.seed)
+        train_texts, eval_texts = [as_text(p) for p in train_poems], [as_text(p) for p in eval_poems]
 
     from transformers import AutoTokenizer
 
@@ -83,10 +107,21 @@ def main(args):
     else:
         from neuroart.poetry import train_poetry_tokenizer
 
-        tokenizer = train_poetry_tokenizer(train_texts + eval_texts, vocab_size=args.tokenizer_vocab_size)
+        corpus = train_texts + eval_texts
+        if args.streaming:
+            corpus = [as_text(p) for p in map(to_poem, stream.take(args.streaming_tokenizer_examples)) if p]
+        tokenizer = train_poetry_tokenizer(corpus, vocab_size=args.tokenizer_vocab_size)
     encode = lambda texts: tokenizer(texts, add_special_tokens=False).input_ids  # noqa: E731
-    train_ids, eval_ids = encode(train_texts), encode(eval_texts) if eval_texts else []
-    train_blocks = pack(train_ids, args.max_seq_length)
+    eval_ids = encode(eval_texts) if eval_texts else []
+    if args.streaming:
+        def encode_row(row):
+            poem = to_poem(row)
+            return encode([as_text(poem)]) if poem is not None else []
+
+        train_blocks = StreamedBlocks(stream, encode_row, args.max_seq_length, skip=args.streaming_eval_examples,
+                                      seed=args.seed, shuffle_buffer=args.streaming_shuffle_buffer)
+    else:
+        train_blocks = pack(encode(train_texts), args.max_seq_length)
     eval_blocks = pack(eval_ids, args.max_seq_length) if eval_ids else None
     # Characters of the validation text, each control token counting as one character.
     special = set(tokenizer.all_special_ids)
@@ -129,7 +164,11 @@ def main(args):
         metrics["val_nats_per_token"] = round(metrics["val_nats_per_token"], 4)
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(model).eval()
-        index = LineIndex.from_poems(p["text"] for p in train_poems)
+        if args.streaming:  # the copy check covers the head of the stream (the whole corpus may not fit in RAM)
+            head = stream.take(args.streaming_tokenizer_examples)
+            index = LineIndex.from_poems(p["text"] for p in map(to_poem, head) if p)
+        else:
+            index = LineIndex.from_poems(p["text"] for p in train_poems)
         poems_out, checks = [], []
         for form in FORMS:
             poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index)
@@ -149,7 +188,8 @@ def main(args):
         card = {
             "repo_id": args.hub_model_id or str(args.output_dir),
             "training": (f"Trained with `training/train_poetry.py` on {source} ({counter.summary('poems')}; "
-                         f"{len(train_poems)} train / {len(eval_poems)} validation poems) for {metrics['steps']} "
+                         f"{'streamed' if args.streaming else len(train_poems)} train / {len(eval_poems)} "
+                         f"validation poems) for {metrics['steps']} "
                          "steps" + (f", fine-tuned from `{args.model_name_or_path}`" if args.model_name_or_path
                                     else "") + ".\n\nSample poems (form-constrained decoding):\n\n```\n"
                          + "\n".join(poems_out) + "```"),
