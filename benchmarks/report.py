@@ -51,7 +51,7 @@ def table(name: str) -> str:
 
 
 NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed",
-         "spaces_latency")
+         "spaces_latency", "memory")
 START, END = "<!-- benchmark tables: python benchmarks/report.py --readme -->", "<!-- /benchmark tables -->"
 
 

@@ -58,3 +58,12 @@ def test_spaces_latency_smoke(quickstart_models, tmp_path):
     summary = json.loads((tmp_path / "spaces_latency.json").read_text())["summary"]
     assert {"neuroart-gan/paint_s", "neuroart-music/compose_s", "neuroart-poetry/write_s",
             "neuroart-studio/create_s"} <= set(summary)
+
+
+def test_memory_benchmark_smoke(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "memory.py"), "--smoke", "--results_dir",
+                             str(tmp_path)], capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads((tmp_path / "memory.json").read_text())["summary"]
+    for name in ("gan", "music", "music_streaming", "poetry", "poetry_streaming"):
+        assert summary[f"{name}_1x_mb"] > 50 and summary[f"{name}_10x_mb"] > 50
