@@ -25,6 +25,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+MAX_PRIMER_BYTES = 5_000_000
 # (script, folder, flags for the normal run, flags for --tiny)
 QUICKSTART = [
     ("train_gan.py", "neuroart-gan",
@@ -107,11 +108,34 @@ def generate(args) -> int:
         from neuroart.gan import save_image
 
         model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
-        images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation,
-                                       labels=args.label)
+        label = args.label
+        if args.style is not None:
+            names = {str(v): int(k) for k, v in (getattr(model.config, "id2label", None) or {}).items()}
+            if args.style not in names or not model.config.num_classes:
+                raise SystemExit(f"--style {args.style!r} is not a style of this model ({', '.join(names) or 'none'}).")
+            label = names[args.style]
+        images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation, labels=label)
         for i, image in enumerate(images):
             save_image(image, out / f"painting_{args.seed}_{i}.png")
         print(f"{len(images)} paintings in {out}")
+        if args.walk_to is not None:
+            from neuroart.gan import save_animation
+
+            frames = model.interpolate(args.seed, args.walk_to, steps=args.frames, truncation_psi=args.truncation,
+                                       labels=label)
+            save_animation(frames, out / f"walk_{args.seed}_{args.walk_to}.png")
+            print(f"latent walk: {out / f'walk_{args.seed}_{args.walk_to}.png'}")
+        if args.nearest:
+            from transformers.utils import cached_file
+
+            from neuroart.gan import NEAREST_INDEX_FILE, nearest_in_index
+
+            index = cached_file(args.model, NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
+            if index is None:
+                raise SystemExit(f"{args.model} ships no {NEAREST_INDEX_FILE}.")
+            for i, row in enumerate(nearest_in_index(images, index, k=3)):
+                print(f"painting {i}: nearest training thumbnails at RMS distance "
+                      + ", ".join(f"{d:.3f}" for _, d in row))
     elif args.kind == "music":
         from transformers import AutoModelForCausalLM
 
@@ -125,10 +149,17 @@ def generate(args) -> int:
 
         model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
         tokenizer = load_tokenizer(args.model)
-        primer = Path(args.primer).read_bytes() if args.primer else None
+        primer = None
+        if args.primer:
+            path = Path(args.primer)
+            if not path.is_file() or path.stat().st_size > MAX_PRIMER_BYTES:
+                raise SystemExit(f"--primer {path}: not a file, or larger than {MAX_PRIMER_BYTES:,} bytes.")
+            primer = path.read_bytes()
+            if not primer.startswith(b"MThd"):
+                raise SystemExit(f"--primer {path} is not a MIDI file (no 'MThd' header).")
         score = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=args.bars,
                                max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
-                               temperature=args.temperature, seed=args.seed)
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
         stem = out / f"music_{args.seed}"
         stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"model": args.model, "seed": args.seed,
                                                                          "key": args.key, "density": args.density}))
@@ -182,10 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("kind", choices=["gan", "music", "poetry"], help="Which model.")
     g.add_argument("--model", required=True, help="Model folder or Hub id.")
     g.add_argument("--out", default="neuroart-outputs", help="Output folder.")
-    g.add_argument("--seed", type=int, default=0, help="Seed.")
+    g.add_argument("--seed", type=bounded(0, 2**31 - 1), default=0, help="Seed.")
     g.add_argument("--num_images", type=bounded(1, 256), default=8, help="Paintings (1-256).")
     g.add_argument("--truncation", type=bounded(0.0, 1.0, float), default=1.0, help="Truncation psi (0-1).")
-    g.add_argument("--label", type=int, default=None, help="Style class of a conditional GAN.")
+    g.add_argument("--label", type=int, default=None, help="Style class (number) of a conditional GAN.")
+    g.add_argument("--style", default=None, help="Style class by name (the model's id2label), e.g. circles.")
+    g.add_argument("--walk_to", type=bounded(0, 2**31 - 1), default=None,
+                   help="Also write a latent-walk animation from --seed to this seed.")
+    g.add_argument("--frames", type=bounded(2, 256), default=24, help="Frames of the walk (2-256).")
+    g.add_argument("--nearest", action="store_true", help="Print each painting's nearest training thumbnails.")
     g.add_argument("--bars", type=bounded(1, 64), default=8, help="Bars of music (1-64).")
     g.add_argument("--max_new_tokens", type=bounded(16, 8192), default=2048, help="Token cap (16-8192).")
     g.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
@@ -193,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--primer", default=None, help="A MIDI file to continue.")
     g.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")
     g.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
+    g.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Music: top-k sampling (0 = off).")
+    g.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Music: nucleus sampling.")
     g.add_argument("--form", default="七言绝句", help="五言绝句, 七言绝句, 五言律诗, 七言律诗, quatrain or sonnet.")
     g.add_argument("--title", default=None, help="Poem title.")
     g.add_argument("--keywords", nargs="*", default=None, help="Keywords to include.")

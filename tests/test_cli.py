@@ -35,6 +35,11 @@ def test_generate_each_kind(models, tmp_path):
 
     painting = Image.open(tmp_path / "painting_0_1.png")
     assert painting.text["AI-generated"] == "true"
+    out = cli("generate", "gan", "--model", models / "neuroart-gan", "--num_images", 2, "--style", "circles",
+              "--walk_to", 5, "--frames", 4, "--nearest", "--out", tmp_path)
+    assert (tmp_path / "walk_0_5.png").exists() and "nearest training thumbnails" in out.stdout
+    assert "not a style" in cli("generate", "gan", "--model", models / "neuroart-gan", "--style", "cubism",
+                                check=False).stderr
     cli("generate", "music", "--model", models / "neuroart-music", "--bars", 1, "--key", "C", "--out", tmp_path)
     assert (tmp_path / "music_0.mid").exists() and (tmp_path / "music_0.wav").exists()
     out = cli("generate", "poetry", "--model", models / "neuroart-poetry", "--form", "五言绝句", "--acrostic", "春风明月",
@@ -47,6 +52,16 @@ def test_generate_each_kind(models, tmp_path):
 def test_out_of_range_numbers_are_refused_cleanly(tmp_path):
     result = cli("generate", "gan", "--model", tmp_path, "--num_images", 100000, check=False)
     assert result.returncode == 2 and "must lie in [1, 256]" in result.stderr and "Traceback" not in result.stderr
+    for flag, value in (("--seed", -1), ("--top_p", 3), ("--frames", 10_000), ("--bars", 0)):
+        result = cli("generate", "music", "--model", tmp_path, flag, value, check=False)
+        assert result.returncode == 2 and "must lie in" in result.stderr, flag
+
+
+def test_primer_that_is_not_midi_is_refused(models, tmp_path):
+    fake = tmp_path / "fake.mid"
+    fake.write_text("hello")
+    result = cli("generate", "music", "--model", models / "neuroart-music", "--primer", fake, check=False)
+    assert result.returncode == 1 and "not a MIDI file" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_check_poem_exit_codes():
