@@ -71,7 +71,10 @@ def test_sigkill_then_resume_latest(script, tmp_path):
     assert resumed_at == last  # at most one checkpoint interval was lost, never a partial checkpoint
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["metrics"]["steps"] == last + 4
-    assert (out / "model.safetensors").exists() and (out / "config.json").exists()
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(out)  # loadable, and finite
+    assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 @pytest.mark.parametrize("script", ["train_gan.py", "train_music.py", "train_poetry.py"])
@@ -224,3 +227,25 @@ def test_streaming_without_a_step_count_is_refused(tmp_path):
     code, log = launch_script("train_poetry.py", "--dataset_name", tmp_path, "--streaming", "--output_dir",
                               tmp_path / "out", check=False)
     assert code != 0 and "--streaming needs --max_train_steps" in log
+
+
+class _Exploit:
+    """A pickle that would run a command when unpickled without weights_only."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_booby_trapped_checkpoint_is_not_unpickled(tmp_path):
+    out = tmp_path / "out"
+    launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 2, "--checkpointing_steps", 2, *GAN)
+    checkpoint = list_checkpoints(out)[-1]
+    marker = tmp_path / "pwned"
+    torch.save({"state": _Exploit(marker)}, checkpoint / "optimizer.bin")  # as a hostile shared checkpoint would
+    code, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 4, "--resume_from_checkpoint",
+                              "latest", *GAN, check=False)
+    assert code != 0 and "weights_only" in log.replace("Weights only", "weights_only")
+    assert not marker.exists()  # checkpoints are read with torch.load(weights_only=True); weights are safetensors
