@@ -173,6 +173,7 @@ def main(args):
         raise SystemExit(f"The data has {num_classes} classes but the model has {model.config.num_classes}; "
                          "use --unconditional or matching class folders.")
     pixels = images_to_tensor(images)  # uint8 (N, 3, R, R)
+    del images  # the PIL copies: keep one uint8 tensor of the data, not two copies
     dataset = torch.utils.data.TensorDataset(pixels, label_tensor)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True,
                                          drop_last=len(dataset) >= args.train_batch_size,
