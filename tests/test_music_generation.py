@@ -222,3 +222,11 @@ def test_fluidsynth_engine_when_installed(tmp_path):
     assert render_audio(to_score(make_midi(0)), tmp_path / "f.wav") == "fluidsynth"
     with wave.open(str(tmp_path / "f.wav")) as handle:
         assert handle.getnframes() > 0
+
+
+def test_grammar_mask_leaves_nothing_to_repair(tokenizer, untrained):
+    masked = [generate_music(untrained, tokenizer, max_new_tokens=150, seed=s, return_details=True) for s in range(3)]
+    free = [generate_music(untrained, tokenizer, max_new_tokens=150, seed=s, return_details=True, grammar=False)
+            for s in range(3)]
+    assert sum(c.token_errors for c in masked) <= 3 * 3  # at most an unfinished note at the very end
+    assert sum(c.token_errors for c in free) > 3 * 3  # an untrained model breaks the grammar constantly unmasked

@@ -27,8 +27,9 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
         mixed_precision=args.mixed_precision,
         log_with=args.report_to,
         project_config=project,
-        # Shuffling seeded by (seed, epoch): a resumed run sees the same batches as an uninterrupted one.
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        # Shuffling seeded by (seed, epoch), the same on every process whatever its own RNG stream: processes
+        # share one permutation (each takes its own batches), and a resumed run sees the same batches.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
     )
     setup_logging(accelerator)
     from accelerate.utils import set_seed

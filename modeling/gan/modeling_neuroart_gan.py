@@ -36,6 +36,10 @@ try:  # Optional: only `output_type="pil"` and `save_image` need them.
     from PIL import Image, PngImagePlugin
 except ImportError:  # pragma: no cover
     np = Image = PngImagePlugin = None
+try:  # Optional (a dependency of transformers): only the nearest-training index needs it.
+    from safetensors.torch import load_file, save_file
+except ImportError:  # pragma: no cover
+    load_file = save_file = None
 from .pipeline_neuroart_gan import NeuroArtGANPipeline
 
 PIPELINE_TASK = "unconditional-image-generation"
@@ -456,8 +460,6 @@ NEAREST_INDEX_FILE = "nearest_index.safetensors"
 
 def save_nearest_index(pixels: torch.Tensor, path, max_images: int = 2048, size: int = 32) -> None:
     """Store up to `max_images` training images (uint8 (N, 3, H, W)) as `size`-px thumbnails in a safetensors file."""
-    from safetensors.torch import save_file  # a dependency of transformers
-
     thumbs = F.interpolate(pixels[:max_images].float(), size=(size, size), mode="area")  # (N, 3, size, size)
     save_file({"thumbnails": thumbs.round().clamp(0, 255).to(torch.uint8).contiguous()}, str(path))
 
@@ -465,8 +467,6 @@ def save_nearest_index(pixels: torch.Tensor, path, max_images: int = 2048, size:
 def nearest_in_index(images, path, k: int = 3):
     """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
     `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
-    from safetensors.torch import load_file
-
     thumbs = load_file(str(path))["thumbnails"].float() / 255  # (M, 3, s, s)
     if not isinstance(images, torch.Tensor):
         images = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)

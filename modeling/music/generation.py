@@ -9,8 +9,8 @@
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
   continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
   outside the key's scale (a logits processor); `density` biases notes per onset and bar length; generation stops after `num_bars`
-  bars. Tokens that break REMI's grammar (e.g. a velocity not after a pitch) are dropped before decoding and
-  counted (`token_error_rate`).
+  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. an unfinished
+  note at the end, or a BPE vocabulary) are dropped before decoding and counted (`token_error_rate`).
 - `score_to_midi_bytes` writes provenance into the MIDI meta text; `render_audio` uses FluidSynth with a General MIDI
   soundfont when installed (`fluidsynth`, `fluid-soundfont-gm`) and otherwise a small additive synthesiser in
   numpy, so every user gets a WAV; `piano_roll_image` draws a piano roll with Pillow.
@@ -209,6 +209,31 @@ _NEXT = {
 }
 
 
+class REMIGrammarLogitsProcessor(LogitsProcessor):
+    """Allows only the token kinds that REMI's grammar (`_NEXT`) lets follow the previous token, so sampled music
+    decodes with nothing to repair (an unfinished note at the very end aside). A row the grammar would leave
+    empty (e.g. under a key mask) is left as it is."""
+
+    def __init__(self, types: _TokenTypes):
+        kinds = sorted(set(types.kind))
+        index = {kind: i for i, kind in enumerate(kinds)}
+        self.kind_of = torch.tensor([index[kind] for kind in types.kind])  # token id -> kind index
+        self.allowed = torch.ones(len(kinds), types.size, dtype=torch.bool)  # kind of previous -> allowed tokens
+        for kind, i in index.items():
+            follow = _NEXT.get("BOS" if kind in ("BOS", "PAD", "MASK", "special") else kind)
+            if follow is not None:
+                self.allowed[i] = torch.tensor([k in follow for k in types.kind])
+
+    def __call__(self, input_ids, scores):
+        width = min(self.allowed.shape[1], scores.shape[1])
+        previous = input_ids[:, -1].clamp(max=len(self.kind_of) - 1).cpu()
+        mask = self.allowed[self.kind_of[previous]][:, :width].to(scores.device)  # (B, width)
+        masked = scores[:, :width].masked_fill(~mask, float("-inf"))
+        usable = torch.isfinite(masked).any(dim=1, keepdim=True)
+        scores[:, :width] = torch.where(usable, masked, scores[:, :width])
+        return scores
+
+
 def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
     """Drop tokens that break REMI's grammar; return (clean ids, number dropped). Incomplete notes at the end are
     dropped too."""
@@ -246,10 +271,11 @@ class Composition:
 def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
                    keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
-                   max_time: float | None = None):
+                   max_time: float | None = None, grammar: bool = True):
     """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
 
-    `max_time` (seconds) stops sampling early, for apps that bound the time of a request."""
+    `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
+    that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free)."""
     _need_miditok()
     if not 1 <= max_new_tokens <= 8192:
         raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192.")
@@ -269,6 +295,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     prompt = [types.bos] + primer_ids
     input_ids = torch.tensor([prompt], device=model.device)
     processors = LogitsProcessorList()
+    if grammar and not getattr(tokenizer, "is_trained", False):
+        processors.append(REMIGrammarLogitsProcessor(types))
     if key:
         processors.append(KeyLogitsProcessor(tokenizer, key, types))
     if density:
