@@ -69,3 +69,30 @@ def test_check_poem_exit_codes():
     assert json.loads(good.stdout)["rhyme_ok"] is True
     bad = cli("check-poem", "白日依山尽，黄河入海流。欲穷千里目，更上一层去。", check=False)
     assert bad.returncode == 1 and json.loads(bad.stdout)["rhyme_ok"] is False
+
+
+def test_quickstart_opens_the_studio_on_its_models(models):
+    """What `neuroart quickstart` does after training (without --no-launch): serve the studio on the models."""
+    import signal
+    import time
+    import urllib.request
+
+    from space_helpers import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", f"from neuroart.cli import launch_studio; "
+                                f"launch_studio({str(models)!r}, {port})"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline, page = time.time() + 180, ""
+        while time.time() < deadline and process.poll() is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(1)
+        assert "NeuroArt Studio" in page, process.stdout.read() if process.poll() is not None else "no page"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
