@@ -157,11 +157,11 @@ def test_poetry_write_with_acrostic_and_explanation(clients):
                                   api_name="/write")
     lines = [line for line in poem.split("\n") if line.strip()][:4]
     assert "".join(line[0] for line in lines) == "春风明月" and all(len(line) == 6 for line in lines)
-    assert "AI-generated" in poem and "✅ **Form 五言绝句**" in report and "| 平仄 |" in report
+    assert "AI-generated" in poem and "✓ **Form 五言绝句**" in report and "| 平仄 |" in report
     verdict = client.predict("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", "auto", api_name="/check")
-    assert "✅ **Rhyme 押韵**" in verdict and "下平聲十一尤" in verdict and "仄仄平平仄" in verdict
+    assert "✓ **Rhyme 押韵**" in verdict and "下平聲十一尤" in verdict and "仄仄平平仄" in verdict
     wrong = client.predict("白日依山尽，黄河入海流。欲穷千里目，更上一层去。", "五言绝句", api_name="/check")
-    assert "❌ **Rhyme 押韵**" in wrong
+    assert "✗ **Rhyme 押韵**" in wrong
 
 
 def test_poetry_refuses_out_of_range_inputs(clients):

@@ -211,7 +211,7 @@ def explain_poem(text: str, form: str | None = None, tone: bool = True) -> str:
     check = check_poem(text, form)
     lines = split_lines(text)
     endings = [line.rstrip(LINE_END)[-1:] for line in lines[1::2]]
-    mark = {True: "✅", False: "❌"}
+    mark = {True: "✓", False: "✗"}  # U+2713/U+2717: in common fonts, unlike emoji
     verdicts = []
     if check.form_ok:
         count, per_line = FORMS[check.form]
@@ -232,11 +232,11 @@ def explain_poem(text: str, form: str | None = None, tone: bool = True) -> str:
     rows = ["| # | line | characters | 平仄 | rhyme |", "|---|---|---|---|---|"]
     for i, info in enumerate(check.lines, 1):
         n = sum(is_han(c) for c in info["line"])
-        rhyme = ("✅ " + info["line"].rstrip(LINE_END)[-1:]) if info["rhymes"] else ("—" if i % 2 else "❌")
+        rhyme = ("✓ " + info["line"].rstrip(LINE_END)[-1:]) if info["rhymes"] else ("—" if i % 2 else "✗")
         rows.append(f"| {i} | {info['line']} | {n} | {info['tones']} | {rhyme} |")
     notes = [f"- {m}" for m in check.messages if tone or ("平" not in m and "仄" not in m and "对" not in m
                                                           and "粘" not in m and "分明" not in m)]
-    return "\n".join(verdicts) + "\n\n" + "\n".join(rows) + ("\n\n**Notes**\n" + "\n".join(notes) if notes else "")
+    return "\n\n".join(verdicts) + "\n\n" + "\n".join(rows) + ("\n\n**Notes**\n" + "\n".join(notes) if notes else "")
 
 
 # ----------------------------------------------------------------------------------------------------------------

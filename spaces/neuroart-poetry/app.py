@@ -89,7 +89,7 @@ def write(language, form, title, keywords, acrostic, rhyme, tone, candidates, te
     if language == "中文":
         report = explain_poem(poem.text, form, tone=bool(tone))
     else:
-        report = f"**{form}**: {poem.check.get('num_lines', 0)} lines " + ("✅" if poem.check.get("lines_ok") else "❌")
+        report = f"**{form}**: {poem.check.get('num_lines', 0)} lines " + ("✓" if poem.check.get("lines_ok") else "✗")
     if poem.relaxed:
         report += "\n\nRelaxed where the vocabulary had no legal character: " + ", ".join(poem.relaxed)
     if poem.copied_lines:
