@@ -49,6 +49,13 @@ def check_streaming_args(parser, args) -> None:
         parser.error("--streaming needs --max_train_steps: a stream has no length to count epochs by.")
 
 
+def log_stream_source(args) -> str:
+    """Log and return the data source of a --streaming run."""
+    source = f"streamed dataset `{args.dataset_name}`"
+    logger.info("Data: %s; the first %d examples held out for validation.", source, args.streaming_eval_examples)
+    return source
+
+
 class StreamedBlocks(torch.utils.data.IterableDataset):
     """Token blocks packed on the fly from a streamed dataset: example -> `encode` -> buffer -> (block_size,)
     blocks. Memory holds one buffer, not the corpus. The stream restarts (reshuffled with `seed + pass`) when it

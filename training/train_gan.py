@@ -260,8 +260,8 @@ def main(args):
                 opt_d.zero_grad(set_to_none=True)
             if not accelerator.sync_gradients:
                 continue
-            logs = {"d_loss": accelerator.reduce(d_loss.detach().float(), "mean").item(),
-                    "g_loss": accelerator.reduce(g_loss.detach().float(), "mean").item()}
+            means = accelerator.reduce(torch.stack([d_loss.detach().float(), g_loss.detach().float()]), "mean")
+            logs = {"d_loss": means[0].item(), "g_loss": means[1].item()}  # one all-reduce for both
             if problem is not None:
                 skipped_steps += 1
                 consecutive_bad += 1

@@ -35,6 +35,7 @@ from neuroart.training.lm import (  # noqa: E402
     StreamedBlocks,
     add_lm_args,
     check_streaming_args,
+    log_stream_source,
     pack,
     split_train_eval,
     train_causal_lm,
@@ -111,11 +112,10 @@ def main(args):
             data = midi_bytes(row[args.midi_column], counter)
             return data if data is not None and check_midi(data, counter) is not None else None
 
-        eval_items = [(f"head[{i}]", d) for i, d in enumerate(map(usable, stream.take(args.streaming_eval_examples)))
-                      if d is not None]
+        head = [data for data in map(usable, stream.take(args.streaming_eval_examples)) if data is not None]
+        eval_items = [(f"head[{i}]", data) for i, data in enumerate(head)]
         train_items = eval_items  # only for training a BPE vocabulary below
-        source = f"streamed dataset `{args.dataset_name}`"
-        logger.info("Data: %s; the first %d examples held out for validation.", source, args.streaming_eval_examples)
+        source = log_stream_source(args)
     else:
         items, source, counter = load_midi(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
                                            dataset_config_name=args.dataset_config_name,

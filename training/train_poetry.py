@@ -30,6 +30,7 @@ from neuroart.training.lm import (  # noqa: E402
     StreamedBlocks,
     add_lm_args,
     check_streaming_args,
+    log_stream_source,
     pack,
     split_train_eval,
     train_causal_lm,
@@ -84,10 +85,12 @@ def main(args):
             poem = clean_poem_record({**row, "text": row.get(args.text_column)}, counter)
             return normalise(poem) if poem is not None else None
 
-        eval_poems = [p for p in map(to_poem, stream.take(args.streaming_eval_examples)) if p]
+        # One read of the head serves validation, the tokenizer and the copy-check index.
+        head = list(map(to_poem, stream.take(max(args.streaming_eval_examples, args.streaming_tokenizer_examples))))
+        head_poems = [p for p in head if p is not None]
+        eval_poems = [p for p in head[: args.streaming_eval_examples] if p is not None]
         train_texts, eval_texts = [], [as_text(p) for p in eval_poems]
-        source = f"streamed dataset `{args.dataset_name}`"
-        logger.info("Data: %s; the first %d examples held out for validation.", source, args.streaming_eval_examples)
+        source = log_stream_source(args)
     else:
         poems, source, counter = load_poems(train_file=args.train_file, dataset_name=args.dataset_name,
                                             dataset_config_name=args.dataset_config_name,
@@ -109,7 +112,7 @@ def main(args):
 
         corpus = train_texts + eval_texts
         if args.streaming:
-            corpus = [as_text(p) for p in map(to_poem, stream.take(args.streaming_tokenizer_examples)) if p]
+            corpus = [as_text(p) for p in head_poems]
         tokenizer = train_poetry_tokenizer(corpus, vocab_size=args.tokenizer_vocab_size)
     encode = lambda texts: tokenizer(texts, add_special_tokens=False).input_ids  # noqa: E731
     eval_ids = encode(eval_texts) if eval_texts else []
@@ -165,8 +168,7 @@ def main(args):
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(model).eval()
         if args.streaming:  # the copy check covers the head of the stream (the whole corpus may not fit in RAM)
-            head = stream.take(args.streaming_tokenizer_examples)
-            index = LineIndex.from_poems(p["text"] for p in map(to_poem, head) if p)
+            index = LineIndex.from_poems(p["text"] for p in head_poems)
         else:
             index = LineIndex.from_poems(p["text"] for p in train_poems)
         poems_out, checks = [], []
