@@ -7,7 +7,7 @@ DEMO_PACKAGES := fortunes-zh fluidsynth fluid-soundfont-gm
 # One thread and passive OpenMP waits: on 2-vCPU machines spin-waiting makes small torch ops up to 60x slower.
 TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: install test lint demo
+.PHONY: install models test lint demo release-gan release-music release-poetry
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[train,poetry,spaces,eval,dev]"
 	touch $@
 
+# The release models of releases/ go into the Hugging Face cache as neuroart/neuroart-{gan,music,poetry}.
 install: $(BIN)/.installed
+	$(BIN)/neuroart models install
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -24,8 +26,13 @@ test: install
 lint: install
 	$(BIN)/ruff check modeling training tests spaces benchmarks
 
-# The main job: install, fetch the Debian packages behind the embedded defaults where possible, and train the three
-# models on them (about 15 minutes on 2 CPU cores) into ./neuroart-models/, then open the studio Space on them.
+# The main job: install (the release models included), fetch FluidSynth and a soundfont where possible, write one
+# sample of each kind from the releases into ./neuroart-models/samples, then open the studio Space on them.
+# `neuroart quickstart --train` retrains small models on the embedded defaults instead (about 15 minutes).
 demo: install
 	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q $(DEMO_PACKAGES) >/dev/null 2>&1 || true
 	$(BIN)/neuroart quickstart --output_dir neuroart-models
+
+# Release recipes: split ../shared/data, train with the release settings, export to releases/, measure, write the card.
+release-gan release-music release-poetry: install
+	$(BIN)/python -m neuroart.training.release $(@:release-%=%)

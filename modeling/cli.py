@@ -1,15 +1,17 @@
 """The `neuroart` command line.
 
-    neuroart quickstart [--output_dir neuroart-models] [--tiny] [--no-launch] [--port 7860]
-    neuroart generate gan     --model DIR [--num_images 8 --seed 0 --truncation 0.8 --label 1 --out out/]
-    neuroart generate music   --model DIR [--bars 8 --key Am --density high --primer in.mid --keep_primer --out out/]
-    neuroart generate poetry  --model DIR [--form 七言绝句 --acrostic 春夏秋冬 --title 春 --keywords 风 花 --out out/]
+    neuroart quickstart [--output_dir neuroart-models] [--train [--tiny]] [--no-launch] [--port 7860]
+    neuroart models install|list|push [--kinds gan music poetry] [--namespace neuroart]
+    neuroart generate gan     [--model DIR] [--num_images 8 --seed 0 --truncation 0.8 --label 1 --out out/]
+    neuroart generate music   [--model DIR] [--bars 8 --key Am --density high --primer in.mid --keep_primer]
+    neuroart generate poetry  [--model DIR] [--form 七言绝句 --acrostic 春夏秋冬 --title 春 --keywords 风 花]
     neuroart check-poem "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
 
-`quickstart` trains a small model of each kind on the embedded defaults (procedural abstract art, music21's Bach
-chorales, fortunes-zh's Tang poems) into Hub-ready folders with samples, then opens the studio Space on them
-(`--no-launch` skips that). A default whose source is missing is reported with the command that installs it, and
-the others go on.
+Without `--model`, `generate` uses the release (`neuroart/neuroart-<kind>`, installed into the Hub cache from
+`releases/` when needed). `quickstart` installs the releases, writes one sample of each kind into `--output_dir` and
+opens the studio Space on them (`--no-launch` skips that). `quickstart --train` instead trains a small model of
+each kind on the embedded defaults (procedural abstract art, music21's Bach chorales, fortunes-zh's Tang poems);
+a default whose source is missing is reported with the command that installs it, and the others go on.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ QUICKSTART = [
 
 
 def quickstart(args) -> int:
+    if not args.train:
+        return release_quickstart(args)
     import neuroart.training as training
 
     scripts = Path(training.__file__).parent
@@ -72,6 +76,57 @@ def quickstart(args) -> int:
     return 0 if ok else 1
 
 
+def release_quickstart(args) -> int:
+    """Install the releases, write one sample of each kind, open the studio on them. No training."""
+    from neuroart import releases
+
+    started = time.time()
+    installed = releases.install()
+    missing = [kind for kind in releases.KINDS if releases.repo_id(kind) not in installed]
+    for repo, commit in installed.items():
+        print(f"installed {repo} (revision {commit[:12]}) into {releases.hub_cache()}")
+    if missing:
+        print(f"!! No release in {releases.releases_dir()} for: {', '.join(missing)}. "
+              "`neuroart quickstart --train` trains small models instead.", flush=True)
+        return 1
+    root = Path(args.output_dir)
+    samples = root / "samples"
+    base = ["--out", str(samples), "--seed", str(args.seed)]
+    for kind, extra in (("gan", ["--num_images", "8"]), ("music", ["--bars", "8"]),
+                        ("poetry", ["--form", "七言绝句", "--title", "春江花月", "--keywords", "春", "江", "花", "月"])):
+        print(f"\n== sample: neuroart generate {kind} {' '.join(extra)}", flush=True)
+        code = generate(build_parser().parse_args(["generate", kind, *base, *extra]))
+        if code:
+            return code
+    print(f"\nReleases installed and samples written to {samples} in {time.time() - started:.0f} s.", flush=True)
+    if args.no_launch:
+        return 0
+    env = {f"NEUROART_{kind.upper()}_MODEL": releases.default_model(kind) for kind in releases.KINDS}
+    return launch_studio(env, args.port)
+
+
+def models(args) -> int:
+    from neuroart import releases
+
+    kinds = args.kinds or list(releases.KINDS)
+    if args.action == "install":
+        done = releases.install(kinds)
+        for repo, commit in done.items():
+            print(f"{repo}: installed (revision {commit[:12]}) into {releases.hub_cache()}")
+        for kind in kinds:
+            if releases.repo_id(kind) not in done:
+                print(f"{releases.repo_id(kind)}: no release folder in {releases.releases_dir()}")
+        return 0
+    if args.action == "push":
+        for repo, commit in releases.push(kinds, namespace=args.namespace, token=args.token).items():
+            print(f"pushed {repo}: {commit}")
+        return 0
+    for kind in kinds:
+        folder, cached = releases.release_folder(kind), releases.installed_folder(kind)
+        print(f"{releases.repo_id(kind)}: release {folder or '-'}; installed {cached or '-'}")
+    return 0
+
+
 def space_app(name: str) -> Path | None:
     """`spaces/<name>/app.py` of the clone this package is installed from (editable installs), else None."""
     app = Path(__file__).resolve().parents[1] / "spaces" / name / "app.py"
@@ -84,15 +139,17 @@ def space_env(root) -> dict:
     return {f"NEUROART_{kind.upper()}_MODEL": str(root / f"neuroart-{kind}") for kind in ("gan", "music", "poetry")}
 
 
-def launch_studio(root, port: int) -> int:
-    """Open the studio Space on the quickstart models (blocks until Ctrl+C)."""
+def launch_studio(root_or_env, port: int) -> int:
+    """Open the studio Space on the quickstart models of a folder, or on the models an env dict names (blocks
+    until Ctrl+C)."""
     app = space_app("neuroart-studio")
     if app is None:
         print("The studio app is in the repository (spaces/neuroart-studio/app.py); run quickstart from a clone "
               "to open it.")
         return 0
     print(f"\n== Opening the studio on http://127.0.0.1:{port} (Ctrl+C to stop)", flush=True)
-    env = {**os.environ, **space_env(root), "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    models_env = root_or_env if isinstance(root_or_env, dict) else space_env(root_or_env)
+    env = {**os.environ, **models_env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     try:
         return subprocess.run([sys.executable, str(app)], env=env).returncode
     except KeyboardInterrupt:
@@ -102,12 +159,18 @@ def launch_studio(root, port: int) -> int:
 def generate(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    name = args.model
+    if args.model is None:  # the release: its cached snapshot, named by its repo id in the provenance
+        from neuroart import releases
+
+        args.model, name = releases.default_model(args.kind), releases.repo_id(args.kind)
     if args.kind == "gan":
         from transformers import AutoModel
 
         from neuroart.gan import save_image
 
         model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
+        model.name_or_path = name  # recorded in each painting's provenance chunks
         label = args.label
         if args.style is not None:
             names = {str(v): int(k) for k, v in (getattr(model.config, "id2label", None) or {}).items()}
@@ -161,7 +224,7 @@ def generate(args) -> int:
                                max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
         stem = out / f"music_{args.seed}"
-        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"model": args.model, "seed": args.seed,
+        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"model": name, "seed": args.seed,
                                                                          "key": args.key, "density": args.density}))
         engine = render_audio(score, stem.with_suffix(".wav"))
         piano_roll_image(score).save(stem.with_suffix(".png"))
@@ -176,7 +239,7 @@ def generate(args) -> int:
         poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
                           acrostic=args.acrostic, rhyme=not args.no_rhyme, tone=args.tone,
                           num_candidates=args.num_candidates, temperature=args.temperature, seed=args.seed)
-        footer = f"\n\n-- AI-generated by NeuroArt ({args.model}, seed {poem.seed}, form {args.form})\n"
+        footer = f"\n\n-- AI-generated by NeuroArt ({name}, seed {poem.seed}, form {args.form})\n"
         (out / f"poem_{poem.seed}.txt").write_text(poem.text + footer, encoding="utf-8")
         print(poem.text)
     return 0
@@ -203,15 +266,17 @@ def bounded(low: float, high: float, kind=int):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroart", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    q = sub.add_parser("quickstart", help="Train the three models on the embedded defaults.")
+    q = sub.add_parser("quickstart", help="Samples from the release models and the studio on them (or --train).")
     q.add_argument("--output_dir", default="neuroart-models", help="Where the three model folders go.")
-    q.add_argument("--tiny", action="store_true", help="A few steps each (for CI), not the ~15 minute run.")
+    q.add_argument("--train", action="store_true",
+                   help="Train small models on the embedded defaults (~15 minutes) instead of using the releases.")
+    q.add_argument("--tiny", action="store_true", help="With --train: a few steps each (for CI).")
     q.add_argument("--seed", type=int, default=0, help="Seed of every run.")
     q.add_argument("--no-launch", action="store_true", help="Do not open the studio Space on the models afterwards.")
     q.add_argument("--port", type=bounded(1024, 65535), default=7860, help="Port of the studio (1024-65535).")
     g = sub.add_parser("generate", help="Paint, compose or write with a trained model.")
     g.add_argument("kind", choices=["gan", "music", "poetry"], help="Which model.")
-    g.add_argument("--model", required=True, help="Model folder or Hub id.")
+    g.add_argument("--model", default=None, help="Model folder or Hub id (default: the release).")
     g.add_argument("--out", default="neuroart-outputs", help="Output folder.")
     g.add_argument("--seed", type=bounded(0, 2**31 - 1), default=0, help="Seed.")
     g.add_argument("--num_images", type=bounded(1, 256), default=8, help="Paintings (1-256).")
@@ -238,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tone", action="store_true", help="Apply 平仄 rules.")
     g.add_argument("--no_rhyme", action="store_true", help="Do not enforce rhyme.")
     g.add_argument("--num_candidates", type=bounded(1, 32), default=4, help="Candidates to rerank (1-32).")
+    m = sub.add_parser("models", help="Install, list or push the release models.")
+    m.add_argument("action", choices=["install", "list", "push"])
+    m.add_argument("--kinds", nargs="*", choices=["gan", "music", "poetry"], default=None, help="Which releases.")
+    m.add_argument("--namespace", default="neuroart", help="Hub namespace to push to.")
+    m.add_argument("--token", default=None, help="Hub token for push (default: the logged-in one).")
     c = sub.add_parser("check-poem", help="Check a classical Chinese poem's form, rhyme and tone.")
     c.add_argument("text", help="The poem.")
     c.add_argument("--form", default=None, help="Expected form (default: from the shape).")
@@ -250,6 +320,8 @@ def main(argv=None) -> int:
         return quickstart(args)
     if args.command == "generate":
         return generate(args)
+    if args.command == "models":
+        return models(args)
     return check(args)
 
 

@@ -107,7 +107,7 @@ def quickstart_models(tmp_path_factory):
     if not (FORTUNES_DIR / "tang300").exists():
         pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")
     root = tmp_path_factory.mktemp("quickstart") / "neuroart-models"
-    result = subprocess.run([sys.executable, "-m", "neuroart.cli", "quickstart", "--tiny", "--no-launch",
+    result = subprocess.run([sys.executable, "-m", "neuroart.cli", "quickstart", "--train", "--tiny", "--no-launch",
                              "--output_dir", str(root)], capture_output=True, text=True, timeout=900,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     if result.returncode != 0:

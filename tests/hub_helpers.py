@@ -2,7 +2,7 @@
 
 - `populate_hf_cache` lays a folder out as a real HF cache entry (refs/main, blobs named by git-sha1 or sha256,
   snapshots/<commit>/<file> as relative symlinks), so `from_pretrained("org/name")` resolves it with
-  `HF_HUB_OFFLINE=1`.
+  `HF_HUB_OFFLINE=1`; it is `neuroart.releases.populate_hf_cache`.
 - `FakeHub` is a loopback HTTP server (127.0.0.1, random port) that answers the requests `upload_folder` makes:
   repo creation, pre-upload ("regular" mode for every file, so contents arrive inline) and the ndjson commit. Point
   `HF_ENDPOINT` at it and the real `push_to_hub` runs unmodified.
@@ -19,35 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
-def _git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
 def populate_hf_cache(src_dir: str | os.PathLike, repo_id: str, hub_cache: str | os.PathLike) -> str:
-    """Copy every file of `src_dir` into `hub_cache` as the `main` revision of model repo `repo_id`; return the
-    commit hash."""
-    src_dir, hub_cache = Path(src_dir), Path(hub_cache)
-    files = sorted(p for p in src_dir.rglob("*") if p.is_file())
-    digest = hashlib.sha1()
-    for path in files:
-        digest.update(str(path.relative_to(src_dir)).encode() + path.read_bytes())
-    commit = digest.hexdigest()
-    repo_dir = hub_cache / ("models--" + repo_id.replace("/", "--"))
-    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
-    (repo_dir / "refs" / "main").write_text(commit)
-    for path in files:
-        data = path.read_bytes()
-        is_lfs = path.suffix in (".safetensors", ".bin", ".png") or len(data) > 10_000_000
-        blob_name = hashlib.sha256(data).hexdigest() if is_lfs else _git_blob_sha1(data)
-        blob = repo_dir / "blobs" / blob_name
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
-        link = repo_dir / "snapshots" / commit / path.relative_to(src_dir)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if link.exists() or link.is_symlink():
-            link.unlink()
-        link.symlink_to(os.path.relpath(blob, link.parent))
-    return commit
+    """Lay `src_dir` out as the `main` revision of model repo `repo_id` in `hub_cache`; return the commit hash.
+    The product's own function (`neuroart models install` uses it)."""
+    from neuroart.releases import populate_hf_cache as populate
+
+    return populate(src_dir, repo_id, hub_cache)
 
 
 class FakeHub:

@@ -192,3 +192,88 @@ def test_poems_from_a_local_hub_style_dataset(tmp_path):
     assert len(poems) == len(POEMS) and poems[0]["title"] == "登鹳雀楼" and "Hub dataset" in source
     with pytest.raises(SystemExit, match="text_column"):
         load_poems(dataset_name=str(tmp_path / "ds"), text_column="poem")
+
+
+def stutter_faults(text: str) -> list[str]:
+    """The stutters `write_poem` rules out: a character 3x in a row, 3x within one line, a repeated line."""
+    from neuroart.poetry.prosody import split_lines
+
+    faults = []
+    lines = ["".join(c for c in line if c.isalnum()) for line in split_lines(text)]
+    for line in lines:
+        if any(line[i] == line[i + 1] == line[i + 2] for i in range(len(line) - 2)):
+            faults.append(f"three in a row: {line}")
+        if any(line.count(c) >= 3 for c in set(line)):
+            faults.append(f"three in a line: {line}")
+    if len(set(lines)) < len(lines):
+        faults.append("repeated line")
+    return faults
+
+
+def test_no_stutter_by_construction_on_an_untrained_model(untrained, tokenizer):
+    # A tiny vocabulary and a flat, hot distribution make stutter likely unless the processor forbids it.
+    raw = 0
+    for seed in range(12):
+        for form in ("五言绝句", "七言律诗"):
+            poem = write_poem(untrained, tokenizer, form=form, seed=seed, num_candidates=2, temperature=3.0)
+            assert check_poem(poem.text, form).form_ok
+            for text, _, _ in poem.candidates:
+                assert stutter_faults(text) == [], text
+            off = write_poem(untrained, tokenizer, form=form, seed=seed, num_candidates=2, temperature=3.0,
+                             no_stutter=False)
+            raw += sum(bool(stutter_faults(t)) for t, _, _ in off.candidates)
+    assert raw > 0  # the rule is doing the work: without it the same model stutters
+
+
+def test_doubled_characters_stay_allowed(tokenizer):
+    from neuroart.poetry.generation import ChineseFormLogitsProcessor
+
+    processor = ChineseFormLogitsProcessor(tokenizer, "七言绝句", prompt_length=0, rhyme=False)
+    ids = tokenizer("明明", add_special_tokens=False).input_ids
+    mask = processor.allowed(ids)
+    qing = tokenizer.convert_tokens_to_ids("明")
+    assert not mask[qing]  # a third 明 in a row is banned ...
+    assert processor.allowed(ids[:1])[qing]  # ... a second one (明明, like 青青) is not
+
+
+@pytest.mark.parametrize("form,keywords", [("五言绝句", ["月", "山"]), ("七言绝句", ["春", "江", "花", "月"]),
+                                           ("七言律诗", ["明月", "故乡"]), ("五言律诗", ["风", "云", "水"])])
+def test_keywords_appear_on_an_untrained_model(untrained, tokenizer, form, keywords):
+    for seed in range(6):
+        for tone in (False, True):
+            poem = write_poem(untrained, tokenizer, form=form, keywords=keywords, seed=seed, tone=tone,
+                              num_candidates=3)
+            assert check_poem(poem.text, form).form_ok
+            body = poem.text.replace("\n", "")
+            for word in keywords:
+                assert word in body, (word, poem.text)
+            assert stutter_faults(poem.text) == []
+            verdict = check_poem(poem.text, form)
+            assert verdict.rhyme_ok, poem.text  # keywords never take a rhymed line end
+
+
+def test_keywords_with_an_acrostic_and_unplaceable_keywords_are_said(untrained, tokenizer):
+    poem = write_poem(untrained, tokenizer, form="五言绝句", acrostic="春夏秋冬", keywords=["月"], seed=3)
+    assert [line[0] for line in poem.text.split("\n")] == list("春夏秋冬") and "月" in poem.text
+    poem = write_poem(untrained, tokenizer, form="五言绝句", keywords=["龘", "山"], seed=3)
+    assert "山" in poem.text
+    assert any("龘" in r for r in poem.relaxed)  # not in the vocabulary: said, not silently dropped
+    poem = write_poem(untrained, tokenizer, form="五言绝句", keywords=["春夏秋冬风花"], seed=3)
+    assert any("longer than a line" in r for r in poem.relaxed)
+
+
+def test_same_seed_same_poem_under_concurrent_load(untrained, tokenizer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def poem(seed):
+        return write_poem(untrained, tokenizer, form="五言绝句", seed=seed, num_candidates=2).text
+
+    alone = [poem(s) for s in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(poem, [0, 1, 2, 3, 0, 1, 2, 3]))
+    assert together == alone + alone
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    poem(5)
+    assert torch.equal(torch.rand(1), before)  # the global stream is untouched

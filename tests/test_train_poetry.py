@@ -89,3 +89,37 @@ def test_embedded_default_fortunes(tmp_path):
         pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")
     _, log = launch_script("train_poetry.py", "--output_dir", tmp_path / "d", "--max_train_steps", 2, *TINY)
     assert "embedded fortunes-zh" in log and "kept 409" in log
+
+
+@pytest.mark.slow
+def test_unpunctuated_corpus_trains_exports_and_writes(tmp_path):
+    """A user's own corpus: one line per text line, no punctuation. The tokenizer still carries the form marks,
+    samples at every sample step work, and the exported model writes every form."""
+    import re
+
+    data = tmp_path / "mine.jsonl"
+    with data.open("w", encoding="utf-8") as handle:
+        for _ in range(30):
+            for title, body in POEMS[:5]:
+                bare = re.sub(r"[，。？！；]", "", body)
+                handle.write(json.dumps({"title": title, "text": bare}, ensure_ascii=False) + "\n")
+    out = tmp_path / "out"
+    _, log = launch_script("train_poetry.py", "--train_file", data, "--output_dir", out, "--max_train_steps", 6,
+                           *TINY)
+    assert "writing the sample poems failed" not in log
+    assert (out / "samples" / "step_5.txt").exists() and (out / "model.safetensors").exists()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert all(tokenizer.convert_tokens_to_ids(mark) != tokenizer.unk_token_id for mark in "，。\n")
+    model = AutoModelForCausalLM.from_pretrained(out)
+    for form in FORMS:
+        assert check_poem(write_poem(model, tokenizer, form=form, seed=0).text, form).form_ok
+
+
+def test_sample_failure_never_costs_the_export(tmp_path, monkeypatch):
+    """A crash while writing samples is logged; checkpoints and the export still happen."""
+    data = write_jsonl(tmp_path / "poems.jsonl", copies=2)
+    out = tmp_path / "out"
+    _, log = launch_script("train_poetry.py", "--train_file", data, "--output_dir", out, "--max_train_steps", 6,
+                           "--checkpointing_steps", 3, *TINY, env={"NEUROART_FAULT_SAMPLE": "1"})
+    assert "writing the sample poems failed" in log
+    assert (out / "model.safetensors").exists() and len(list_checkpoints(out)) >= 1

@@ -48,6 +48,9 @@ def parse_args(argv=None):
     add_common_args(parser, default_output_dir="neuroart-music", default_lr=2e-3)
     add_lm_args(parser, default_seq_len=256)
     parser.add_argument("--train_data_dir", type=str, default=None, help="A folder of .mid/.midi files (recursive).")
+    parser.add_argument("--validation_data_dir", type=str, default=None,
+                        help="A folder of held-out .mid files for the validation loss, instead of a random "
+                             "--validation_split_percentage of the training pieces.")
     parser.add_argument("--midi_column", type=str, default="midi", help="Column of --dataset_name with MIDI bytes or paths.")
     parser.add_argument("--tokenizer_name_or_path", type=str, default=None,
                         help="Reuse a saved miditok tokenizer (folder with tokenizer.json, or Hub id).")
@@ -122,7 +125,12 @@ def main(args):
                                            dataset_split=args.dataset_split, midi_column=args.midi_column,
                                            cache_dir=args.cache_dir, max_samples=args.max_train_samples)
         logger.info("Data: %s; %s", source, counter.summary("MIDI files"))
-        train_items, eval_items = split_train_eval(items, args.validation_split_percentage, args.seed)
+        if args.validation_data_dir:  # a fixed held-out split (the release recipe): train on every loaded piece
+            eval_items, _, held_counter = load_midi(train_data_dir=args.validation_data_dir)
+            logger.info("Validation: %s; %s", args.validation_data_dir, held_counter.summary("MIDI files"))
+            train_items = items
+        else:
+            train_items, eval_items = split_train_eval(items, args.validation_split_percentage, args.seed)
     if args.tokenizer_name_or_path or args.model_name_or_path:
         tokenizer = load_tokenizer(args.tokenizer_name_or_path or args.model_name_or_path)
     else:

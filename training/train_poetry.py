@@ -44,6 +44,9 @@ def parse_args(argv=None):
     add_lm_args(parser, default_seq_len=128)
     parser.add_argument("--train_file", type=str, default=None,
                         help="Poems: .jsonl (text, optional title/author/form/keywords) or .txt (blank-line separated).")
+    parser.add_argument("--validation_file", type=str, default=None,
+                        help="Held-out poems (same formats as --train_file) for the validation loss, instead of a "
+                             "random --validation_split_percentage of the training poems.")
     parser.add_argument("--text_column", type=str, default="text", help="Text column of --dataset_name.")
     parser.add_argument("--tokenizer_name_or_path", type=str, default=None,
                         help="Reuse this tokenizer (folder or Hub id) instead of training one on the data.")
@@ -64,11 +67,14 @@ def parse_args(argv=None):
 
 
 def normalise(poem: dict) -> dict:
-    """Detect the form of classical poems and put each 句 on its own line."""
+    """Detect the form of classical poems and put each 句 on its own line, ending in its mark: a line without one
+    (an unpunctuated corpus) gets `，` on odd lines and `。` on even ones, the shape the form processor writes."""
     form = poem.get("form") or detect_form(poem["text"])
     text = poem["text"]
     if form in FORMS:
-        text = "\n".join(split_lines(text))
+        lines = split_lines(text)
+        text = "\n".join(line if line[-1] in "，。？！；" else line + ("，" if i % 2 == 0 else "。")
+                         for i, line in enumerate(lines))
     return {**poem, "text": text, "form": form}
 
 
@@ -98,7 +104,12 @@ def main(args):
                                             cache_dir=args.cache_dir, max_samples=args.max_train_samples)
         logger.info("Data: %s; %s", source, counter.summary("poems"))
         poems = [normalise(p) for p in poems]
-        train_poems, eval_poems = split_train_eval(poems, args.validation_split_percentage, args.seed)
+        if args.validation_file:  # a fixed held-out split (the release recipe): train on every loaded poem
+            held, _, held_counter = load_poems(train_file=args.validation_file)
+            logger.info("Validation: %s; %s", args.validation_file, held_counter.summary("poems"))
+            train_poems, eval_poems = poems, [normalise(p) for p in held]
+        else:
+            train_poems, eval_poems = split_train_eval(poems, args.validation_split_percentage, args.seed)
         train_texts, eval_texts = [as_text(p) for p in train_poems], [as_text(p) for p in eval_poems]
 
     from transformers import AutoTokenizer
@@ -149,6 +160,15 @@ def main(args):
     samples_dir = Path(args.output_dir) / "samples"
 
     def on_sample(unwrapped, step):
+        try:
+            write_samples(unwrapped, step)
+        except Exception as error:  # samples are optional, the run and its checkpoints are not
+            logger.warning("Step %d: writing the sample poems failed (%s: %s); training goes on.", step,
+                           type(error).__name__, error)
+
+    def write_samples(unwrapped, step):
+        if os.environ.get("NEUROART_FAULT_SAMPLE"):  # tests: a sample writer that crashes
+            raise RuntimeError("simulated failure")
         unwrapped.eval()
         lines = []
         for form in FORMS:
@@ -172,13 +192,18 @@ def main(args):
         else:
             index = LineIndex.from_poems(p["text"] for p in train_poems)
         poems_out, checks = [], []
-        for form in FORMS:
-            poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index)
-            poems_out.append(f"[{form}]\n{poem.text}\n")
-            checks.append(check_poem(poem.text, form))
-        metrics["sample_form_accuracy"] = sum(c.form_ok for c in checks) / len(checks)
-        metrics["sample_rhyme_accuracy"] = sum(c.rhyme_ok for c in checks) / len(checks)
-        metrics["sample_copy_rate"] = round(index.copy_rate(p.split("\n", 1)[1] for p in poems_out), 4)
+        try:
+            for form in FORMS:
+                poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index)
+                poems_out.append(f"[{form}]\n{poem.text}\n")
+                checks.append(check_poem(poem.text, form))
+        except Exception as error:  # the model is exported whatever happens to its samples
+            logger.warning("Writing the final sample poems failed (%s: %s); exporting the model without them.",
+                           type(error).__name__, error)
+        if checks:
+            metrics["sample_form_accuracy"] = sum(c.form_ok for c in checks) / len(checks)
+            metrics["sample_rhyme_accuracy"] = sum(c.rhyme_ok for c in checks) / len(checks)
+            metrics["sample_copy_rate"] = round(index.copy_rate(p.split("\n", 1)[1] for p in poems_out), 4)
         history = metrics.pop("loss_history")
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -260,6 +260,36 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
             ema_buffer.copy_(buffer)
 
+    @torch.no_grad()
+    def recalibrate_batchnorm(self, num_batches: int = 32, batch_size: int = 64, seed: int = 0) -> None:
+        """Re-estimate the EMA generator's BatchNorm statistics under its own (averaged) weights.
+
+        `update_ema` copies the training generator's running statistics, which were measured on *its* weights; with
+        the averaged weights they are off, and eval-mode samples degrade (washed-out colour, stripes). This is
+        BigGAN's "standing statistics" (Brock et al., 2019, arXiv:1809.11096, appendix C.1): run the EMA generator
+        in train mode on `num_batches` seeded latent batches and keep the cumulative average of the batch
+        statistics. Deterministic for a `seed`.
+        """
+        generator = self.generator_ema
+        norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+        momenta = [m.momentum for m in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative moving average over the batches below
+        was_training = generator.training
+        generator.train()
+        param = next(generator.parameters())
+        rng = torch.Generator().manual_seed(int(seed))
+        for _ in range(num_batches):
+            z = torch.randn(batch_size, self.config.latent_dim, generator=rng).to(param.device, param.dtype)
+            labels = None
+            if self.config.num_classes > 0:
+                labels = torch.randint(0, self.config.num_classes, (batch_size,), generator=rng).to(param.device)
+            generator(z, labels)
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        generator.train(was_training)
+
     def forward(
         self,
         noise: torch.Tensor,

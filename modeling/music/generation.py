@@ -20,18 +20,34 @@ Optional dependencies: miditok and symusic (the `train` extra); numpy and Pillow
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+_RNG_LOCK = threading.Lock()
+
+
+# Copied from neuroart.poetry.generation.seeded_rng
+@contextlib.contextmanager
+def seeded_rng(seed: int, device=None):
+    """Run a block on a private random stream seeded with `seed`: the global generator state is saved, seeded,
+    and restored afterwards, under a lock, so concurrent calls never draw from each other's stream."""
+    devices = [device] if device is not None and torch.device(device).type == "cuda" else []
+    with _RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
 
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
@@ -304,11 +320,12 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     criteria = StoppingCriteriaList()
     if num_bars:
         criteria.append(BarStoppingCriteria(types.bar, len(prompt), num_bars))
-    torch.manual_seed(seed)
-    output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
-                            temperature=temperature, top_k=top_k or None, top_p=top_p,
-                            max_new_tokens=max_new_tokens, logits_processor=processors, stopping_criteria=criteria,
-                            eos_token_id=types.eos, pad_token_id=tokenizer.pad_token_id, max_time=max_time)
+    with seeded_rng(seed, model.device):  # a private stream: the same seed gives the same music under any load
+        output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
+                                temperature=temperature, top_k=top_k or None, top_p=top_p,
+                                max_new_tokens=max_new_tokens, logits_processor=processors,
+                                stopping_criteria=criteria, eos_token_id=types.eos,
+                                pad_token_id=tokenizer.pad_token_id, max_time=max_time)
     new_ids = output[0, len(prompt):].tolist()
     if num_bars:  # cut at the start of bar num_bars + 1
         bars = [i for i, t in enumerate(new_ids) if t == types.bar]

@@ -20,9 +20,11 @@ Collaborative Chinese Classical Poetry Generation System"; Yu et al., 2024, "Cha
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import re
+import threading
 from dataclasses import dataclass, field
 
 import torch
@@ -82,7 +84,8 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
     """Masks logits so generated text is exactly the `form` (see the module docstring)."""
 
     def __init__(self, tokenizer, form: str, prompt_length: int, acrostic: str | None = None, rhyme: bool = True,
-                 tone: bool = False, vocabulary: _Vocabulary | None = None):
+                 tone: bool = False, vocabulary: _Vocabulary | None = None, keywords=None, no_stutter: bool = True,
+                 num_rows: int = 1, seed: int = 0):
         if form not in FORMS:
             raise ValueError(f"form={form!r} is not a classical form; use one of {list(FORMS)}.")
         self.num_lines, self.line_length = FORMS[form]
@@ -98,6 +101,64 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
                 raise ValueError(f"acrostic characters {missing} are not in the tokenizer's vocabulary.")
             self.acrostic = [self.vocab.index[c] for c in acrostic]
         self.relaxed: list[str] = []
+        self.no_stutter = no_stutter
+        self.keywords = self._usable_keywords(keywords or [])
+        rng = random.Random(seed)
+        self.plans = [self._plan(rng) for _ in range(num_rows)]  # one keyword placement per candidate row
+
+    # -- keywords (Jiuge-style planning: each keyword gets a line; it is forced in before that line ends) ----------
+    def _usable_keywords(self, keywords) -> list[str]:
+        usable = []
+        for word in keywords:
+            word = "".join(c for c in str(word) if is_han(c))
+            if not word:
+                continue
+            missing = [c for c in word if c not in self.vocab.index]
+            if missing:
+                self.relaxed.append(f"keyword {word}: {''.join(missing)} not in the vocabulary")
+            elif len(word) > self._usable_length(0):
+                self.relaxed.append(f"keyword {word}: longer than a line")
+            else:
+                usable.append(word)
+        return usable
+
+    def _usable_length(self, line_index: int) -> int:
+        """Positions of a line a keyword may take: not the acrostic's first character, not a rhymed line end."""
+        start = 1 if self.acrostic is not None else 0
+        end = self.line_length - (1 if self.rhyme and line_index % 2 == 1 else 0)
+        return end - start
+
+    def _plan(self, rng: random.Random) -> dict[int, list[str]]:
+        """{line index: keywords to place in it}: distinct lines while they last, then the roomiest line."""
+        lines = list(range(self.num_lines))
+        rng.shuffle(lines)
+        plan: dict[int, list[str]] = {}
+        for i, word in enumerate(self.keywords):
+            candidates = lines[i:] + lines[:i]
+            for line in candidates:
+                if sum(map(len, plan.get(line, []))) + len(word) <= self._usable_length(line):
+                    plan.setdefault(line, []).append(word)
+                    break
+            else:
+                self.relaxed.append(f"keyword {word}: no room left in any line")
+        return plan
+
+    def _keyword_force(self, state: _LineState, plan: dict[int, list[str]]) -> str | None:
+        """The character that must come next for the current line's planned keywords, or None (free choice)."""
+        line_index, position = len(state.lines), len(state.current)
+        written = "".join("".join(line) for line in state.lines)
+        current = "".join(state.current)
+        pending = [w for w in plan.get(line_index, []) if w not in written + current]
+        if not pending:
+            return None
+        for word in pending:  # a keyword begun at the end of the current line is finished first
+            for k in range(len(word) - 1, 0, -1):
+                if current.endswith(word[:k]):
+                    return word[k]
+        end = self.line_length - (1 if self.rhyme and line_index % 2 == 1 else 0)
+        if end - position <= sum(map(len, pending)):  # the deadline: just enough room left for what is pending
+            return pending[0][0]
+        return None
 
     def _state(self, tokens: list[int]) -> _LineState:
         lines, current, punctuated, done = [], [], False, False
@@ -131,7 +192,21 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         opposite = {"ping": "ze", "ze": "ping"}[base]
         return opposite if index % 2 == 1 else base  # 对 within a couplet, 粘 across couplets
 
-    def _char_mask(self, state: _LineState) -> torch.Tensor:
+    def _stutter_mask(self, state: _LineState) -> torch.Tensor:
+        """Tokens that would stutter: a character a third time in a row or in the line, or a repeated line."""
+        v = self.vocab
+        banned = torch.zeros(v.size, dtype=torch.bool)
+        current = state.current
+        for char in set(current):
+            if current.count(char) >= 2 and char in v.index:  # doubled (青青) stays allowed, a third one not
+                banned[v.index[char]] = True
+        if len(current) == self.line_length - 1:  # the last character may not repeat an earlier line
+            for line in state.lines:
+                if len(line) == self.line_length and line[:-1] == current and line[-1] in v.index:
+                    banned[v.index[line[-1]]] = True
+        return banned
+
+    def _char_mask(self, state: _LineState, plan: dict[int, list[str]] | None = None) -> torch.Tensor:
         """Allowed tokens for the next character of the current line."""
         v = self.vocab
         line_index, position = len(state.lines), len(state.current)
@@ -139,7 +214,10 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
             mask = torch.zeros(v.size, dtype=torch.bool)
             mask[self.acrostic[line_index]] = True
             return mask
+        forced = self._keyword_force(state, plan) if plan else None
         mask = v.han.clone()
+        if self.no_stutter:
+            mask &= ~self._stutter_mask(state)
         last = position == self.line_length - 1
         even_line = line_index % 2 == 1
         rules = []
@@ -169,6 +247,13 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
                 if key is not None:
                     wanted = key if position in (1, 5) else {"ping": "ze", "ze": "ping"}[key]
                     rules.append(("tone", ~(v.strict_ze if wanted == "ping" else v.strict_ping)))
+        if forced is not None:  # a planned keyword: it wins, and any rule it breaks is said
+            mask = torch.zeros(v.size, dtype=torch.bool)
+            mask[v.index[forced]] = True
+            for name, rule in rules:
+                if not rule[v.index[forced]]:
+                    self.relaxed.append(f"{name} at line {line_index + 1}, character {position + 1} (keyword {forced})")
+            return mask
         for name, rule in rules:
             if (mask & rule).any():
                 mask &= rule
@@ -176,7 +261,7 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
                 self.relaxed.append(f"{name} at line {line_index + 1}, character {position + 1}")
         return mask
 
-    def allowed(self, tokens: list[int]) -> torch.Tensor:
+    def allowed(self, tokens: list[int], row: int = 0) -> torch.Tensor:
         v = self.vocab
         state = self._state(tokens)
         mask = torch.zeros(v.size, dtype=torch.bool)
@@ -185,7 +270,7 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         elif state.punctuated:
             mask[v.newline] = True
         elif len(state.current) < self.line_length:
-            mask = self._char_mask(state)
+            mask = self._char_mask(state, self.plans[row % len(self.plans)] if self.plans else None)
         else:
             line_number = len(state.lines) + 1
             mask[v.comma if line_number % 2 else v.period] = True
@@ -193,7 +278,7 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for row in range(input_ids.shape[0]):
-            mask = self.allowed(input_ids[row, self.prompt_length :].tolist())
+            mask = self.allowed(input_ids[row, self.prompt_length :].tolist(), row)
             width = min(mask.shape[0], scores.shape[1])
             blocked = torch.ones(scores.shape[1], dtype=torch.bool, device=scores.device)
             blocked[:width] = ~mask[:width].to(scores.device)
@@ -260,6 +345,19 @@ class Poem:
         return self.text
 
 
+_RNG_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int, device=None):
+    """Run a block on a private random stream seeded with `seed`: the global generator state is saved, seeded,
+    and restored afterwards, under a lock, so concurrent calls never draw from each other's stream."""
+    devices = [device] if device is not None and torch.device(device).type == "cuda" else []
+    with _RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
 def _mean_logprob(model, sequences: torch.Tensor, prompt_length: int) -> list[float]:
     with torch.no_grad():
         logits = model(input_ids=sequences, use_cache=False).logits[:, prompt_length - 1 : -1].float()
@@ -274,8 +372,16 @@ def _mean_logprob(model, sequences: torch.Tensor, prompt_length: int) -> list[fl
 def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str | None = None, keywords=None,
                acrostic: str | None = None, rhyme: bool = True, tone: bool = False, num_candidates: int = 4,
                temperature: float = 0.9, top_k: int = 50, top_p: float = 0.95, seed: int | None = None,
-               rhyme_scheme: str | None = None, line_index=None, max_new_tokens: int = 256) -> Poem:
-    """Write one poem in `form`; see the module docstring. Returns a `Poem` (use `.text`)."""
+               rhyme_scheme: str | None = None, line_index=None, max_new_tokens: int = 256,
+               no_stutter: bool = True) -> Poem:
+    """Write one poem in `form`; see the module docstring. Returns a `Poem` (use `.text`).
+
+    Classical forms: every keyword (a character or a word) is planned into a line and forced in before that line
+    ends; one that cannot be placed is listed in `Poem.relaxed`. `no_stutter` bans a character a third time in a
+    row or in one line and a repeated line (doubled characters such as 青青 stay allowed). The randomness comes from
+    `seed` alone (a private generator state, never the global stream's), so the same call gives the same poem
+    whatever else the process is doing.
+    """
     if isinstance(keywords, str):
         keywords = keywords.replace("，", " ").replace(",", " ").split()
     if not 1 <= num_candidates <= 64:
@@ -287,7 +393,9 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
     input_ids = torch.tensor([tokenizer(prompt, add_special_tokens=False).input_ids], device=model.device)
     prompt_length = input_ids.shape[1]
     if form in FORMS:
-        processor = ChineseFormLogitsProcessor(tokenizer, form, prompt_length, acrostic, rhyme, tone)
+        processor = ChineseFormLogitsProcessor(tokenizer, form, prompt_length, acrostic, rhyme, tone,
+                                               keywords=keywords, no_stutter=no_stutter, num_rows=num_candidates,
+                                               seed=seed)
         lines, chars = FORMS[form]
         max_new_tokens = lines * (chars + 2) + 1
     elif form in ENGLISH_FORMS:
@@ -300,13 +408,13 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
         raise ValueError(f"form={form!r} is unknown; use one of {list(FORMS) + list(ENGLISH_FORMS)} or None.")
     limit = model.config.max_position_embeddings - prompt_length
     max_new_tokens = min(max_new_tokens, limit)
-    torch.manual_seed(seed)
-    sequences = model.generate(
-        input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True, temperature=temperature,
-        top_k=top_k, top_p=top_p, num_return_sequences=num_candidates, max_new_tokens=max_new_tokens,
-        logits_processor=LogitsProcessorList([processor]) if processor else None,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )
+    with seeded_rng(seed, model.device):
+        sequences = model.generate(
+            input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True, temperature=temperature,
+            top_k=top_k, top_p=top_p, num_return_sequences=num_candidates, max_new_tokens=max_new_tokens,
+            logits_processor=LogitsProcessorList([processor]) if processor else None,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        )
     scores = _mean_logprob(model, sequences, prompt_length)
     ranked = []
     for row, score in zip(sequences, scores):

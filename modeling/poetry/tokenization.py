@@ -24,6 +24,7 @@ TITLE, KEYWORDS, POEM = "<title>", "<kw>", "<poem>"
 FREE = "<free>"
 FORM_TOKENS = [f"<{name}>" for name in FORMS] + [f"<{name}>" for name in ENGLISH_FORMS] + [FREE]
 SPECIAL_TOKENS = [PAD, BOS, EOS, UNK, TITLE, KEYWORDS, POEM, *FORM_TOKENS]
+FORM_MARKS = "，。\n"  # what ChineseFormLogitsProcessor writes between lines
 ISOLATED = r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]|\n"
 
 
@@ -74,7 +75,8 @@ def train_poetry_tokenizer(texts: Iterable[str], vocab_size: int = 8192, min_fre
     from transformers import PreTrainedTokenizerFast
 
     texts = list(texts)
-    alphabet = sorted({c for t in texts for c in t if is_han(c) or c in "，。？！；：、“”‘’《》（）\n"})
+    # The form marks are always in the vocabulary, whatever the corpus: the form processor writes them.
+    alphabet = sorted({c for t in texts for c in t if is_han(c) or c in "，。？！；：、“”‘’《》（）\n"} | set(FORM_MARKS))
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(ISOLATED), behavior="isolated"),

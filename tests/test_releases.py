@@ -1,0 +1,182 @@
+"""The release models in `releases/`: Hub-ready, installed into an empty HF cache by the product's own command, loaded
+offline by repo id with and without the package, the default of the CLI and the studio, and fine-tunable."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, launch_script, run_python
+
+RELEASES = REPO_ROOT / "releases"
+KINDS = ["gan", "music", "poetry"]
+MAX_BYTES = 25 * 1024 * 1024
+
+
+def release(kind: str) -> Path:
+    folder = RELEASES / f"neuroart-{kind}"
+    if not (folder / "config.json").exists():
+        pytest.skip(f"no release of {kind} in releases/ yet (make release-{kind})")
+    return folder
+
+
+def fresh_cache(tmp_path) -> dict:
+    """An empty HF cache, offline, and the release installed into it with `neuroart models install`."""
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
+           "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "neuroart.cli", "models", "install"], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_release_folder_is_hub_ready_and_small(kind):
+    folder = release(kind)
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    names = {p.relative_to(folder).as_posix() for p in files}
+    assert {"config.json", "model.safetensors", "README.md", f"modeling_neuroart_{kind}.py"} <= names
+    assert not any(n.endswith((".bin", ".pt", ".pkl", ".pth")) for n in names)  # safetensors only
+    assert sum(p.stat().st_size for p in files) < MAX_BYTES
+    card = (folder / "README.md").read_text()
+    assert f"make release-{kind}" in card and "CPU-seconds" in card and "held-out" in card
+    config = json.loads((folder / "config.json").read_text())
+    assert config["dtype"] == "float32"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_install_then_load_by_repo_id_offline_with_and_without_the_package(kind, tmp_path):
+    release(kind)
+    env = fresh_cache(tmp_path)
+    cache = Path(env["HF_HUB_CACHE"]) / f"models--neuroart--neuroart-{kind}"
+    assert (cache / "refs" / "main").exists() and any((cache / "snapshots").iterdir())
+    use = {
+        "gan": """
+            from transformers import AutoModel
+            model = AutoModel.from_pretrained("neuroart/neuroart-gan"{trust})
+            images = model.generate_images(2, seed=0, output_type="pt")
+            assert images.shape[-1] == 64 and next(model.parameters()).dtype.is_floating_point
+            print("OK", type(model).__module__, float(images.std()))
+        """,
+        "music": """
+            import torch
+            from transformers import AutoModelForCausalLM
+            model = AutoModelForCausalLM.from_pretrained("neuroart/neuroart-music"{trust})
+            out = model.generate(torch.tensor([[model.config.bos_token_id]]), max_new_tokens=16, do_sample=False)
+            assert out.shape[1] > 1 and next(model.parameters()).dtype == torch.float32
+            print("OK", type(model).__module__)
+        """,
+        "poetry": """
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+            model = AutoModelForCausalLM.from_pretrained("neuroart/neuroart-poetry"{trust})
+            tokenizer = AutoTokenizer.from_pretrained("neuroart/neuroart-poetry")
+            assert next(model.parameters()).dtype == torch.float32
+            text = pipeline("text-generation", model="neuroart/neuroart-poetry"{trust})(
+                "<s><七言绝句><poem>春", max_new_tokens=8, do_sample=False)[0]["generated_text"]
+            assert text.startswith("<s><七言绝句><poem>春") and len(text) > len("<s><七言绝句><poem>春")
+            print("OK", type(model).__module__, len(tokenizer))
+        """,
+    }[kind]
+    with_package = run_python("import neuroart\n" + use.format(trust=""), env=env)
+    assert "OK neuroart." in with_package
+    remote = run_python(use.format(trust=", trust_remote_code=True"), env=env, block_neuroart=True)
+    assert "OK transformers_modules." in remote
+
+
+def test_install_is_idempotent_and_matches_the_folder(tmp_path):
+    from neuroart import releases
+
+    if not any(releases.release_folder(k) for k in KINDS):
+        pytest.skip("no releases yet")
+    first = releases.install(cache_dir=tmp_path)
+    second = releases.install(cache_dir=tmp_path)
+    assert first == second and first
+    for repo, commit in first.items():
+        kind = repo.split("-")[-1]
+        assert commit == releases.folder_commit(releases.release_folder(kind))
+        snapshot = releases.installed_folder(kind, tmp_path)
+        assert (snapshot / "model.safetensors").read_bytes() == (
+            releases.release_folder(kind) / "model.safetensors").read_bytes()
+
+
+@pytest.mark.slow
+def test_generate_without_model_uses_the_release(tmp_path):
+    folder = release("gan")
+    env = fresh_cache(tmp_path)
+    subprocess.run([sys.executable, "-m", "neuroart.cli", "generate", "gan", "--num_images", "2", "--out",
+                    str(tmp_path / "out")], check=True, env=env, capture_output=True, timeout=300)
+    from PIL import Image
+
+    painting = Image.open(tmp_path / "out" / "painting_0_0.png")
+    assert painting.text["neuroart:model"] == "neuroart/neuroart-gan" and painting.size == (64, 64)
+    from neuroart import NeuroArtGANModel
+
+    expected = NeuroArtGANModel.from_pretrained(folder).generate_images(2, seed=0)[0]
+    assert list(painting.convert("RGB").getdata()) == list(expected.convert("RGB").getdata())
+    if (RELEASES / "neuroart-poetry" / "config.json").exists():
+        out = subprocess.run([sys.executable, "-m", "neuroart.cli", "generate", "poetry", "--form", "五言绝句",
+                              "--keywords", "月", "--out", str(tmp_path / "out")], check=True, env=env,
+                             capture_output=True, text=True, timeout=300).stdout
+        assert "月" in out
+        assert "neuroart/neuroart-poetry" in next((tmp_path / "out").glob("poem_*.txt")).read_text()
+
+
+@pytest.mark.slow
+def test_fine_tune_the_painting_release_on_a_tiny_folder(tmp_path):
+    release("gan")
+    env = fresh_cache(tmp_path)
+    from PIL import Image
+
+    data = tmp_path / "mine"
+    data.mkdir()
+    for i in range(8):  # a few of "my paintings": colour fields
+        Image.new("RGB", (80, 80), (30 * i, 200 - 20 * i, 90)).save(data / f"p{i}.png")
+    out = tmp_path / "my-style"
+    _, log = launch_script("train_gan.py", "--model_name_or_path", "neuroart/neuroart-gan", "--train_data_dir", data,
+                           "--resolution", 64, "--max_train_steps", 3, "--train_batch_size", 4, "--output_dir", out,
+                           "--no_nearest_index", env={k: env[k] for k in ("HF_HOME", "HF_HUB_CACHE")})
+    assert "every image gets style label" in log or "unconditional" in log
+    from neuroart import NeuroArtGANModel
+
+    tuned = NeuroArtGANModel.from_pretrained(out)
+    assert tuned.generate_images(1, seed=0, output_type="pt").shape[-1] == 64
+
+
+@pytest.mark.slow
+def test_demo_path_serves_the_studio_on_the_releases_without_training(tmp_path):
+    """`make demo` = install + `neuroart quickstart`: samples from the releases, then the studio is served."""
+    for kind in KINDS:
+        release(kind)
+    import signal
+    import time
+    import urllib.request
+
+    from space_helpers import free_port
+
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
+           "OMP_NUM_THREADS": "1"}
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "neuroart.cli", "quickstart", "--output_dir",
+                                str(tmp_path / "demo"), "--port", str(port)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
+    try:
+        deadline, page = time.time() + 400, ""
+        while time.time() < deadline and process.poll() is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(2)
+        assert "NeuroArt Studio" in page, process.stdout.read() if process.poll() is not None else "no page"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    samples = tmp_path / "demo" / "samples"
+    assert list(samples.glob("painting_*.png")) and list(samples.glob("music_*.mid")) and list(
+        samples.glob("poem_*.txt"))
+    assert not (tmp_path / "demo" / "neuroart-gan").exists()  # nothing was trained

@@ -1,0 +1,141 @@
+"""The release recipes: one command per model that makes `releases/neuroart-<kind>/` from the curated data.
+
+    python -m neuroart.training.release gan|music|poetry [--steps split train export quality card]
+    make release-gan | make release-music | make release-poetry
+
+Each recipe runs the project's own training script (`accelerate launch training/train_<kind>.py`) with the release
+settings below on the held-out split of `../shared/data` (`neuroart.training.release_data`), then:
+
+- `export`: copies the Hub-ready files of the run into `releases/neuroart-<kind>/` (config, safetensors, remote
+  code, tokenizer, the copy-check/nearest indexes); weights are stored in float16 where `HALF_PRECISION` says so
+  (the quality benchmark measures the stored weights, see the card), and load as float32 (`config.dtype`);
+- `quality`: `benchmarks/release_quality.py --only <kind>` on the exported folder;
+- `card`: the model card, with the command, the data's provenance and licence, the budget, the measured metrics
+  and the samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA = "outputs/release-data"
+# Weights stored as float16 (loaded as float32): measured against the float32 run by `quality --compare_fp32`.
+HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
+
+RECIPES = {
+    "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
+            "--max_train_cpu_seconds", "4500", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--learning_rate", "2e-4", "--sample_steps", "500", "--checkpointing_steps", "250",
+            "--checkpoints_total_limit", "2", "--seed", "0"],
+    "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
+              "--transpose", "3", "--hidden_size", "384", "--num_hidden_layers", "2", "--dropout", "0.1",
+              "--train_batch_size", "16", "--max_seq_length", "256", "--learning_rate", "2e-3",
+              "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "1200", "--max_train_steps", "100000",
+              "--eval_steps", "200", "--sample_steps", "400", "--checkpointing_steps", "200",
+              "--checkpoints_total_limit", "2", "--seed", "0"],
+    "poetry": ["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
+               "--hidden_size", "256", "--num_hidden_layers", "4", "--num_attention_heads", "4", "--dropout", "0.0",
+               "--train_batch_size", "32", "--learning_rate", "2e-3", "--lr_warmup_steps", "50",
+               "--max_seq_length", "128", "--max_train_cpu_seconds", "5000", "--max_train_steps", "100000",
+               "--eval_steps", "400", "--sample_steps", "400", "--checkpointing_steps", "200",
+               "--checkpoints_total_limit", "2", "--seed", "0"],
+}
+SPLIT = {"gan": "paintings", "music": "music", "poetry": "poetry"}
+DATA_NOTES = {
+    "gan": ("`../shared/data/paintings` (206 public-domain paintings, 15th to early 20th century, from "
+            "github.com/irinainina/image-data; kept only works whose author died before 1955 and dated before 1930; "
+            "photographic reproductions of 2-D public-domain works attract no new copyright in the US (Bridgeman v. "
+            "Corel) and the EU (Art. 14, Directive 2019/790) — the curators' reading, not legal advice). 64 px, "
+            "`whole` + 12 `crops` per painting, era folders as style classes; 24 paintings (312 images) held out by "
+            "painting and never trained on."),
+    "music": ("`../shared/data/midi/bach_chorales` (279 four-part J.S. Bach chorales from the music21 corpus, as "
+              "MIDI; the compositions are public domain; music21's corpus licence says the encodings are "
+              "distributed with the encoders' permission and some may not be used commercially). 28 chorales held "
+              "out by piece; transposition augmentation ±3 semitones. Not trained on music21's own corpus copy, "
+              "JSB or Nottingham (GPL-3.0)."),
+    "poetry": ("`../shared/data/poetry`: the Tang 绝句/律诗 (34,812, chinese-poetry/chinese-poetry, MIT; the poems are "
+               "pre-modern and public domain) minus 1,200 held-out Tang poems, plus the 60,905 strict Song 绝句. "
+               "Keywords (`<kw>`) are sampled from each poem's own lines for half the examples. Not trained on "
+               "Debian's fortunes-zh or any other outside copy. English is not in this release's training data."),
+}
+
+
+def run(cmd, **kwargs):
+    print("$ " + " ".join(map(str, cmd)), flush=True)
+    subprocess.run(list(map(str, cmd)), check=True, cwd=REPO_ROOT, **kwargs)
+
+
+def train_command(kind: str, output_dir: str) -> list[str]:
+    return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--mixed_precision", "no",
+            f"training/train_{kind}.py", "--output_dir", output_dir, *RECIPES[kind]]
+
+
+def release_dir(kind: str) -> Path:
+    return REPO_ROOT / "releases" / f"neuroart-{kind}"
+
+
+KEEP = {"gan": ["nearest_index.safetensors", "samples/grid.png"],
+        "music": ["tokenizer.json", "samples/sample.mid", "samples/sample.png", "samples/sample.wav"],
+        "poetry": ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "poem_lines.txt.gz",
+                   "samples/poems.txt"]}
+
+
+def export(kind: str, trained: Path, target: Path | None = None) -> Path:
+    """Copy the run's Hub-ready files into the release folder, weights in float16 where the recipe says so."""
+    import torch
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    import neuroart  # noqa: F401  (registers the classes)
+
+    target = target or release_dir(kind)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    loader = AutoModel if kind == "gan" else AutoModelForCausalLM
+    model = loader.from_pretrained(trained, dtype=torch.float32)
+    if HALF_PRECISION[kind]:
+        model = model.half()
+    model.config.dtype = "float32"  # stored in float16, loaded as float32
+    model.save_pretrained(target)
+    for name in KEEP[kind]:
+        if (trained / name).exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(trained / name, target / name)
+    for stray in ("training_summary.json",):
+        (target / stray).unlink(missing_ok=True)
+    shutil.copyfile(trained / "training_summary.json", target / "training_summary.json")
+    return target
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("kind", choices=sorted(RECIPES))
+    parser.add_argument("--steps", nargs="*", default=["split", "train", "export", "quality", "card"],
+                        choices=["split", "train", "export", "quality", "card"])
+    parser.add_argument("--output_dir", default=None, help="Training output (default outputs/release-<kind>).")
+    args = parser.parse_args(argv)
+    kind = args.kind
+    out = args.output_dir or f"outputs/release-{kind}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
+    if "split" in args.steps:
+        run([sys.executable, "-m", "neuroart.training.release_data", SPLIT[kind]], env=env)
+    if "train" in args.steps:
+        run(train_command(kind, out), env=env)
+    if "export" in args.steps:
+        print(f"exported {export(kind, REPO_ROOT / out)}")
+    if "quality" in args.steps:
+        run([sys.executable, "benchmarks/release_quality.py", "--only", kind], env=env)
+    if "card" in args.steps:
+        from neuroart.training.release_card import write_release_card
+
+        print(f"wrote {write_release_card(kind, REPO_ROOT / out)}")
+
+
+if __name__ == "__main__":
+    main()

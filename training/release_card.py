@@ -1,0 +1,125 @@
+"""The model card of a release folder: what the template says, plus the recipe, the data, the budget, the measured
+quality (`benchmarks/results/release_quality.json`) and the samples (written here, from the release weights)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .release import DATA_NOTES, HALF_PRECISION, RECIPES, REPO_ROOT, release_dir
+
+
+def _table(rows: dict) -> str:
+    lines = ["| measure | value |", "| --- | --- |"]
+    for key, value in rows.items():
+        lines.append(f"| {key} | {value} |")
+    return "\n".join(lines)
+
+
+def _flat(section: dict) -> dict:
+    return {k: v for k, v in section.items() if isinstance(v, (int, float, str)) and k not in ("machine", "command")}
+
+
+def gan_samples(folder: Path) -> list[str]:
+    """A grid per style (8 seeds each) and a latent walk, written beside the weights; returns markdown lines."""
+    from neuroart import NeuroArtGANModel
+    from neuroart.gan import save_animation
+    from neuroart.training.tracking import image_grid
+
+    model = NeuroArtGANModel.from_pretrained(folder).eval()
+    (folder / "samples").mkdir(exist_ok=True)
+    lines = []
+    styles = model.config.id2label if model.config.num_classes else {0: "all"}
+    for label, name in sorted(styles.items(), key=lambda kv: int(kv[0])):
+        images = model.generate_images(16, seed=int(label), labels=int(label) if model.config.num_classes else None)
+        path = f"samples/style_{name}.png"
+        image_grid(images, 8).save(folder / path)
+        lines.append(f"**{name}** (seeds {int(label)}, 16 images)\n\n![{name}]({path})\n")
+    frames = model.interpolate(seed_a=3, seed_b=11, steps=24, labels=0 if model.config.num_classes else None)
+    save_animation(frames, folder / "samples" / "walk.png")
+    lines.append("Latent walk (seed 3 to 11, 24 frames, animated PNG):\n\n![walk](samples/walk.png)\n")
+    return lines
+
+
+def poetry_samples(folder: Path) -> list[str]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from neuroart.poetry import FORMS, explain_poem, write_poem
+
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    lines = []
+    for i, form in enumerate(FORMS):
+        poem = write_poem(model, tokenizer, form=form, seed=i, tone=True)
+        explanation = explain_poem(poem.text, form)
+        lines.append(f"**{form}** (`write_poem(model, tokenizer, form=\"{form}\", seed={i}, tone=True)`)\n\n```\n"
+                     f"{poem.text}\n```\n\n{explanation}\n")
+    poem = write_poem(model, tokenizer, form="七言绝句", title="春江花月", keywords=list("春江花月"), seed=0)
+    lines.append(f"**Keywords** 春 江 花 月 (`keywords=list(\"春江花月\")`, seed 0)\n\n```\n{poem.text}\n```\n")
+    return lines
+
+
+def music_samples(folder: Path) -> list[str]:
+    from transformers import AutoModelForCausalLM
+
+    from neuroart.music.generation import (
+        generate_music,
+        load_tokenizer,
+        piano_roll_image,
+        render_audio,
+        score_to_midi_bytes,
+    )
+
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    tokenizer = load_tokenizer(folder)
+    lines = []
+    (folder / "samples").mkdir(exist_ok=True)
+    for seed in (1, 2):
+        score = generate_music(model, tokenizer, num_bars=8, seed=seed)
+        stem = folder / "samples" / f"chorale_{seed}"
+        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"seed": seed}))
+        engine = render_audio(score, stem.with_suffix(".wav"))
+        piano_roll_image(score).save(stem.with_suffix(".png"))
+        lines.append(f"Seed {seed}, 8 bars, no primer ([MIDI](samples/chorale_{seed}.mid), "
+                     f"[WAV](samples/chorale_{seed}.wav), {engine}):\n\n![seed {seed}](samples/chorale_{seed}.png)\n")
+    return lines
+
+
+def write_release_card(kind: str, trained: Path, folder: Path | None = None) -> Path:
+    from neuroart.hub import write_model_card
+
+    folder = folder or release_dir(kind)
+    summary = json.loads((trained / "training_summary.json").read_text())
+    quality_file = REPO_ROOT / "benchmarks" / "results" / "release_quality.json"
+    quality = json.loads(quality_file.read_text())["sections"].get(kind, {}) if quality_file.exists() else {}
+    samples = {"gan": gan_samples, "poetry": poetry_samples, "music": music_samples}[kind](folder)
+    metrics = summary.get("metrics", {})
+    command = f"make release-{kind}   # = python -m neuroart.training.release {kind}"
+    training = "\n\n".join([
+        "## Release recipe",
+        f"```bash\n{command}\n```",
+        "which runs\n\n```bash\naccelerate launch --num_processes 1 --mixed_precision no "
+        f"training/train_{kind}.py \\\n  " + " ".join(RECIPES[kind]) + "\n```",
+        f"**Data.** {DATA_NOTES[kind]}",
+        f"**Budget.** {metrics.get('train_cpu_seconds', '?')} CPU-seconds of training "
+        f"({metrics.get('steps', '?')} steps), 1 thread, fp32 (no native bf16 on the AVX2-only CPU), "
+        f"{(quality.get('machine') or {}).get('cpu', 'CPU')}; weights stored in "
+        f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.",
+        "**Training record.** " + summary.get("training", "").split("\n\nSample poems")[0],
+        "## Measured quality (held-out data)",
+        f"`{quality.get('command', 'python benchmarks/release_quality.py --only ' + kind)}` "
+        "(`benchmarks/results/release_quality.json`):",
+        _table(_flat(quality)) if quality else "Not measured yet.",
+        "## Samples",
+        *samples,
+    ])
+    card = {"repo_id": f"neuroart/neuroart-{kind}", "training": training,
+            "hyperparameters": summary.get("hyperparameters"), "metrics": metrics}
+    if kind == "gan":
+        card["sample"] = "samples/grid.png" if (folder / "samples" / "grid.png").exists() else None
+    from transformers import AutoModel, AutoModelForCausalLM
+
+    import neuroart  # noqa: F401
+
+    model = (AutoModel if kind == "gan" else AutoModelForCausalLM).from_pretrained(folder)
+    return write_model_card(model, folder, **card)

@@ -1,0 +1,148 @@
+"""Train/validation splits of the curated data in `../shared/data` for the release recipes.
+
+    python -m neuroart.training.release_data paintings|poetry|music [--shared_data DIR] [--output_dir DIR]
+
+The splits are deterministic (seeded, by painting and by poem) and are written outside the repository
+(`outputs/release-data/` by default, git-ignored): painting folders hold symlinks to the shared files, poem files
+hold the selected records. Nothing of the shared data is copied into the repository.
+
+- `paintings`: hold out `--val_paintings` paintings (default 24 of 206, stratified by era) by painting id, so a
+  painting's whole image and its 12 crops fall on the same side. `train/<era>/` and `val/<era>/` hold `whole` +
+  `crops` at `--resolution` px as image folders (era = style class).
+- `poetry`: hold out `--val_poems` Tang poems (default 1,200) by poem; `train.jsonl` = the other Tang poems + all
+  Song poems, `val_tang.jsonl` = the held-out ones.
+- `music`: hold out 28 of the 279 Bach chorales by piece; `train/` and `val/` hold symlinks to the MIDI files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import random
+from collections import defaultdict
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT = REPO_ROOT / "outputs" / "release-data"
+SPLIT_SEED = 20261201
+
+
+def shared_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """`NEUROART_SHARED_DATA`, else `../shared/data` beside the repository."""
+    return Path(explicit or os.environ.get("NEUROART_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def painting_id(path: Path) -> str:
+    return path.stem.split("_c")[0]  # pNNN_cKK -> pNNN; pNNN -> pNNN
+
+
+def split_paintings(shared: Path, output: Path, *, resolution: int = 64, val_paintings: int = 24,
+                    seed: int = SPLIT_SEED) -> dict:
+    """Symlink `whole` + `crops` into `output/paintings/{train,val}/<era>/`; return the split's summary."""
+    root = shared / "paintings"
+    files = sorted((root / "whole" / str(resolution)).rglob("*.jpg")) + sorted(
+        (root / "crops" / str(resolution)).rglob("*.jpg"))
+    if not files:
+        raise SystemExit(f"No paintings under {root}/{{whole,crops}}/{resolution}.")
+    by_era = defaultdict(set)
+    for path in files:
+        by_era[path.parent.name].add(painting_id(path))
+    total = sum(len(ids) for ids in by_era.values())
+    rng = random.Random(seed)
+    held = set()
+    for era in sorted(by_era):  # stratified by era, at least one painting each
+        ids = sorted(by_era[era])
+        held.update(rng.sample(ids, max(1, round(val_paintings * len(ids) / total))))
+    dest = output / "paintings"
+    counts = {"train": 0, "val": 0}
+    for split in counts:
+        for old in (dest / split).rglob("*.jpg") if (dest / split).exists() else []:
+            old.unlink()
+    for path in files:
+        split = "val" if painting_id(path) in held else "train"
+        target = dest / split / path.parent.name / f"{path.parent.parent.parent.name}_{path.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(path.resolve(), target)
+        counts[split] += 1
+    summary = {"train_dir": str(dest / "train"), "val_dir": str(dest / "val"), "train_images": counts["train"],
+               "val_images": counts["val"], "train_paintings": total - len(held), "val_paintings": len(held),
+               "val_ids": sorted(held), "resolution": resolution, "seed": seed}
+    (dest / "split.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def split_poetry(shared: Path, output: Path, *, val_poems: int = 1200, seed: int = SPLIT_SEED) -> dict:
+    """Write `output/poetry/train.jsonl` (Tang minus the held-out poems, plus Song) and `val_tang.jsonl`."""
+    root = shared / "poetry"
+    tang = _read_jsonl(root / "zh_tang_jueju_lushi.jsonl")
+    song = _read_jsonl(root / "zh_song_jueju_strict.jsonl.gz")
+    order = sorted(range(len(tang)), key=lambda i: hashlib.sha1(f"{seed}:{tang[i]['text']}".encode()).hexdigest())
+    held = set(order[:val_poems])
+    keep = ("title", "author", "form", "text")
+    dest = output / "poetry"
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / "train.jsonl", "w", encoding="utf-8") as train, \
+            open(dest / "val_tang.jsonl", "w", encoding="utf-8") as val:
+        for i, poem in enumerate(tang):
+            (val if i in held else train).write(json.dumps({k: poem.get(k) for k in keep}, ensure_ascii=False) + "\n")
+        for poem in song:
+            train.write(json.dumps({k: poem.get(k) for k in keep}, ensure_ascii=False) + "\n")
+    summary = {"train_file": str(dest / "train.jsonl"), "validation_file": str(dest / "val_tang.jsonl"),
+               "train_tang": len(tang) - len(held), "train_song": len(song), "val_tang": len(held), "seed": seed}
+    (dest / "split.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int = SPLIT_SEED) -> dict:
+    """Symlink the Bach chorales into `output/music/{train,val}/`, split by piece (one file = one chorale)."""
+    files = sorted((shared / "midi" / "bach_chorales").glob("*.mid"))
+    if not files:
+        raise SystemExit(f"No chorales under {shared}/midi/bach_chorales.")
+    held = set(random.Random(seed).sample(range(len(files)), val_pieces))
+    dest = output / "music"
+    for split in ("train", "val"):
+        for old in (dest / split).glob("*.mid") if (dest / split).exists() else []:
+            old.unlink()
+        (dest / split).mkdir(parents=True, exist_ok=True)
+    for i, path in enumerate(files):
+        os.symlink(path.resolve(), dest / ("val" if i in held else "train") / path.name)
+    summary = {"train_dir": str(dest / "train"), "val_dir": str(dest / "val"), "train_pieces": len(files) - len(held),
+               "val_pieces": len(held), "val_files": sorted(files[i].name for i in held), "seed": seed}
+    (dest / "split.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("kind", choices=["paintings", "poetry", "music"])
+    parser.add_argument("--shared_data", default=None, help="The curated data (default $NEUROART_SHARED_DATA or "
+                                                           "../shared/data).")
+    parser.add_argument("--output_dir", default=str(DEFAULT_OUTPUT), help="Where the split goes.")
+    parser.add_argument("--resolution", type=int, default=64, choices=[64, 128], help="Painting size.")
+    parser.add_argument("--val_paintings", type=int, default=24, help="Paintings held out.")
+    parser.add_argument("--val_poems", type=int, default=1200, help="Tang poems held out.")
+    args = parser.parse_args(argv)
+    shared = shared_data_dir(args.shared_data)
+    if not shared.is_dir():
+        raise SystemExit(f"The curated data is not at {shared}; set NEUROART_SHARED_DATA.")
+    if args.kind == "paintings":
+        summary = split_paintings(shared, Path(args.output_dir), resolution=args.resolution,
+                                  val_paintings=args.val_paintings)
+    elif args.kind == "music":
+        summary = split_music(shared, Path(args.output_dir))
+    else:
+        summary = split_poetry(shared, Path(args.output_dir), val_poems=args.val_poems)
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("val_ids", "val_files")}))
+
+
+if __name__ == "__main__":
+    main()
