@@ -41,6 +41,9 @@ def _private_hf_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("hf_home")
     os.environ["HF_HOME"] = str(home)
     os.environ["HF_HUB_CACHE"] = str(home / "hub")
+    from neuroart import releases
+
+    releases.install()  # what `make install` does: the releases load by repo id, offline (as in the README)
     yield home
 
 

@@ -67,3 +67,24 @@ def test_memory_benchmark_smoke(tmp_path):
     summary = json.loads((tmp_path / "memory.json").read_text())["summary"]
     for name in ("gan", "music", "music_streaming", "poetry", "poetry_streaming"):
         assert summary[f"{name}_1x_mb"] > 50 and summary[f"{name}_10x_mb"] > 50
+
+
+@pytest.mark.parametrize("part,data", [("gan", "paintings"), ("poetry", "poetry"), ("music", "midi")])
+def test_release_quality_smoke(part, data, tmp_path):
+    if not (REPO_ROOT / "releases" / f"neuroart-{part}" / "config.json").exists():
+        pytest.skip(f"no release of {part} yet (make release-{part})")
+    if not (shared_data_dir() / data).is_dir():
+        pytest.skip(f"shared data {data}/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "release_quality.py"), "--smoke",
+                             "--only", part, "--results_dir", str(tmp_path)], capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    section = json.loads((tmp_path / "release_quality.json").read_text())["sections"][part]
+    assert section["command"].startswith("release_quality.py") and section["machine"]["torch"]
+    if part == "gan":
+        assert section["swd"] > 0 and section["pairwise_ratio"] > 0
+    elif part == "poetry":
+        assert section["constrained"]["form"] == 1.0 and section["constrained"]["triple_in_row"] == 0
+        assert section["constrained"]["triple_in_line"] == 0 and section["keywords_present"] == 1.0
+    else:
+        assert section["key_in_scale_rate"] == 1.0 and section["val_nats_per_token"] > 0

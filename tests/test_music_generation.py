@@ -230,3 +230,20 @@ def test_grammar_mask_leaves_nothing_to_repair(tokenizer, untrained):
             for s in range(3)]
     assert sum(c.token_errors for c in masked) <= 3 * 3  # at most an unfinished note at the very end
     assert sum(c.token_errors for c in free) > 3 * 3  # an untrained model breaks the grammar constantly unmasked
+
+
+def test_same_seed_same_music_under_concurrent_load(tokenizer, untrained):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def compose(seed):
+        return generate_music(untrained, tokenizer, max_new_tokens=60, seed=seed, return_details=True).token_ids
+
+    alone = [compose(s) for s in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(compose, [0, 1, 2, 0, 1, 2]))
+    assert together == alone + alone
+    torch.manual_seed(7)
+    before = torch.rand(1)
+    torch.manual_seed(7)
+    compose(4)
+    assert torch.equal(torch.rand(1), before)  # the global stream is left as it was

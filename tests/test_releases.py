@@ -180,3 +180,57 @@ def test_demo_path_serves_the_studio_on_the_releases_without_training(tmp_path):
     assert list(samples.glob("painting_*.png")) and list(samples.glob("music_*.mid")) and list(
         samples.glob("poem_*.txt"))
     assert not (tmp_path / "demo" / "neuroart-gan").exists()  # nothing was trained
+
+
+@pytest.mark.slow
+def test_studio_on_the_releases_carries_its_theme(tmp_path):
+    """The studio with no model variables set uses the releases (by repo id, offline, remote code only), and its
+    poem contains every character of the theme."""
+    for kind in KINDS:
+        release(kind)
+    env = fresh_cache(tmp_path)
+    for kind in KINDS:
+        env.pop(f"NEUROART_{kind.upper()}_MODEL", None)
+    app_path = REPO_ROOT / "spaces" / "neuroart-studio" / "app.py"
+    out = run_python(
+        f"""
+        import importlib.util, json
+        spec = importlib.util.spec_from_file_location("studio", {str(app_path)!r})
+        app = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(app)
+        painting, poem, wav, settings, bundle = app.create("春江花月", "", 3)
+        print(json.dumps({{"size": painting.size, "poem": poem, "models": settings.get("models")}},
+                         ensure_ascii=False))
+        """,
+        block_neuroart=True, env={**env, "GRADIO_ANALYTICS_ENABLED": "False"}, cwd=REPO_ROOT.parent, timeout=600,
+    )
+    result = json.loads(out.strip().split("\n")[-1])
+    body = result["poem"].split("\n\n")[1]  # title, poem, footer
+    assert all(c in body for c in "春江花月"), result["poem"]
+    assert "neuroart/neuroart-gan" in json.dumps(result["models"])
+
+
+def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
+    from hub_helpers import FakeHub
+
+    from neuroart import releases
+
+    kinds = [k for k in KINDS if releases.release_folder(k)]
+    if not kinds:
+        pytest.skip("no releases yet")
+    with FakeHub(tmp_path / "storage") as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_TOKEN", "hf_fake")
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        import huggingface_hub.constants as hf_constants
+
+        monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+        pushed = releases.push(kinds, namespace="neuroart")
+    assert set(pushed) == {f"neuroart/neuroart-{k}" for k in kinds}
+    for kind in kinds:
+        source = releases.release_folder(kind)
+        target = tmp_path / "storage" / "neuroart" / f"neuroart-{kind}"
+        for path in source.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                assert (target / path.relative_to(source)).read_bytes() == path.read_bytes(), path

@@ -10,7 +10,16 @@
   ending; `tone`: 平仄 rules (二四六分明, 对, 粘, odd lines after the first end on 仄) restrict the characters at
   positions 2/4/6 and the line ends. Polyphonic or unknown characters are wildcards. If a vocabulary cannot satisfy
   a rule at some step, that rule is relaxed for that step and the relaxation is recorded.
-- `num_candidates` poems are sampled and reranked: passing checks first, then mean token log-probability.
+- No stutter (`no_stutter=True`, the default): a character may not come a third time in a row or a third time in
+  one line, and a line may not repeat an earlier one; doubled characters (叠字 such as 青青) stay allowed. This is
+  a mask like the form, so it holds whatever the weights.
+- `keywords` (characters or words) are planned Jiuge-style: each gets a line (a seeded plan per candidate, distinct
+  lines while they last) and may not take the acrostic's first character or a rhymed line end; the model places it
+  freely until the line has just enough room left, then it is forced in. A keyword that cannot be placed (not in
+  the vocabulary, longer than a line, no room) or that breaks a tone rule where it is forced is listed in
+  `Poem.relaxed`, never dropped silently.
+- `num_candidates` poems are sampled and reranked: passing checks first, then the model's own fluency (mean token
+  log-probability). Sampling runs on a private random stream seeded by `seed` (`seeded_rng`).
 - English (`form="quatrain"|"sonnet"`): `EnglishLinesLogitsProcessor` fixes the number of lines; rhyme follows
   `rhyme_scheme` by reranking on CMUdict rhymes.
 
@@ -300,6 +309,9 @@ class EnglishLinesLogitsProcessor(LogitsProcessor):
         special = set(tokenizer.all_special_ids)
         for token, index in vocab.items():
             self.latin[index] = index not in special and bool(LATIN_TOKEN.match(token))
+        if int(self.latin.sum()) < 26:
+            raise ValueError("This poet's vocabulary has no English (it was trained on classical Chinese only); "
+                             "use a classical form such as 七言绝句, or a model trained with English poems.")
 
     def __call__(self, input_ids, scores):
         for row in range(input_ids.shape[0]):
