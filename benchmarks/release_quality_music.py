@@ -21,6 +21,7 @@ from music_quality import features, overlap_area  # noqa: E402
 
 def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
     import torch
+    from release_quality import release_split
 
     from neuroart import NeuroArtMusicForCausalLM
     from neuroart.music.generation import (
@@ -31,7 +32,6 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
         notes_per_bar,
         to_score,
     )
-    from release_quality import release_split
 
     split = release_split("music")
     val_files = sorted(Path(split["val_dir"]).glob("*.mid"))

@@ -211,9 +211,9 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
 
 
 def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
-    from hub_helpers import FakeHub
-
     from neuroart import releases
+
+    from hub_helpers import FakeHub
 
     kinds = [k for k in KINDS if releases.release_folder(k)]
     if not kinds:
