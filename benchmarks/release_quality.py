@@ -74,7 +74,28 @@ def mean_pairwise_rms(images) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def gan_section(model_dir: str, smoke: bool, near_copy_rms: float, seed: int = 0) -> dict:
+def periodic_energy(images) -> dict:
+    """Share of spectral energy (grey levels, mean removed) at the grid periods that upsampling artefacts leave
+    (2 and 4 px, on either axis): checkerboard texture shows as a ratio above the real images' one."""
+    import torch
+
+    grey = images.float().mean(1)  # (N, H, W)
+    grey = grey - grey.mean(dim=(1, 2), keepdim=True)
+    power = torch.fft.fft2(grey).abs().pow(2).mean(0)  # (H, W)
+    n = power.shape[-1]
+    total = power.sum()
+    out = {}
+    for period in (2, 4):
+        k = n // period
+        rows = power[k, :].sum() + power[:, k].sum() - power[k, k]
+        if period == 4:
+            rows = rows + power[n - k, :].sum() + power[:, n - k].sum() - power[n - k, n - k]
+        out[f"period_{period}px"] = float(rows / total)
+    return out
+
+
+def gan_section(model_dir: str, smoke: bool, near_copy_rms: float, seed: int = 0, results_dir: Path | None = None
+                ) -> dict:
     import torch
 
     from neuroart import NeuroArtGANModel
@@ -119,6 +140,16 @@ def gan_section(model_dir: str, smoke: bool, near_copy_rms: float, seed: int = 0
     result["pairwise_rms_samples"] = round(mean_pairwise_rms(fake[:64]), 4)
     result["pairwise_rms_real"] = round(mean_pairwise_rms(train[sixty_four]), 4)
     result["pairwise_ratio"] = round(result["pairwise_rms_samples"] / result["pairwise_rms_real"], 3)
+    if results_dir is not None:  # the README's grid: the first 36 of the scored samples
+        from PIL import Image
+
+        from neuroart.training.tracking import image_grid
+
+        tiles = [Image.fromarray((im.permute(1, 2, 0).numpy() * 255).round().astype("uint8")) for im in fake[:36]]
+        image_grid(tiles, 6).save(results_dir / "release_quality_gan.png")
+    fake_periodic, real_periodic = periodic_energy(fake), periodic_energy(val)
+    for key in fake_periodic:  # > 1: more grid texture than real paintings
+        result[f"grid_energy_ratio_{key}"] = round(fake_periodic[key] / max(real_periodic[key], 1e-12), 3)
     inception = None if smoke else load_inception()
     if inception is not None:
         val_f = inception_features(val, inception)
@@ -163,8 +194,12 @@ def main(argv=None):
     for part in parts:
         started = time.time()
         model = getattr(args, f"{part}_model")
+        try:  # recorded relative to the repository when it lies inside it
+            shown = str(Path(model).resolve().relative_to(REPO_ROOT))
+        except ValueError:
+            shown = str(model)
         if part == "gan":
-            section = gan_section(model, args.smoke, args.near_copy_rms)
+            section = gan_section(model, args.smoke, args.near_copy_rms, results_dir=results_dir)
         elif part == "poetry":
             from release_quality_poetry import poetry_section
 
@@ -173,6 +208,7 @@ def main(argv=None):
             from release_quality_music import music_section
 
             section = music_section(model, args.smoke)
+        section["model"] = shown
         section["seconds"] = round(time.time() - started, 1)
         section["machine"] = machine_info()
         section["command"] = " ".join(["release_quality.py", *(argv if argv is not None else sys.argv[1:])])

@@ -156,92 +156,205 @@ def launch_studio(root_or_env, port: int) -> int:
         return 0
 
 
+def _load(args):
+    """(model name for provenance, model path): the release when `--model` is not given."""
+    if args.model is not None:
+        return args.model, args.model
+    from neuroart import releases
+
+    return releases.repo_id(args.kind), releases.default_model(args.kind)
+
+
+class Manifest:
+    """`manifest.jsonl` of a bulk run: one line per finished work (seed, files, settings). A rerun skips the seeds
+    whose line and files are there, so an interrupted run resumes where it stopped."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "manifest.jsonl"
+        self.done = set()
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill: that work is redone
+                    continue
+                if all((folder / f).exists() for f in entry.get("files", [])):
+                    self.done.add(entry["seed"])
+
+    def add(self, seed: int, files: list[str], settings: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"seed": seed, "files": files, **settings}, ensure_ascii=False) + "\n")
+        self.done.add(seed)
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit="work")
+    except ImportError:  # pragma: no cover - tqdm comes with the train extra
+        class Plain:
+            def update(self, n):
+                pass
+
+            def close(self):
+                pass
+
+        return Plain()
+
+
+def _bulk(args, out: Path, make_batch, batch_size: int) -> int:
+    """Write works for seeds seed .. seed+num-1 (skipping finished ones), `batch_size` seeds per call of
+    `make_batch(seeds) -> [(files, settings), ...]`."""
+    manifest = Manifest(out)
+    pending = [s for s in range(args.seed, args.seed + args.num) if s not in manifest.done]
+    bar = _progress(args.num, f"neuroart generate {args.kind}")
+    bar.update(args.num - len(pending))
+    for start in range(0, len(pending), batch_size):
+        seeds = pending[start : start + batch_size]
+        for seed, (files, settings) in zip(seeds, make_batch(seeds)):
+            manifest.add(seed, files, settings)
+        bar.update(len(seeds))
+    bar.close()
+    print(f"{args.num} works in {out} ({len(pending)} new, {args.num - len(pending)} already there); "
+          f"manifest: {manifest.path}")
+    return 0
+
+
 def generate(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    name = args.model
-    if args.model is None:  # the release: its cached snapshot, named by its repo id in the provenance
-        from neuroart import releases
+    name, args.model = _load(args)
+    return {"gan": generate_gan, "music": generate_music_cli, "poetry": generate_poetry}[args.kind](args, out, name)
 
-        args.model, name = releases.default_model(args.kind), releases.repo_id(args.kind)
-    if args.kind == "gan":
-        from transformers import AutoModel
 
-        from neuroart.gan import save_image
+def generate_gan(args, out: Path, name: str) -> int:
+    from transformers import AutoModel
 
-        model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
-        model.name_or_path = name  # recorded in each painting's provenance chunks
-        label = args.label
-        if args.style is not None:
-            names = {str(v): int(k) for k, v in (getattr(model.config, "id2label", None) or {}).items()}
-            if args.style not in names or not model.config.num_classes:
-                raise SystemExit(f"--style {args.style!r} is not a style of this model ({', '.join(names) or 'none'}).")
-            label = names[args.style]
-        images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation, labels=label)
-        for i, image in enumerate(images):
-            save_image(image, out / f"painting_{args.seed}_{i}.png")
-        print(f"{len(images)} paintings in {out}")
-        if args.walk_to is not None:
-            from neuroart.gan import save_animation
+    from neuroart.gan import save_image
 
-            frames = model.interpolate(args.seed, args.walk_to, steps=args.frames, truncation_psi=args.truncation,
-                                       labels=label)
-            save_animation(frames, out / f"walk_{args.seed}_{args.walk_to}.png")
-            print(f"latent walk: {out / f'walk_{args.seed}_{args.walk_to}.png'}")
-        if args.nearest:
-            from transformers.utils import cached_file
+    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
+    model.name_or_path = name  # recorded in each painting's provenance chunks
+    label = args.label
+    if args.style is not None:
+        names = {str(v): int(k) for k, v in (getattr(model.config, "id2label", None) or {}).items()}
+        if args.style not in names or not model.config.num_classes:
+            raise SystemExit(f"--style {args.style!r} is not a style of this model ({', '.join(names) or 'none'}).")
+        label = names[args.style]
+    if args.num:
+        def paint(seeds):
+            works = []
+            for seed, image in zip(seeds, model.paint_seeds(seeds, truncation_psi=args.truncation, labels=label)):
+                save_image(image, out / f"painting_{seed}.png")
+                works.append(([f"painting_{seed}.png"], {"model": name, "truncation_psi": args.truncation,
+                                                         "label": image.text.get("neuroart:label")}))
+            return works
 
-            from neuroart.gan import NEAREST_INDEX_FILE, nearest_in_index
+        return _bulk(args, out, paint, args.batch_size)
+    images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation, labels=label)
+    for i, image in enumerate(images):
+        save_image(image, out / f"painting_{args.seed}_{i}.png")
+    print(f"{len(images)} paintings in {out}")
+    if args.walk_to is not None:
+        from neuroart.gan import save_animation
 
-            index = cached_file(args.model, NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
-            if index is None:
-                raise SystemExit(f"{args.model} ships no {NEAREST_INDEX_FILE}.")
-            for i, row in enumerate(nearest_in_index(images, index, k=3)):
-                print(f"painting {i}: nearest training thumbnails at RMS distance "
-                      + ", ".join(f"{d:.3f}" for _, d in row))
-    elif args.kind == "music":
-        from transformers import AutoModelForCausalLM
+        frames = model.interpolate(args.seed, args.walk_to, steps=args.frames, truncation_psi=args.truncation,
+                                   labels=label)
+        save_animation(frames, out / f"walk_{args.seed}_{args.walk_to}.png")
+        print(f"latent walk: {out / f'walk_{args.seed}_{args.walk_to}.png'}")
+    if args.nearest:
+        from transformers.utils import cached_file
 
-        from neuroart.music.generation import (
-            generate_music,
-            load_tokenizer,
-            piano_roll_image,
-            render_audio,
-            score_to_midi_bytes,
-        )
+        from neuroart.gan import NEAREST_INDEX_FILE, nearest_in_index
 
-        model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
-        tokenizer = load_tokenizer(args.model)
-        primer = None
-        if args.primer:
-            path = Path(args.primer)
-            if not path.is_file() or path.stat().st_size > MAX_PRIMER_BYTES:
-                raise SystemExit(f"--primer {path}: not a file, or larger than {MAX_PRIMER_BYTES:,} bytes.")
-            primer = path.read_bytes()
-            if not primer.startswith(b"MThd"):
-                raise SystemExit(f"--primer {path} is not a MIDI file (no 'MThd' header).")
+        index = cached_file(args.model, NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
+        if index is None:
+            raise SystemExit(f"{args.model} ships no {NEAREST_INDEX_FILE}.")
+        for i, row in enumerate(nearest_in_index(images, index, k=3)):
+            print(f"painting {i}: nearest training thumbnails at RMS distance " + ", ".join(f"{d:.3f}" for _, d in row))
+    return 0
+
+
+def generate_music_cli(args, out: Path, name: str) -> int:
+    from transformers import AutoModelForCausalLM
+
+    from neuroart.music.generation import (
+        generate_music,
+        load_tokenizer,
+        piano_roll_image,
+        render_audio,
+        score_to_midi_bytes,
+    )
+
+    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
+    tokenizer = load_tokenizer(args.model)
+    primer = None
+    if args.primer:
+        path = Path(args.primer)
+        if not path.is_file() or path.stat().st_size > MAX_PRIMER_BYTES:
+            raise SystemExit(f"--primer {path}: not a file, or larger than {MAX_PRIMER_BYTES:,} bytes.")
+        primer = path.read_bytes()
+        if not primer.startswith(b"MThd"):
+            raise SystemExit(f"--primer {path} is not a MIDI file (no 'MThd' header).")
+    settings = {"model": name, "bars": args.bars, "key": args.key, "density": args.density,
+                "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+                "primer": args.primer, "keep_primer": args.keep_primer}
+
+    def compose(seed: int, audio: bool = True) -> list[str]:
         score = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=args.bars,
                                max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
-                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
-        stem = out / f"music_{args.seed}"
-        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"model": name, "seed": args.seed,
-                                                                         "key": args.key, "density": args.density}))
-        engine = render_audio(score, stem.with_suffix(".wav"))
-        piano_roll_image(score).save(stem.with_suffix(".png"))
-        print(f"{stem}.mid, .wav ({engine}) and .png")
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed)
+        stem = out / f"music_{seed}"
+        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {**settings, "seed": seed}))
+        files = [stem.with_suffix(".mid").name]
+        if audio:
+            render_audio(score, stem.with_suffix(".wav"))
+            piano_roll_image(score).save(stem.with_suffix(".png"))
+            files += [stem.with_suffix(".wav").name, stem.with_suffix(".png").name]
+        return files
 
-        from neuroart.poetry import write_poem
+    if args.num:
+        return _bulk(args, out, lambda seeds: [(compose(s, audio=not args.midi_only), settings) for s in seeds], 1)
+    files = compose(args.seed)
+    print(", ".join(str(out / f) for f in files))
+    return 0
 
-        model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
-        tokenizer = AutoTokenizer.from_pretrained(args.model)
-        poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
-                          acrostic=args.acrostic, rhyme=not args.no_rhyme, tone=args.tone,
-                          num_candidates=args.num_candidates, temperature=args.temperature, seed=args.seed)
+
+def generate_poetry(args, out: Path, name: str) -> int:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from neuroart.poetry import write_poem
+
+    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    settings = {"model": name, "form": args.form, "title": args.title, "keywords": args.keywords,
+                "acrostic": args.acrostic, "rhyme": not args.no_rhyme, "tone": args.tone,
+                "num_candidates": args.num_candidates, "temperature": args.temperature, "top_k": args.top_k,
+                "top_p": args.top_p}
+
+    def write(seed: int):
+        try:
+            poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
+                              acrostic=args.acrostic, rhyme=not args.no_rhyme, tone=args.tone,
+                              num_candidates=args.num_candidates, temperature=args.temperature, top_k=args.top_k,
+                              top_p=args.top_p, seed=seed)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
         footer = f"\n\n-- AI-generated by NeuroArt ({name}, seed {poem.seed}, form {args.form})\n"
         (out / f"poem_{poem.seed}.txt").write_text(poem.text + footer, encoding="utf-8")
-        print(poem.text)
+        return poem
+
+    if args.num:
+        def batch(seeds):
+            works = []
+            for seed in seeds:
+                poem = write(seed)
+                works.append(([f"poem_{seed}.txt"], {**settings, "text": poem.text, "check": poem.check,
+                                                     "relaxed": poem.relaxed}))
+            return works
+
+        return _bulk(args, out, batch, 1)
+    print(write(args.seed).text)
     return 0
 
 
@@ -274,35 +387,51 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0, help="Seed of every run.")
     q.add_argument("--no-launch", action="store_true", help="Do not open the studio Space on the models afterwards.")
     q.add_argument("--port", type=bounded(1024, 65535), default=7860, help="Port of the studio (1024-65535).")
-    g = sub.add_parser("generate", help="Paint, compose or write with a trained model.")
-    g.add_argument("kind", choices=["gan", "music", "poetry"], help="Which model.")
-    g.add_argument("--model", default=None, help="Model folder or Hub id (default: the release).")
-    g.add_argument("--out", default="neuroart-outputs", help="Output folder.")
-    g.add_argument("--seed", type=bounded(0, 2**31 - 1), default=0, help="Seed.")
-    g.add_argument("--num_images", type=bounded(1, 256), default=8, help="Paintings (1-256).")
-    g.add_argument("--truncation", type=bounded(0.0, 1.0, float), default=1.0, help="Truncation psi (0-1).")
-    g.add_argument("--label", type=int, default=None, help="Style class (number) of a conditional GAN.")
-    g.add_argument("--style", default=None, help="Style class by name (the model's id2label), e.g. circles.")
-    g.add_argument("--walk_to", type=bounded(0, 2**31 - 1), default=None,
-                   help="Also write a latent-walk animation from --seed to this seed.")
-    g.add_argument("--frames", type=bounded(2, 256), default=24, help="Frames of the walk (2-256).")
-    g.add_argument("--nearest", action="store_true", help="Print each painting's nearest training thumbnails.")
-    g.add_argument("--bars", type=bounded(1, 64), default=8, help="Bars of music (1-64).")
-    g.add_argument("--max_new_tokens", type=bounded(16, 8192), default=2048, help="Token cap (16-8192).")
-    g.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
-    g.add_argument("--density", default=None, choices=["low", "medium", "high"], help="Note density.")
-    g.add_argument("--primer", default=None, help="A MIDI file to continue.")
-    g.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")
-    g.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
-    g.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Music: top-k sampling (0 = off).")
-    g.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Music: nucleus sampling.")
-    g.add_argument("--form", default="七言绝句", help="五言绝句, 七言绝句, 五言律诗, 七言律诗, quatrain or sonnet.")
-    g.add_argument("--title", default=None, help="Poem title.")
-    g.add_argument("--keywords", nargs="*", default=None, help="Keywords to include.")
-    g.add_argument("--acrostic", default=None, help="First characters of the lines (藏头诗).")
-    g.add_argument("--tone", action="store_true", help="Apply 平仄 rules.")
-    g.add_argument("--no_rhyme", action="store_true", help="Do not enforce rhyme.")
-    g.add_argument("--num_candidates", type=bounded(1, 32), default=4, help="Candidates to rerank (1-32).")
+    g = sub.add_parser("generate", help="Paint, compose or write (the release unless --model is given).")
+    kinds = g.add_subparsers(dest="kind", required=True)
+
+    def common(kind: str, help_text: str):
+        p = kinds.add_parser(kind, help=help_text)
+        p.add_argument("--model", default=None, help="Model folder or Hub id (default: the release).")
+        p.add_argument("--out", "--output_dir", dest="out", default="neuroart-outputs", help="Output folder.")
+        p.add_argument("--seed", type=bounded(0, 2**31 - 1), default=0, help="Seed (of the first work with --num).")
+        p.add_argument("--num", type=bounded(1, 1_000_000), default=None,
+                       help="Bulk: write this many works (seeds seed, seed+1, ...) and a manifest.jsonl; a rerun "
+                            "skips the works already written.")
+        return p
+
+    gg = common("gan", "Paint.")
+    gg.add_argument("--num_images", type=bounded(1, 256), default=8, help="Paintings from one seed (1-256).")
+    gg.add_argument("--batch_size", type=bounded(1, 1024), default=64, help="With --num: paintings per batch.")
+    gg.add_argument("--truncation", type=bounded(0.0, 1.0, float), default=1.0, help="Truncation psi (0-1).")
+    gg.add_argument("--label", type=int, default=None, help="Style class (number) of a conditional GAN.")
+    gg.add_argument("--style", default=None, help="Style class by name (the model's id2label), e.g. c17.")
+    gg.add_argument("--walk_to", type=bounded(0, 2**31 - 1), default=None,
+                    help="Also write a latent-walk animation from --seed to this seed.")
+    gg.add_argument("--frames", type=bounded(2, 256), default=24, help="Frames of the walk (2-256).")
+    gg.add_argument("--nearest", action="store_true", help="Print each painting's nearest training thumbnails.")
+    gm = common("music", "Compose.")
+    gm.add_argument("--bars", type=bounded(1, 64), default=8, help="Bars of music (1-64).")
+    gm.add_argument("--max_new_tokens", type=bounded(16, 8192), default=2048, help="Token cap (16-8192).")
+    gm.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
+    gm.add_argument("--density", default=None, choices=["low", "medium", "high"], help="Note density.")
+    gm.add_argument("--primer", default=None, help="A MIDI file to continue.")
+    gm.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")
+    gm.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
+    gm.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Top-k sampling (0 = off).")
+    gm.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")
+    gm.add_argument("--midi_only", action="store_true", help="With --num: MIDI files only (no WAV, no piano roll).")
+    gp = common("poetry", "Write a poem.")
+    gp.add_argument("--form", default="七言绝句", help="五言绝句, 七言绝句, 五言律诗, 七言律诗, quatrain or sonnet.")
+    gp.add_argument("--title", default=None, help="Poem title.")
+    gp.add_argument("--keywords", nargs="*", default=None, help="Keywords that must appear.")
+    gp.add_argument("--acrostic", default=None, help="First characters of the lines (藏头诗).")
+    gp.add_argument("--tone", action="store_true", help="Apply 平仄 rules.")
+    gp.add_argument("--no_rhyme", action="store_true", help="Do not enforce rhyme.")
+    gp.add_argument("--num_candidates", type=bounded(1, 32), default=4, help="Candidates to rerank (1-32).")
+    gp.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=0.9, help="Sampling temperature.")
+    gp.add_argument("--top_k", type=bounded(0, 1000), default=50, help="Top-k sampling (0 = off).")
+    gp.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")
     m = sub.add_parser("models", help="Install, list or push the release models.")
     m.add_argument("action", choices=["install", "list", "push"])
     m.add_argument("--kinds", nargs="*", choices=["gan", "music", "poetry"], default=None, help="Which releases.")

@@ -52,9 +52,52 @@ def test_generate_each_kind(models, tmp_path):
 def test_out_of_range_numbers_are_refused_cleanly(tmp_path):
     result = cli("generate", "gan", "--model", tmp_path, "--num_images", 100000, check=False)
     assert result.returncode == 2 and "must lie in [1, 256]" in result.stderr and "Traceback" not in result.stderr
-    for flag, value in (("--seed", -1), ("--top_p", 3), ("--frames", 10_000), ("--bars", 0)):
-        result = cli("generate", "music", "--model", tmp_path, flag, value, check=False)
+    for kind, flag, value in (("music", "--seed", -1), ("music", "--top_p", 3), ("gan", "--frames", 10_000),
+                              ("music", "--bars", 0), ("poetry", "--num", 0)):
+        result = cli("generate", kind, "--model", tmp_path, flag, value, check=False)
         assert result.returncode == 2 and "must lie in" in result.stderr, flag
+
+
+def test_a_flag_of_another_model_is_an_error(tmp_path):
+    for kind, flag, value in (("poetry", "--bars", 4), ("gan", "--form", "五言绝句"), ("music", "--truncation", 0.5),
+                              ("gan", "--top_p", 0.9)):
+        result = cli("generate", kind, "--model", tmp_path, flag, value, check=False)
+        assert result.returncode == 2 and "unrecognized arguments" in result.stderr, (kind, flag)
+
+
+def test_bulk_creation_writes_a_manifest_and_resumes(models, tmp_path):
+    out = tmp_path / "bulk"
+    cli("generate", "gan", "--model", models / "neuroart-gan", "--num", 20, "--seed", 100, "--batch_size", 8,
+        "--out", out)
+    paintings = sorted(out.glob("painting_*.png"))
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(paintings) == 20 and sorted(e["seed"] for e in manifest) == list(range(100, 120))
+    # each work is reproducible from its own seed alone
+    from PIL import Image
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(models / "neuroart-gan", trust_remote_code=True).eval()
+    single = model.generate_images(1, seed=107, output_type="np")[0]
+    import numpy as np
+
+    written = np.asarray(Image.open(out / "painting_107.png").convert("RGB"), dtype=np.float32) / 255
+    assert np.abs(written - single).max() <= 1 / 255 + 1e-6
+    stamps = {p: p.stat().st_mtime_ns for p in paintings}
+    again = cli("generate", "gan", "--model", models / "neuroart-gan", "--num", 20, "--seed", 100, "--out", out)
+    assert "0 new, 20 already there" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in paintings} == stamps
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 20
+    (out / "painting_105.png").unlink()  # a lost file is made again, alone
+    assert "1 new" in cli("generate", "gan", "--model", models / "neuroart-gan", "--num", 20, "--seed", 100,
+                          "--out", out).stdout
+    poems = tmp_path / "poems"
+    cli("generate", "poetry", "--model", models / "neuroart-poetry", "--num", 3, "--form", "五言绝句", "--out", poems)
+    entries = [json.loads(line) for line in (poems / "manifest.jsonl").read_text().splitlines()]
+    assert [e["seed"] for e in entries] == [0, 1, 2] and all(e["check"]["form_ok"] for e in entries)
+    music = tmp_path / "music"
+    cli("generate", "music", "--model", models / "neuroart-music", "--num", 2, "--bars", 1, "--midi_only",
+        "--out", music)
+    assert len(list(music.glob("music_*.mid"))) == 2 and not list(music.glob("*.wav"))
 
 
 def test_primer_that_is_not_midi_is_refused(models, tmp_path):

@@ -91,6 +91,21 @@ def test_resumed_run_reproduces_the_uninterrupted_losses(script, tmp_path):
     assert torch.allclose(torch.tensor(straight[4:]), torch.tensor(resumed), rtol=0, atol=1e-4), (straight, resumed)
 
 
+@pytest.mark.parametrize("script", ["train_gan.py", "train_poetry.py"])
+def test_a_cpu_budget_spans_the_interrupted_run_and_its_resume(script, tmp_path):
+    """The CPU seconds used before a crash are in the checkpoint and count against --max_train_cpu_seconds after
+    --resume_from_checkpoint, so a resumed budgeted run neither restarts its budget nor its LR schedule."""
+    out = tmp_path / "out"
+    args = [*data_args(script, tmp_path), "--checkpointing_steps", 4, "--max_train_cpu_seconds", 100000]
+    launch_script(script, "--output_dir", out, "--max_train_steps", 8, *args, check=False,
+                  env={"NEUROART_FAULT_CRASH_AFTER_CHECKPOINT": "4"})
+    state = json.loads((list_checkpoints(out)[-1] / "training_state.json").read_text())
+    assert state["step"] == 4 and state["train_cpu_seconds"] > 0
+    launch_script(script, "--output_dir", out, "--max_train_steps", 8, "--resume_from_checkpoint", "latest", *args)
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["steps"] == 8 and metrics["train_cpu_seconds"] >= round(state["train_cpu_seconds"], 1)
+
+
 def test_gan_divergence_restores_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "out"
     _, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 14, "--checkpointing_steps", 4,

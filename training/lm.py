@@ -168,11 +168,12 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
         eval_loader = accelerator.prepare(eval_loader)
     unwrapped = accelerator.unwrap_model(model)
 
-    global_step, skipped = 0, 0
+    global_step, skipped, cpu_before = 0, 0, 0.0
     checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
     if checkpoint is not None:
         state, _ = load_checkpoint(accelerator, checkpoint)
         global_step, skipped = state["step"], state.get("skipped_steps", 0)
+        cpu_before = state.get("train_cpu_seconds", 0.0)  # a CPU budget spans the interrupted run and this one
         logger.info("Resumed from %s at step %d.", checkpoint, global_step)
     elif args.resume_from_checkpoint:
         logger.info("No complete checkpoint in %s: starting from scratch.", args.output_dir)
@@ -185,7 +186,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     progress = progress_bar(accelerator, max_steps, global_step)
     start_epoch = global_step // steps_per_epoch
     to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
-    started, cpu_started = time.time(), time.process_time()
+    started, cpu_started = time.time(), time.process_time() - cpu_before
     clock["start"] = cpu_started
     tokens_seen = 0
     loss = torch.zeros(())
@@ -223,7 +224,9 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                 accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=global_step)
                 logger.info("step %d: validation %.4f nats/token", global_step, metrics["val_nats_per_token"])
             if global_step % args.checkpointing_steps == 0 or global_step == max_steps:
-                save_checkpoint(accelerator, args.output_dir, global_step, {"skipped_steps": skipped, "epoch": epoch},
+                save_checkpoint(accelerator, args.output_dir, global_step,
+                                {"skipped_steps": skipped, "epoch": epoch,
+                                 "train_cpu_seconds": time.process_time() - cpu_started},
                                 None, args.checkpoints_total_limit)
             if on_sample is not None and accelerator.is_main_process and (
                     global_step % args.sample_steps == 0 or global_step == max_steps):

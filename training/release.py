@@ -30,7 +30,7 @@ HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
 
 RECIPES = {
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
-            "--max_train_cpu_seconds", "4500", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--max_train_cpu_seconds", "3800", "--max_train_steps", "100000", "--train_batch_size", "16",
             "--learning_rate", "2e-4", "--sample_steps", "500", "--checkpointing_steps", "250",
             "--checkpoints_total_limit", "2", "--seed", "0"],
     "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
@@ -42,7 +42,7 @@ RECIPES = {
     "poetry": ["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
                "--hidden_size", "256", "--num_hidden_layers", "4", "--num_attention_heads", "4", "--dropout", "0.0",
                "--train_batch_size", "32", "--learning_rate", "2e-3", "--lr_warmup_steps", "50",
-               "--max_seq_length", "128", "--max_train_cpu_seconds", "5000", "--max_train_steps", "100000",
+               "--max_seq_length", "128", "--max_train_cpu_seconds", "4200", "--max_train_steps", "100000",
                "--eval_steps", "400", "--sample_steps", "400", "--checkpointing_steps", "200",
                "--checkpoints_total_limit", "2", "--seed", "0"],
 }
@@ -81,7 +81,7 @@ def release_dir(kind: str) -> Path:
 
 
 KEEP = {"gan": ["nearest_index.safetensors", "samples/grid.png"],
-        "music": ["tokenizer.json", "samples/sample.mid", "samples/sample.png", "samples/sample.wav"],
+        "music": ["tokenizer.json"],
         "poetry": ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "poem_lines.txt.gz",
                    "samples/poems.txt"]}
 

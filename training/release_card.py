@@ -96,7 +96,7 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None) -> 
     metrics = summary.get("metrics", {})
     command = f"make release-{kind}   # = python -m neuroart.training.release {kind}"
     training = "\n\n".join([
-        "## Release recipe",
+        "### Release recipe",
         f"```bash\n{command}\n```",
         "which runs\n\n```bash\naccelerate launch --num_processes 1 --mixed_precision no "
         f"training/train_{kind}.py \\\n  " + " ".join(RECIPES[kind]) + "\n```",
@@ -105,12 +105,13 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None) -> 
         f"({metrics.get('steps', '?')} steps), 1 thread, fp32 (no native bf16 on the AVX2-only CPU), "
         f"{(quality.get('machine') or {}).get('cpu', 'CPU')}; weights stored in "
         f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.",
-        "**Training record.** " + summary.get("training", "").split("\n\nSample poems")[0],
-        "## Measured quality (held-out data)",
+        "**Training metrics** (the script's own, on its validation split): "
+        + ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float))) + ".",
+        "### Measured quality (held-out data)",
         f"`{quality.get('command', 'python benchmarks/release_quality.py --only ' + kind)}` "
         "(`benchmarks/results/release_quality.json`):",
         _table(_flat(quality)) if quality else "Not measured yet.",
-        "## Samples",
+        "### Samples",
         *samples,
     ])
     card = {"repo_id": f"neuroart/neuroart-{kind}", "training": training,

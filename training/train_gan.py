@@ -192,12 +192,13 @@ def main(args):
     max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     num_epochs = math.ceil(max_steps / steps_per_epoch)
 
-    global_step, skipped_steps = 0, 0
+    global_step, skipped_steps, cpu_before = 0, 0, 0.0
     checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
     if checkpoint is not None:
         state, tensors = load_checkpoint(accelerator, checkpoint)
         model.generator_ema.load_state_dict({k[len("ema."):]: v for k, v in tensors.items()})
         global_step, skipped_steps = state["step"], state.get("skipped_steps", 0)
+        cpu_before = state.get("train_cpu_seconds", 0.0)  # a CPU budget spans the interrupted run and this one
         logger.info("Resumed from %s at step %d.", checkpoint, global_step)
     elif args.resume_from_checkpoint:
         logger.info("No complete checkpoint in %s: starting from scratch.", args.output_dir)
@@ -210,7 +211,7 @@ def main(args):
     device = accelerator.device
     start_epoch = global_step // steps_per_epoch
     batches_to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
-    started, cpu_started = time.time(), time.process_time()
+    started, cpu_started = time.time(), time.process_time() - cpu_before
     d_loss = g_loss = torch.zeros(())
     loss_history, consecutive_bad, restored, history_start = [], 0, 0, global_step
     fault_step = int(os.environ.get("NEUROART_FAULT_NAN_WEIGHTS_AT_STEP", "0"))  # tests: simulate a divergence
@@ -292,7 +293,9 @@ def main(args):
             if global_step % args.checkpointing_steps == 0 or global_step == max_steps:
                 ema = {f"ema.{k}": v for k, v in model.generator_ema.state_dict().items()}
                 save_checkpoint(accelerator, args.output_dir, global_step,
-                                {"skipped_steps": skipped_steps, "epoch": epoch}, ema, args.checkpoints_total_limit)
+                                {"skipped_steps": skipped_steps, "epoch": epoch,
+                                 "train_cpu_seconds": time.process_time() - cpu_started},
+                                ema, args.checkpoints_total_limit)
             if accelerator.is_main_process and (global_step % args.sample_steps == 0 or global_step == max_steps):
                 grid = sample_grid(model, args, global_step)
                 save_samples_image(grid, args.output_dir, global_step)

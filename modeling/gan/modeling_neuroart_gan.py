@@ -392,6 +392,36 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         ]
 
     @torch.inference_mode()
+    def paint_seeds(self, seeds, truncation_psi: float = 1.0, labels=None, batch_size: int = 64,
+                    output_type: str = "pil"):
+        """One painting per seed, batched: painting k is `generate_images(1, seed=seeds[k])[0]` (up to float
+        rounding in the batched convolutions), so each work of a bulk run is reproducible from its own seed.
+        `labels`: None (each seed draws its style), one label, or one per seed."""
+        seeds = [int(s) for s in seeds]
+        if output_type not in ("pil", "pt"):
+            raise ValueError(f"`output_type={output_type!r}` is invalid; use 'pil' or 'pt'.")
+        per_seed = labels if isinstance(labels, (list, tuple)) else [labels] * len(seeds)
+        latents = [self.sample_latents(1, s, truncation_psi, y) for s, y in zip(seeds, per_seed)]
+        noise = torch.cat([z for z, _ in latents])  # (N, Z)
+        label_tensor = None if latents and latents[0][1] is None else torch.cat([y for _, y in latents])
+        param = next(self.generator_ema.parameters())
+        was_training = self.generator_ema.training
+        self.generator_ema.eval()
+        chunks = []
+        for start in range(0, len(seeds), batch_size):
+            y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
+            chunks.append(self.generator_ema(noise[start : start + batch_size].to(param.device, param.dtype), y)
+                          .float().cpu())
+        self.generator_ema.train(was_training)
+        images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
+        if output_type == "pt":
+            return images
+        array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+        return [image_with_provenance(array[k], {
+            "model": self.name_or_path or "neuroart-gan", "seed": seeds[k], "truncation_psi": float(truncation_psi),
+            "index": 0, "label": None if label_tensor is None else int(label_tensor[k])}) for k in range(len(seeds))]
+
+    @torch.inference_mode()
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 16, truncation_psi: float = 1.0, labels=None,
                     output_type: str = "pil"):
         """Frames of a latent walk from seed A's painting to seed B's (spherical interpolation of z).

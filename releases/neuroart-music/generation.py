@@ -1,0 +1,471 @@
+"""Composing with the NeuroArt music model: tokenizer, primer continuation, steering, and output you can hear and see.
+
+- `build_tokenizer()`: a miditok REMI tokenizer for polyphonic, multi-track music (Huang & Yang, 2020): pitches
+  21-108 (piano range), 8 positions per beat for the first 4 beats and 4 up to 12 beats, 16 velocities, rests,
+  tempos, time signatures, and programs in one token stream (multi-track); special tokens PAD, BOS, EOS, MASK
+  (ids 0-3, matching `NeuroArtMusicConfig`'s defaults). Optional BPE through `tokenizer.train`.
+- `split_long_notes`: REMI cannot store a duration above its maximum (12 beats); longer notes are cut into
+  consecutive notes at that length instead of being shortened.
+- `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
+  continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
+  outside the key's scale (a logits processor); `density` biases notes per onset and bar length; generation stops after `num_bars`
+  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. an unfinished
+  note at the end, or a BPE vocabulary) are dropped before decoding and counted (`token_error_rate`).
+- `score_to_midi_bytes` writes provenance into the MIDI meta text; `render_audio` uses FluidSynth with a General MIDI
+  soundfont when installed (`fluidsynth`, `fluid-soundfont-gm`) and otherwise a small additive synthesiser in
+  numpy, so every user gets a WAV; `piano_roll_image` draws a piano roll with Pillow.
+
+Optional dependencies: miditok and symusic (the `train` extra); numpy and Pillow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+_RNG_LOCK = threading.Lock()
+
+
+# Copied from neuroart.poetry.generation.seeded_rng
+@contextlib.contextmanager
+def seeded_rng(seed: int, device=None):
+    """Run a block on a private random stream seeded with `seed`: the global generator state is saved, seeded,
+    and restored afterwards, under a lock, so concurrent calls never draw from each other's stream."""
+    devices = [device] if device is not None and torch.device(device).type == "cuda" else []
+    with _RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
+MAJOR = [0, 2, 4, 5, 7, 9, 11]
+MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (harmonic minor)
+DENSITIES = {"low": -0.75, "medium": 0.0, "high": 0.75}
+MAX_BEATS = 12
+
+
+def _need_miditok():
+    try:
+        import miditok  # noqa: F401
+        import symusic  # noqa: F401
+    except ImportError as error:
+        raise ImportError("Music tokenization needs miditok and symusic: pip install 'neuroart[train]'.") from error
+
+
+def build_tokenizer():
+    """The REMI tokenizer described in the module docstring."""
+    _need_miditok()
+    from miditok import REMI, TokenizerConfig
+
+    config = TokenizerConfig(
+        pitch_range=(21, 109), beat_res={(0, 4): 8, (4, MAX_BEATS): 4}, num_velocities=16,
+        special_tokens=["PAD", "BOS", "EOS", "MASK"], use_chords=False, use_rests=True, use_tempos=True,
+        use_time_signatures=True, use_programs=True, one_token_stream_for_programs=True,
+    )
+    return REMI(config)
+
+
+def load_tokenizer(name_or_path):
+    """A miditok REMI tokenizer saved in a model folder or Hub repo (`tokenizer.json`)."""
+    _need_miditok()
+    from miditok import REMI
+
+    path = Path(name_or_path)
+    if path.is_dir():
+        return REMI(params=path / "tokenizer.json")
+    return REMI.from_pretrained(str(name_or_path))
+
+
+def to_score(source):
+    """A `symusic.Score` from a path, MIDI bytes or a Score."""
+    _need_miditok()
+    from symusic import Score
+
+    if isinstance(source, Score):
+        return source
+    if isinstance(source, (bytes, bytearray)):
+        return Score.from_midi(bytes(source))
+    return Score(str(source))
+
+
+def split_long_notes(score, max_beats: int = MAX_BEATS):
+    """Cut notes longer than `max_beats` into consecutive notes (REMI would otherwise shorten them)."""
+    limit = score.ticks_per_quarter * max_beats
+    for track in score.tracks:
+        long_notes = [n for n in track.notes if n.duration > limit]
+        if not long_notes:
+            continue
+        from symusic import Note
+
+        keep = [n for n in track.notes if n.duration <= limit]
+        for note in long_notes:
+            start, remaining = note.time, note.duration
+            while remaining > 0:
+                piece = min(limit, remaining)
+                keep.append(Note(start, piece, note.pitch, note.velocity))
+                start, remaining = start + piece, remaining - piece
+        track.notes = sorted(keep, key=lambda n: (n.time, n.pitch))
+    return score
+
+
+def encode(tokenizer, source) -> list[int]:
+    """Token ids of a MIDI source (long notes split first)."""
+    score = split_long_notes(to_score(source).copy())
+    seq = tokenizer(score)
+    if isinstance(seq, list):  # one stream per track when programs are off
+        seq = seq[0]
+    return list(seq.ids)
+
+
+def parse_key(key: str) -> tuple[int, bool]:
+    """'C', 'F#', 'Bb', 'Am', 'C# minor', 'Eb major' -> (tonic pitch class, is_minor)."""
+    match = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*(m|min|minor|maj|major)?\s*", key or "")
+    if not match:
+        raise ValueError(f"key={key!r} is not a key; use e.g. 'C', 'F#', 'Bb', 'Am' or 'C# minor'.")
+    name = match.group(1).upper() + match.group(2)
+    name = FLATS.get(name, name)
+    if name not in NOTE_NAMES:  # Cb, Fb, E#, B#
+        name = NOTE_NAMES[(NOTE_NAMES.index(name[0]) + (1 if name.endswith("#") else -1)) % 12]
+    return NOTE_NAMES.index(name), (match.group(3) or "").startswith("m") and match.group(3) not in ("maj", "major")
+
+
+def scale_pitch_classes(key: str) -> set[int]:
+    tonic, minor = parse_key(key)
+    steps = MINOR + [11] if minor else MAJOR
+    return {(tonic + s) % 12 for s in steps}
+
+
+def in_scale_rate(score, key: str) -> float:
+    """Share of notes whose pitch class is in `key`'s scale."""
+    classes = scale_pitch_classes(key)
+    pitches = [n.pitch for t in score.tracks if not t.is_drum for n in t.notes]
+    return sum(p % 12 in classes for p in pitches) / max(1, len(pitches))
+
+
+class _TokenTypes:
+    def __init__(self, tokenizer):
+        vocab = tokenizer.vocab
+        self.size = len(tokenizer)
+        self.kind = ["special"] * self.size
+        self.pitch = [None] * self.size
+        for token, index in vocab.items():
+            kind = token.split("_")[0]
+            self.kind[index] = kind
+            if kind == "Pitch":
+                self.pitch[index] = int(token.split("_")[1])
+        self.bar = vocab.get("Bar_None")
+        self.eos = vocab.get("EOS_None")
+        self.bos = vocab.get("BOS_None")
+
+
+class KeyLogitsProcessor(LogitsProcessor):
+    """Forbids Pitch tokens outside the key's scale."""
+
+    def __init__(self, tokenizer, key: str, types: _TokenTypes | None = None):
+        types = types or _TokenTypes(tokenizer)
+        classes = scale_pitch_classes(key)
+        self.banned = torch.tensor([p is not None and p % 12 not in classes for p in types.pitch])
+
+    def __call__(self, input_ids, scores):
+        width = min(len(self.banned), scores.shape[1])
+        scores[:, :width] = scores[:, :width].masked_fill(self.banned[:width].to(scores.device), float("-inf"))
+        return scores
+
+
+class DensityLogitsProcessor(LogitsProcessor):
+    """Steers notes per bar: adds `bias` to Pitch logits (more notes per onset) and subtracts it from the Bar token
+    (bars last longer before the model moves on); a negative bias does the opposite."""
+
+    def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
+        types = types or _TokenTypes(tokenizer)
+        self.bias = torch.tensor([bias if k == "Pitch" else -bias if k == "Bar" else 0.0 for k in types.kind])
+
+    def __call__(self, input_ids, scores):
+        width = min(len(self.bias), scores.shape[1])
+        scores[:, :width] = scores[:, :width] + self.bias[:width].to(scores.device, scores.dtype)
+        return scores
+
+
+class BarStoppingCriteria(StoppingCriteria):
+    """Stops once every row has started `num_bars + 1` new bars (so `num_bars` are complete)."""
+
+    def __init__(self, bar_token: int, prompt_length: int, num_bars: int):
+        self.bar, self.prompt_length, self.num_bars = bar_token, prompt_length, num_bars
+
+    def __call__(self, input_ids, scores, **kwargs):
+        counts = (input_ids[:, self.prompt_length :] == self.bar).sum(1)
+        return counts > self.num_bars
+
+
+# REMI grammar: which token kinds may follow which.
+_NEXT = {
+    "Bar": {"Position", "TimeSig", "Bar", "EOS"},
+    "TimeSig": {"Position", "Bar", "EOS"},
+    "Position": {"Program", "Pitch", "Tempo", "Rest"},
+    "Tempo": {"Program", "Pitch", "Position", "Bar", "Rest"},
+    "Program": {"Pitch"},
+    "Pitch": {"Velocity"},
+    "Velocity": {"Duration"},
+    "Duration": {"Program", "Pitch", "Position", "Bar", "Rest", "EOS", "Tempo"},
+    "Rest": {"Position", "Bar", "Rest", "Program", "Pitch", "Tempo"},
+    "BOS": {"Bar", "TimeSig", "Position", "Program", "Pitch", "Tempo"},
+}
+
+
+class REMIGrammarLogitsProcessor(LogitsProcessor):
+    """Allows only the token kinds that REMI's grammar (`_NEXT`) lets follow the previous token, so sampled music
+    decodes with nothing to repair (an unfinished note at the very end aside). A row the grammar would leave
+    empty (e.g. under a key mask) is left as it is."""
+
+    def __init__(self, types: _TokenTypes):
+        kinds = sorted(set(types.kind))
+        index = {kind: i for i, kind in enumerate(kinds)}
+        self.kind_of = torch.tensor([index[kind] for kind in types.kind])  # token id -> kind index
+        self.allowed = torch.ones(len(kinds), types.size, dtype=torch.bool)  # kind of previous -> allowed tokens
+        for kind, i in index.items():
+            follow = _NEXT.get("BOS" if kind in ("BOS", "PAD", "MASK", "special") else kind)
+            if follow is not None:
+                self.allowed[i] = torch.tensor([k in follow for k in types.kind])
+
+    def __call__(self, input_ids, scores):
+        width = min(self.allowed.shape[1], scores.shape[1])
+        previous = input_ids[:, -1].clamp(max=len(self.kind_of) - 1).cpu()
+        mask = self.allowed[self.kind_of[previous]][:, :width].to(scores.device)  # (B, width)
+        masked = scores[:, :width].masked_fill(~mask, float("-inf"))
+        usable = torch.isfinite(masked).any(dim=1, keepdim=True)
+        scores[:, :width] = torch.where(usable, masked, scores[:, :width])
+        return scores
+
+
+def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
+    """Drop tokens that break REMI's grammar; return (clean ids, number dropped). Incomplete notes at the end are
+    dropped too."""
+    types = _TokenTypes(tokenizer)
+    clean, dropped, previous = [], 0, "BOS"
+    for token in ids:
+        kind = types.kind[token] if token < types.size else "special"
+        if kind in ("PAD", "BOS", "MASK", "special") or kind == "EOS":
+            if kind == "EOS":
+                break
+            continue
+        if kind in _NEXT.get(previous, set()):
+            clean.append(token)
+            previous = kind
+        else:
+            dropped += 1
+    while clean and types.kind[clean[-1]] in ("Program", "Pitch", "Velocity"):
+        clean.pop()
+        dropped += 1
+    return clean, dropped
+
+
+@dataclass
+class Composition:
+    score: object  # symusic.Score
+    token_ids: list[int]
+    token_errors: int
+    seed: int
+
+    @property
+    def token_error_rate(self) -> float:
+        return self.token_errors / max(1, len(self.token_ids))
+
+
+def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
+                   temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
+                   keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
+                   max_time: float | None = None, grammar: bool = True):
+    """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
+
+    `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
+    that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free)."""
+    _need_miditok()
+    if not 1 <= max_new_tokens <= 8192:
+        raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192.")
+    if num_bars is not None and not 1 <= num_bars <= 256:
+        raise ValueError(f"num_bars={num_bars} is out of range; use 1 to 256.")
+    if not 0 < temperature <= 5:
+        raise ValueError(f"temperature={temperature} is out of range; use (0, 5].")
+    if isinstance(density, str):
+        if density not in DENSITIES:
+            raise ValueError(f"density={density!r} is unknown; use {list(DENSITIES)} or a number from -5 to 5.")
+        density = DENSITIES[density]
+    if density is not None and not -5 <= float(density) <= 5:
+        raise ValueError(f"density={density} is out of range; use -5 to 5.")
+    seed = random.randrange(2**31) if seed is None else int(seed)
+    types = _TokenTypes(tokenizer)
+    primer_ids = encode(tokenizer, primer) if primer is not None else []
+    prompt = [types.bos] + primer_ids
+    input_ids = torch.tensor([prompt], device=model.device)
+    processors = LogitsProcessorList()
+    if grammar and not getattr(tokenizer, "is_trained", False):
+        processors.append(REMIGrammarLogitsProcessor(types))
+    if key:
+        processors.append(KeyLogitsProcessor(tokenizer, key, types))
+    if density:
+        processors.append(DensityLogitsProcessor(tokenizer, float(density), types))
+    criteria = StoppingCriteriaList()
+    if num_bars:
+        criteria.append(BarStoppingCriteria(types.bar, len(prompt), num_bars))
+    with seeded_rng(seed, model.device):  # a private stream: the same seed gives the same music under any load
+        output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
+                                temperature=temperature, top_k=top_k or None, top_p=top_p,
+                                max_new_tokens=max_new_tokens, logits_processor=processors,
+                                stopping_criteria=criteria, eos_token_id=types.eos,
+                                pad_token_id=tokenizer.pad_token_id, max_time=max_time)
+    new_ids = output[0, len(prompt):].tolist()
+    if num_bars:  # cut at the start of bar num_bars + 1
+        bars = [i for i, t in enumerate(new_ids) if t == types.bar]
+        if len(bars) > num_bars:
+            new_ids = new_ids[: bars[num_bars]]
+    ids = (primer_ids if keep_primer else []) + new_ids
+    if not keep_primer and primer_ids and new_ids and new_ids[0] != types.bar:
+        # Continuing mid-bar: start the new music at the next bar so it decodes on its own.
+        first_bar = next((i for i, t in enumerate(new_ids) if t == types.bar), None)
+        ids = new_ids[first_bar:] if first_bar is not None else new_ids
+    clean, dropped = repair_tokens(tokenizer, ids)
+    score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
+    if return_details:
+        return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed)
+    return score
+
+
+def _empty_midi() -> bytes:
+    from symusic import Score
+
+    return Score(480).dumps_midi()
+
+
+def score_to_midi_bytes(score, provenance: dict | None = None) -> bytes:
+    """MIDI bytes with `provenance` (and "AI-generated") in a meta text marker at time 0."""
+    from symusic import TextMeta
+
+    score = score.copy()
+    text = "AI-generated by NeuroArt; " + "; ".join(f"{k}={v}" for k, v in (provenance or {}).items())
+    score.markers.append(TextMeta(0, text))
+    return score.dumps_midi()
+
+
+def midi_provenance(midi: bytes) -> list[str]:
+    from symusic import Score
+
+    return [m.text for m in Score.from_midi(midi).markers]
+
+
+def _soundfont() -> Path | None:
+    for path in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2",
+                 "/usr/share/soundfonts/default.sf2"):
+        if Path(path).exists():
+            return Path(path)
+    return None
+
+
+def render_audio(score, path, sample_rate: int = 22050, engine: str = "auto") -> str:
+    """Write a WAV of `score`; returns the engine used ("fluidsynth" or "builtin").
+
+    FluidSynth with a GM soundfont when both are installed (`engine="auto"` or "fluidsynth"); otherwise the
+    built-in additive synthesiser: each note a sum of three harmonics with an exponential decay, mixed and
+    normalised to -1 dBFS.
+    """
+    path = Path(path)
+    soundfont = _soundfont()
+    if engine in ("auto", "fluidsynth") and shutil.which("fluidsynth") and soundfont is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            midi = Path(tmp) / "in.mid"
+            midi.write_bytes(score.dumps_midi())
+            subprocess.run(["fluidsynth", "-ni", "-g", "0.6", "-r", str(sample_rate), "-F", str(path), str(soundfont),
+                            str(midi)], check=True, capture_output=True, timeout=300)
+        return "fluidsynth"
+    if engine == "fluidsynth":
+        raise RuntimeError("FluidSynth or a GM soundfont is missing: apt-get install fluidsynth fluid-soundfont-gm.")
+    import numpy as np
+
+    seconds = score.to("second")
+    notes = [(n.time, n.duration, n.pitch, n.velocity) for t in seconds.tracks if not t.is_drum for n in t.notes]
+    end = max((t + d for t, d, _, _ in notes), default=0.0) + 0.5
+    audio = np.zeros(int(end * sample_rate) + 1, dtype=np.float32)
+    for start, duration, pitch, velocity in notes:
+        length = int(min(duration + 0.3, 8.0) * sample_rate)
+        t = np.arange(length, dtype=np.float32) / sample_rate
+        freq = 440.0 * 2 ** ((pitch - 69) / 12)
+        tone = sum(np.sin(2 * math.pi * freq * h * t) / h for h in (1, 2, 3))
+        envelope = np.exp(-3.0 * t) * np.minimum(1.0, t / 0.01)
+        release = np.clip((duration + 0.3 - t) / 0.3, 0, 1)
+        first = int(start * sample_rate)
+        segment = (tone * envelope * release * velocity / 127).astype(np.float32)
+        audio[first : first + len(segment)] += segment[: len(audio) - first]
+    peak = float(np.abs(audio).max()) or 1.0
+    pcm = (audio / peak * 0.89 * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(sample_rate)
+        handle.writeframes(pcm.tobytes())
+    return "builtin"
+
+
+def piano_roll_image(score, width: int = 1000, height: int = 400):
+    """A PIL piano roll: time on x, pitch on y, one colour per track, bar lines in grey."""
+    from PIL import Image, ImageDraw
+
+    colours = [(66, 133, 244), (219, 68, 55), (244, 180, 0), (15, 157, 88), (171, 71, 188), (0, 172, 193)]
+    notes = [(i, n) for i, t in enumerate(score.tracks) for n in t.notes]
+    image = Image.new("RGB", (width, height), (250, 250, 248))
+    draw = ImageDraw.Draw(image)
+    if not notes:
+        return image
+    end = max(n.time + n.duration for _, n in notes) or 1
+    low = min(n.pitch for _, n in notes) - 2
+    high = max(n.pitch for _, n in notes) + 2
+    row = height / (high - low + 1)
+    bar = score.ticks_per_quarter * 4
+    for x in range(0, end + 1, bar):
+        draw.line([(x / end * width, 0), (x / end * width, height)], fill=(220, 220, 220))
+    for track, n in notes:
+        x0, x1 = n.time / end * width, (n.time + n.duration) / end * width
+        y = (high - n.pitch) * row
+        draw.rectangle([x0, y, max(x0 + 1, x1 - 1), y + max(1, row - 1)], fill=colours[track % len(colours)])
+    return image
+
+
+def notes_per_bar(score) -> float:
+    notes = sum(len(t.notes) for t in score.tracks)
+    end = max((n.time + n.duration for t in score.tracks for n in t.notes), default=0)
+    bars = max(1, math.ceil(end / (score.ticks_per_quarter * 4)))
+    return notes / bars
+
+
+__all__ = [
+    "BarStoppingCriteria",
+    "Composition",
+    "DensityLogitsProcessor",
+    "KeyLogitsProcessor",
+    "build_tokenizer",
+    "encode",
+    "generate_music",
+    "in_scale_rate",
+    "load_tokenizer",
+    "midi_provenance",
+    "notes_per_bar",
+    "parse_key",
+    "piano_roll_image",
+    "render_audio",
+    "repair_tokens",
+    "scale_pitch_classes",
+    "score_to_midi_bytes",
+    "split_long_notes",
+    "to_score",
+]

@@ -1,0 +1,251 @@
+"""NeuroArt music model: an LSTM/GRU language model over MIDI tokens, with `generate()` that carries the state.
+
+Papers it follows: LSTM (Hochreiter & Schmidhuber, 1997), GRU (Cho et al., 2014, arXiv:1406.1078), LSTM music
+generation (Eck & Schmidhuber, 2002), weight tying (Press & Wolf, 2017, arXiv:1608.05859), over REMI tokens
+(Huang & Yang, 2020, arXiv:2002.00212).
+
+`generate()` comes from transformers' `GenerationMixin`. The model returns its recurrent state as `outputs.cache`
+(a `NeuroArtMusicState`), generate hands it back on the next step, and the model then reads only the newest token,
+so each new token costs O(1) instead of re-running the prefix. Beam search reorders the state through
+`NeuroArtMusicState.reorder_cache`. This is the pattern of transformers' xLSTM.
+
+Left-padded prompts: where `attention_mask` has zeros, the prompt is run one step at a time and padded steps leave
+the state unchanged, so a padded row gives the same tokens as its unpadded prompt.
+
+This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
+"""
+
+import math
+import os
+import shutil
+
+import torch
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+
+from .configuration_neuroart_music import NeuroArtMusicConfig
+
+# Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
+# `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
+HELPER_MODULES = ("generation.py",)
+
+
+class NeuroArtMusicState:
+    """The recurrent state of every layer: `h` (and `c` for an LSTM), each (num_layers, batch, hidden)."""
+
+    def __init__(self, h: torch.Tensor, c: torch.Tensor | None = None, seen_tokens: int = 0):
+        self.h = h
+        self.c = c
+        self.seen_tokens = seen_tokens
+
+    @classmethod
+    def from_torch(cls, state, seen_tokens: int) -> "NeuroArtMusicState":
+        return cls(*state, seen_tokens=seen_tokens) if isinstance(state, tuple) else cls(state, seen_tokens=seen_tokens)
+
+    def as_torch(self):
+        """The state in the form `nn.LSTM` / `nn.GRU` take: `(h, c)` or `h`."""
+        return (self.h, self.c) if self.c is not None else self.h
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seen_tokens
+
+    def reorder_cache(self, beam_idx: torch.LongTensor):
+        """Beam search: keep the rows of the surviving beams."""
+        self.h = self.h.index_select(1, beam_idx.to(self.h.device))
+        if self.c is not None:
+            self.c = self.c.index_select(1, beam_idx.to(self.c.device))
+
+    def __repr__(self):
+        return f"NeuroArtMusicState(layers={self.h.shape[0]}, batch={self.h.shape[1]}, seen_tokens={self.seen_tokens})"
+
+
+class NeuroArtMusicPreTrainedModel(PreTrainedModel):
+    config_class = NeuroArtMusicConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = False
+    _no_split_modules = ["NeuroArtMusicModel"]
+    _is_stateful = True  # no assisted generation: the state cannot be rolled back
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # Otherwise generate() passes a DynamicCache as `cache`; our state is a NeuroArtMusicState.
+        return False
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Embedding):
+            init.normal_(module.weight, 0.0, std)
+        elif isinstance(module, nn.Linear):
+            init.normal_(module.weight, 0.0, std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, (nn.LSTM, nn.GRU)):
+            bound = 1.0 / math.sqrt(module.hidden_size)
+            for name, param in module.named_parameters():
+                init.uniform_(param, -bound, bound)
+                if isinstance(module, nn.LSTM) and name.startswith("bias_hh"):
+                    # Forget-gate bias 1 (Jozefowicz et al., 2015): gates are ordered input, forget, cell, output.
+                    with torch.no_grad():
+                        forget = param[module.hidden_size : 2 * module.hidden_size]
+                        if not getattr(param, "_is_hf_initialized", False):
+                            forget.fill_(1.0)
+
+
+class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
+    """Token embedding -> stacked LSTM/GRU. Returns hidden states (B, T, hidden) and the new state."""
+
+    def __init__(self, config: NeuroArtMusicConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        rnn_class = nn.LSTM if config.rnn_type == "lstm" else nn.GRU
+        self.rnn = rnn_class(
+            config.hidden_size,
+            config.hidden_size,
+            num_layers=config.num_hidden_layers,
+            dropout=config.dropout if config.num_hidden_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.embed_tokens = value
+
+    def _zero_state(self, batch_size: int, like: torch.Tensor):
+        zeros = like.new_zeros(self.config.num_hidden_layers, batch_size, self.config.hidden_size)
+        return (zeros, zeros.clone()) if self.config.rnn_type == "lstm" else zeros
+
+    def _run_masked(self, inputs_embeds: torch.Tensor, state, step_mask: torch.Tensor):
+        """Run step by step; where `step_mask` (B, T) is 0 the state is carried through unchanged."""
+        if state is None:
+            state = self._zero_state(inputs_embeds.shape[0], inputs_embeds)
+        outputs = []
+        for t in range(inputs_embeds.shape[1]):
+            out_t, new_state = self.rnn(inputs_embeds[:, t : t + 1], state)
+            keep = step_mask[:, t].to(inputs_embeds.dtype)[None, :, None]  # (B,) -> (1, B, 1), over layers/hidden
+            if isinstance(new_state, tuple):
+                state = tuple(keep * new + (1 - keep) * old for new, old in zip(new_state, state))
+            else:
+                state = keep * new_state + (1 - keep) * state
+            outputs.append(out_t)
+        return torch.cat(outputs, dim=1), state
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: NeuroArtMusicState | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast | tuple:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        hidden = self.dropout(inputs_embeds)  # (B, T, hidden)
+        seq_len = hidden.shape[1]
+        state = cache.as_torch() if cache is not None else None
+        step_mask = None if attention_mask is None else attention_mask[:, -seq_len:]
+        if step_mask is not None and not bool(step_mask.all()):
+            hidden, new_state = self._run_masked(hidden, state, step_mask)
+        else:
+            hidden, new_state = self.rnn(hidden, state)
+        hidden = self.dropout(hidden)
+        seen = (cache.seen_tokens if cache is not None else 0) + seq_len
+        new_cache = NeuroArtMusicState.from_torch(new_state, seen) if use_cache else None
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            return (hidden, new_cache)
+        return BaseModelOutputWithPast(last_hidden_state=hidden, cache=new_cache)
+
+
+class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
+    """The music language model: `NeuroArtMusicModel` plus a (tied) projection to token logits."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: NeuroArtMusicConfig):
+        super().__init__(config)
+        self.model = NeuroArtMusicModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.model.embed_tokens = value
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: NeuroArtMusicState | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> CausalLMOutputWithPast | tuple:
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            return_dict=True,
+        )
+        hidden = outputs.last_hidden_state
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden[:, keep, :])  # (B, T_kept, vocab)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            return tuple(v for v in (loss, logits, outputs.cache) if v is not None)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # The auto_map names every auto class: AutoModel loads the base model of this checkpoint.
+        module = type(self).__module__.split(".")[-1]
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
+                                "AutoModel": f"{module}.NeuroArtMusicModel"}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):  # the generation helpers travel with the weights (Spaces use them)
+            here = os.path.dirname(os.path.abspath(__file__))
+            for name in HELPER_MODULES:
+                if os.path.exists(os.path.join(here, name)):
+                    shutil.copyfile(os.path.join(here, name), os.path.join(save_directory, name))
+        try:  # Optional: the card template ships with the neuroart package, not with the remote code.
+            from neuroart.hub import write_model_card
+        except ImportError:
+            return
+        if kwargs.get("is_main_process", True):
+            write_model_card(self, save_directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        try:  # Keep our model card: transformers' push_to_hub would replace it with a generic one.
+            from neuroart.hub import push_model_to_hub
+        except ImportError:
+            return super().push_to_hub(repo_id, **kwargs)
+        return push_model_to_hub(self, repo_id, **kwargs)
+
+
+__all__ = ["NeuroArtMusicForCausalLM", "NeuroArtMusicModel", "NeuroArtMusicPreTrainedModel", "NeuroArtMusicState"]
