@@ -213,8 +213,12 @@ def main(argv=None):
         section["machine"] = machine_info()
         section["command"] = " ".join(["release_quality.py", *(argv if argv is not None else sys.argv[1:])])
         payload["sections"][part] = section
-        payload["summary"].update({f"{part}_{k}": v for k, v in section.items()
-                                   if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        for key, value in section.items():  # numbers, and one level of nested numbers (e.g. poetry rates)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                payload["summary"][f"{part}_{key}"] = value
+            elif isinstance(value, dict) and key not in ("machine", "per_form", "overlap"):
+                payload["summary"].update({f"{part}_{key}_{k}": v for k, v in value.items()
+                                           if isinstance(v, (int, float)) and not isinstance(v, bool)})
     payload["machine"] = machine_info()
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"wrote {path}")

@@ -82,6 +82,9 @@ def test_install_then_load_by_repo_id_offline_with_and_without_the_package(kind,
             print("OK", type(model).__module__, len(tokenizer))
         """,
     }[kind]
+    import textwrap
+
+    use = textwrap.dedent(use)
     with_package = run_python("import neuroart\n" + use.format(trust=""), env=env)
     assert "OK neuroart." in with_package
     remote = run_python(use.format(trust=", trust_remote_code=True"), env=env, block_neuroart=True)

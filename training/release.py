@@ -17,6 +17,7 @@ settings below on the held-out split of `../shared/data` (`neuroart.training.rel
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -101,8 +102,11 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
     model = loader.from_pretrained(trained, dtype=torch.float32)
     if HALF_PRECISION[kind]:
         model = model.half()
-    model.config.dtype = "float32"  # stored in float16, loaded as float32
     model.save_pretrained(target)
+    config_path = target / "config.json"  # stored in float16, loaded as float32 (save_pretrained writes float16)
+    config = json.loads(config_path.read_text())
+    config["dtype"] = "float32"
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     for name in KEEP[kind]:
         if (trained / name).exists():
             (target / name).parent.mkdir(parents=True, exist_ok=True)

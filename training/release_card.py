@@ -44,7 +44,8 @@ def gan_samples(folder: Path) -> list[str]:
 def poetry_samples(folder: Path) -> list[str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from neuroart.poetry import FORMS, explain_poem, write_poem
+    from neuroart.poetry import FORMS, write_poem
+    from neuroart.poetry.prosody import explain_poem
 
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)

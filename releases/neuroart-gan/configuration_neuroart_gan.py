@@ -1,0 +1,86 @@
+"""Configuration of the NeuroArt painting GAN.
+
+The architecture it describes follows FastGAN (Liu et al., 2021, "Towards Faster and Stabilized GAN Training for
+High-fidelity Few-shot Image Synthesis", arXiv:2101.04775), with a spectrally normalised (Miyato et al., 2018,
+arXiv:1802.05957) projection discriminator (Miyato & Koyama, 2018, arXiv:1802.05637) for class labels.
+
+This file is Hub remote code: it imports only the standard library and transformers.
+"""
+
+from transformers import PreTrainedConfig
+
+
+def _require(name: str, value, ok: bool, allowed: str):
+    """Raise a ValueError naming the field, the value and what is allowed."""
+    if not ok:
+        raise ValueError(f"NeuroArtGANConfig: `{name}={value!r}` is invalid; {allowed}.")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class NeuroArtGANConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`NeuroArtGANModel`]: a generator, a discriminator and an EMA copy of the generator.
+    `NeuroArtGANConfig()` builds a 64 px unconditional model.
+
+    Args:
+        image_size (`int`, defaults to 64): side of the square images, a power of two from 32 to 256.
+        num_channels (`int`, defaults to 3): image channels (3 for RGB, 1 for grayscale).
+        latent_dim (`int`, defaults to 128): size of the latent noise vector `z`.
+        generator_base_channels (`int`, defaults to 16): generator width at full resolution; each halving of the
+            resolution doubles it, up to `max_channels`.
+        discriminator_base_channels (`int`, defaults to 24): the same for the discriminator.
+        max_channels (`int`, defaults to 256): cap on the width of any layer.
+        num_classes (`int`, defaults to 0): number of style classes; 0 means unconditional.
+        use_skip_excitation (`bool`, defaults to `True`): FastGAN's skip-layer excitation (low-res features gate
+            high-res ones).
+        use_spectral_norm (`bool`, defaults to `True`): spectral norm on every discriminator layer.
+        ema_decay (`float`, defaults to 0.999): decay of the generator's exponential moving average, used by training.
+        initializer_range (`float`, defaults to 0.02): std of the normal init of conv and linear weights.
+    """
+
+    model_type = "neuroart_gan"
+
+    image_size: int = 64
+    num_channels: int = 3
+    latent_dim: int = 128
+    generator_base_channels: int = 16
+    discriminator_base_channels: int = 24
+    max_channels: int = 256
+    num_classes: int = 0
+    use_skip_excitation: bool = True
+    use_spectral_norm: bool = True
+    ema_decay: float = 0.999
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        size = self.image_size
+        _require("image_size", size, _is_int(size) and size in (32, 64, 128, 256), "use a power of two from 32 to 256")
+        _require("num_channels", self.num_channels, _is_int(self.num_channels) and self.num_channels in (1, 3, 4),
+                 "use 1 (grayscale), 3 (RGB) or 4 (RGBA)")
+        for name, low, high in (
+            ("latent_dim", 1, 4096),
+            ("generator_base_channels", 1, 1024),
+            ("discriminator_base_channels", 1, 1024),
+            ("max_channels", 8, 2048),
+            ("num_classes", 0, 100_000),
+        ):
+            value = getattr(self, name)
+            _require(name, value, _is_int(value) and low <= value <= high, f"use an integer from {low} to {high}")
+        for name in ("use_skip_excitation", "use_spectral_norm"):
+            _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
+        decay = self.ema_decay
+        _require("ema_decay", decay, isinstance(decay, (int, float)) and 0.0 <= decay < 1.0, "use a float in [0, 1)")
+        init_range = self.initializer_range
+        _require("initializer_range", init_range, isinstance(init_range, (int, float)) and 0 < init_range <= 1,
+                 "use a float in (0, 1]")
+
+    def channels(self, resolution: int, base: int) -> int:
+        """Width of a layer working at `resolution` px: `base` at full size, doubling per halving, capped."""
+        return min(self.max_channels, base * (self.image_size // resolution))
+
+
+__all__ = ["NeuroArtGANConfig"]

@@ -1,0 +1,561 @@
+"""NeuroArt painting GAN: a few-shot generator, a projection discriminator and an EMA generator in one checkpoint.
+
+Papers it follows:
+- Generator: FastGAN (Liu, Zhu, Song & Elgammal, 2021, "Towards Faster and Stabilized GAN Training for High-fidelity
+  Few-shot Image Synthesis", arXiv:2101.04775): nearest-neighbour upsampling + 3x3 conv + BatchNorm + GLU blocks, and
+  skip-layer excitation (SLE), where a 4x4-pooled low-resolution feature map gates a map eight times larger.
+- Discriminator: residual down-sampling blocks (FastGAN's `DownBlockComp`) with spectral normalisation (Miyato,
+  Kataoka, Koyama & Yoshida, 2018, arXiv:1802.05957) and, for style classes, the projection discriminator (Miyato &
+  Koyama, 2018, arXiv:1802.05637): `logit = w·h + <embed(y), h>`.
+- Inference uses an exponential moving average of the generator (Karras et al., 2018, ProGAN, arXiv:1710.10196;
+  Yazıcı et al., 2019, arXiv:1806.04498). All three networks are saved, so a released model can be fine-tuned.
+- `truncation_psi` scales the latent toward its mean, the truncation trick of BigGAN (Brock et al., 2019,
+  arXiv:1809.11096).
+
+This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
+"""
+
+import io
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+from .configuration_neuroart_gan import NeuroArtGANConfig
+
+try:  # Optional: only `output_type="pil"` and `save_image` need them.
+    import numpy as np
+    from PIL import Image, PngImagePlugin
+except ImportError:  # pragma: no cover
+    np = Image = PngImagePlugin = None
+try:  # Optional (a dependency of transformers): only the nearest-training index needs it.
+    from safetensors.torch import load_file, save_file
+except ImportError:  # pragma: no cover
+    load_file = save_file = None
+from .pipeline_neuroart_gan import NeuroArtGANPipeline
+
+PIPELINE_TASK = "unconditional-image-generation"
+
+
+@dataclass
+class NeuroArtGANOutput(ModelOutput):
+    """
+    images (`torch.FloatTensor` of shape `(batch_size, num_channels, image_size, image_size)`): images in [-1, 1].
+    """
+
+    images: torch.FloatTensor | None = None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Generator
+# --------------------------------------------------------------------------------------------------------------
+class NeuroArtGANUpBlock(nn.Module):
+    """x2 nearest upsample -> 3x3 conv to 2C -> BatchNorm -> GLU (halves back to C). FastGAN's `UpBlock`."""
+
+    def __init__(self, config: NeuroArtGANConfig, in_channels: int, out_channels: int):
+        super().__init__()
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.conv = nn.Conv2d(in_channels, out_channels * 2, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(out_channels * 2)
+        self.act = nn.GLU(dim=1)
+
+    def forward(self, hidden_states):
+        return self.act(self.norm(self.conv(self.upsample(hidden_states))))
+
+
+class NeuroArtGANSkipExcitation(nn.Module):
+    """Skip-layer excitation: channel gates computed from a low-resolution map, applied to a high-resolution one."""
+
+    def __init__(self, config: NeuroArtGANConfig, low_channels: int, high_channels: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.conv1 = nn.Conv2d(low_channels, high_channels, 4, bias=False)  # (B, C_low, 4, 4) -> (B, C_high, 1, 1)
+        self.act = nn.SiLU()
+        self.conv2 = nn.Conv2d(high_channels, high_channels, 1, bias=False)
+
+    def forward(self, low, high):
+        gate = torch.sigmoid(self.conv2(self.act(self.conv1(self.pool(low)))))
+        return high * gate
+
+
+class NeuroArtGANGenerator(nn.Module):
+    """z (B, latent_dim) [+ label] -> image (B, C, S, S) in [-1, 1]."""
+
+    def __init__(self, config: NeuroArtGANConfig):
+        super().__init__()
+        self.config = config
+        base = config.generator_base_channels
+        in_dim = config.latent_dim * (2 if config.num_classes > 0 else 1)
+        self.label_embedding = nn.Embedding(config.num_classes, config.latent_dim) if config.num_classes > 0 else None
+
+        channels_4 = config.channels(4, base)
+        # FastGAN's InitLayer: (B, Z, 1, 1) -> ConvTranspose 4x4 -> (B, 2*C4, 4, 4) -> BN -> GLU -> (B, C4, 4, 4)
+        self.init_conv = nn.ConvTranspose2d(in_dim, channels_4 * 2, 4, bias=False)
+        self.init_norm = nn.BatchNorm2d(channels_4 * 2)
+        self.init_act = nn.GLU(dim=1)
+
+        self.resolutions = [2**i for i in range(3, int(math.log2(config.image_size)) + 1)]  # 8, 16, ..., S
+        self.blocks = nn.ModuleList(
+            NeuroArtGANUpBlock(config, config.channels(res // 2, base), config.channels(res, base))
+            for res in self.resolutions
+        )
+        # SLE pairs (low -> high = 8 x low) for every high resolution >= 32 px.
+        self.excitation_pairs = []
+        if config.use_skip_excitation:
+            self.excitation_pairs = [(res // 8, res) for res in self.resolutions if res >= 32]
+        self.excitations = nn.ModuleDict(
+            {
+                str(high): NeuroArtGANSkipExcitation(config, config.channels(low, base), config.channels(high, base))
+                for low, high in self.excitation_pairs
+            }
+        )
+        self.to_rgb = nn.Conv2d(config.channels(config.image_size, base), config.num_channels, 3, padding=1)
+
+    def forward(self, noise: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
+        if self.label_embedding is not None:
+            if labels is None:
+                raise ValueError("This GAN is class-conditional (num_classes > 0): pass `labels`.")
+            noise = torch.cat([noise, self.label_embedding(labels).to(noise.dtype)], dim=1)
+        hidden = noise[:, :, None, None]  # (B, Z) -> (B, Z, 1, 1)
+        hidden = self.init_act(self.init_norm(self.init_conv(hidden)))  # (B, C4, 4, 4)
+        # Channels-last activations let oneDNN pick its fast convolution kernels (about 2x on CPU).
+        hidden = hidden.contiguous(memory_format=torch.channels_last)
+        features = {4: hidden}
+        for res, block in zip(self.resolutions, self.blocks):
+            hidden = block(hidden)
+            if str(res) in self.excitations:
+                hidden = self.excitations[str(res)](features[res // 8], hidden)
+            features[res] = hidden
+        return torch.tanh(self.to_rgb(hidden))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Discriminator
+# --------------------------------------------------------------------------------------------------------------
+def _maybe_sn(module: nn.Module, config: NeuroArtGANConfig) -> nn.Module:
+    return spectral_norm(module) if config.use_spectral_norm else module
+
+
+class NeuroArtGANDownBlock(nn.Module):
+    """Residual /2 block: (4x4 stride-2 conv -> LReLU -> 3x3 conv -> LReLU) averaged with (avgpool -> 1x1 conv)."""
+
+    def __init__(self, config: NeuroArtGANConfig, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = _maybe_sn(nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1), config)
+        self.conv2 = _maybe_sn(nn.Conv2d(out_channels, out_channels, 3, padding=1), config)
+        self.skip_pool = nn.AvgPool2d(2)
+        self.skip_conv = _maybe_sn(nn.Conv2d(in_channels, out_channels, 1), config)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, hidden_states):
+        main = self.act(self.conv2(self.act(self.conv1(hidden_states))))
+        skip = self.skip_conv(self.skip_pool(hidden_states))
+        return (main + skip) / 2
+
+
+class NeuroArtGANDiscriminator(nn.Module):
+    """image (B, C, S, S) [+ label] -> logit (B,). Hinge-loss friendly: no sigmoid."""
+
+    def __init__(self, config: NeuroArtGANConfig):
+        super().__init__()
+        self.config = config
+        base = config.discriminator_base_channels
+        self.from_rgb = _maybe_sn(nn.Conv2d(config.num_channels, config.channels(config.image_size, base), 3, padding=1),
+                                  config)
+        resolutions = [2**i for i in range(int(math.log2(config.image_size)), 2, -1)]  # S, S/2, ..., 8
+        self.blocks = nn.ModuleList(
+            NeuroArtGANDownBlock(config, config.channels(res, base), config.channels(res // 2, base))
+            for res in resolutions
+        )
+        self.act = nn.LeakyReLU(0.2)
+        final_channels = config.channels(4, base)
+        self.to_logit = _maybe_sn(nn.Linear(final_channels, 1), config)
+        self.label_projection = (
+            _maybe_sn(nn.Embedding(config.num_classes, final_channels), config) if config.num_classes > 0 else None
+        )
+
+    def forward(self, images: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
+        hidden = self.act(self.from_rgb(images.contiguous(memory_format=torch.channels_last)))
+        for block in self.blocks:
+            hidden = block(hidden)
+        pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4, 4, 4) -> (B, C4)
+        logits = self.to_logit(pooled).squeeze(1)  # (B, 1) -> (B,)
+        if self.label_projection is not None and labels is not None:
+            logits = logits + (self.label_projection(labels) * pooled).sum(dim=1)
+        return logits
+
+
+# --------------------------------------------------------------------------------------------------------------
+# PreTrainedModel
+# --------------------------------------------------------------------------------------------------------------
+class NeuroArtGANPreTrainedModel(PreTrainedModel):
+    config_class = NeuroArtGANConfig
+    base_model_prefix = "gan"
+    main_input_name = "noise"
+    input_modalities = "image"
+    _no_split_modules = ["NeuroArtGANGenerator", "NeuroArtGANDiscriminator"]
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            if parametrize.is_parametrized(module, "weight"):  # spectral norm keeps the raw weight here
+                init.normal_(module.parametrizations.weight.original, 0.0, std)
+            else:
+                init.normal_(module.weight, 0.0, std)
+            if getattr(module, "bias", None) is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            init.normal_(module.weight, 1.0, std)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
+
+
+class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
+    """The painting GAN. `model(noise, labels)` paints with the EMA generator in eval mode (`use_ema=None`), with
+    the trained generator in train mode; `model.discriminate(images, labels)` scores images."""
+
+    def __init__(self, config: NeuroArtGANConfig):
+        super().__init__(config)
+        self.generator = NeuroArtGANGenerator(config)
+        self.discriminator = NeuroArtGANDiscriminator(config)
+        self.generator_ema = NeuroArtGANGenerator(config)
+        self.generator_ema.requires_grad_(False)
+        self.post_init()
+        if not any(p.is_meta for p in self.generator.parameters()):
+            self.reset_ema()
+            self.refresh_spectral_norms()
+
+    @torch.no_grad()
+    def refresh_spectral_norms(self, n_power_iterations: int = 15):
+        """Re-estimate each spectral norm's singular vectors for the current weights (needed after re-initialising
+        them: the estimates made when the layer was built belong to its old weights)."""
+        for module in self.discriminator.modules():
+            if parametrize.is_parametrized(module, "weight"):
+                for norm in module.parametrizations.weight:
+                    if hasattr(norm, "_power_method"):
+                        weight = norm._reshape_weight_to_matrix(module.parametrizations.weight.original)
+                        norm._power_method(weight, n_power_iterations)
+
+    @torch.no_grad()
+    def reset_ema(self):
+        """Copy the generator's weights and BatchNorm statistics into the EMA generator."""
+        self.generator_ema.load_state_dict(self.generator.state_dict())
+
+    @torch.no_grad()
+    def update_ema(self, decay: float | None = None):
+        """ema = decay * ema + (1 - decay) * generator; BatchNorm statistics are copied."""
+        decay = self.config.ema_decay if decay is None else decay
+        for ema_param, param in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            ema_param.lerp_(param.detach().to(ema_param.dtype), 1.0 - decay)
+        for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema_buffer.copy_(buffer)
+
+    @torch.no_grad()
+    def recalibrate_batchnorm(self, num_batches: int = 32, batch_size: int = 64, seed: int = 0) -> None:
+        """Re-estimate the EMA generator's BatchNorm statistics under its own (averaged) weights.
+
+        `update_ema` copies the training generator's running statistics, which were measured on *its* weights; with
+        the averaged weights they are off, and eval-mode samples degrade (washed-out colour, stripes). This is
+        BigGAN's "standing statistics" (Brock et al., 2019, arXiv:1809.11096, appendix C.1): run the EMA generator
+        in train mode on `num_batches` seeded latent batches and keep the cumulative average of the batch
+        statistics. Deterministic for a `seed`.
+        """
+        generator = self.generator_ema
+        norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+        momenta = [m.momentum for m in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative moving average over the batches below
+        was_training = generator.training
+        generator.train()
+        param = next(generator.parameters())
+        rng = torch.Generator().manual_seed(int(seed))
+        for _ in range(num_batches):
+            z = torch.randn(batch_size, self.config.latent_dim, generator=rng).to(param.device, param.dtype)
+            labels = None
+            if self.config.num_classes > 0:
+                labels = torch.randint(0, self.config.num_classes, (batch_size,), generator=rng).to(param.device)
+            generator(z, labels)
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        generator.train(was_training)
+
+    def forward(
+        self,
+        noise: torch.Tensor,
+        labels: torch.LongTensor | None = None,
+        use_ema: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> NeuroArtGANOutput | tuple:
+        if noise.dim() != 2 or noise.shape[1] != self.config.latent_dim:
+            raise ValueError(
+                f"`noise` must have shape (batch_size, {self.config.latent_dim}); got {tuple(noise.shape)}."
+            )
+        use_ema = (not self.training) if use_ema is None else use_ema
+        generator = self.generator_ema if use_ema else self.generator
+        images = generator(noise, labels)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return NeuroArtGANOutput(images=images) if return_dict else (images,)
+
+    def discriminate(self, images: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
+        """Realness logits of shape (B,); higher means more real."""
+        return self.discriminator(images, labels)
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Painting
+    # ----------------------------------------------------------------------------------------------------------
+    def sample_latents(
+        self, num_images: int, seed: int, truncation_psi: float = 1.0, labels=None
+    ) -> tuple[torch.Tensor, torch.LongTensor | None]:
+        """The latents (and labels) that `generate_images` paints for a seed; drawn on the CPU, so the same seed
+        gives the same images on every device and for every batch size."""
+        generator = torch.Generator().manual_seed(int(seed))
+        noise = torch.randn(num_images, self.config.latent_dim, generator=generator) * float(truncation_psi)
+        if self.config.num_classes == 0:
+            if labels is not None:
+                raise ValueError("This GAN is unconditional (num_classes=0): leave `labels` as None.")
+            return noise, None
+        if labels is None:
+            labels = torch.randint(0, self.config.num_classes, (num_images,), generator=generator)
+        else:
+            labels = torch.as_tensor(labels, dtype=torch.long).flatten()
+            if labels.numel() == 1:
+                labels = labels.expand(num_images)
+            if labels.numel() != num_images:
+                raise ValueError(f"`labels` has {labels.numel()} entries; pass one label or {num_images}.")
+            if labels.min() < 0 or labels.max() >= self.config.num_classes:
+                raise ValueError(f"`labels` must lie in [0, {self.config.num_classes - 1}]; got {labels.tolist()}.")
+        return noise, labels.clone()
+
+    @torch.inference_mode()
+    def generate_images(
+        self,
+        num_images: int = 4,
+        seed: int | None = None,
+        truncation_psi: float = 1.0,
+        labels=None,
+        output_type: str = "pil",
+        batch_size: int = 256,
+    ):
+        """Paint `num_images` images with the EMA generator.
+
+        Deterministic for a given `seed` (a random one is drawn and recorded when `seed` is None).
+        `output_type`: "pil" (list of RGB/L PIL images carrying PNG text chunks with provenance), "pt" (tensor
+        (N, C, H, W) in [0, 1]) or "np" (float32 array (N, H, W, C) in [0, 1]).
+        """
+        if not isinstance(num_images, int) or isinstance(num_images, bool) or not 1 <= num_images <= 100_000:
+            raise ValueError(f"`num_images={num_images!r}` is invalid; use an integer from 1 to 100000.")
+        if not 0.0 <= float(truncation_psi) <= 1.0:
+            raise ValueError(f"`truncation_psi={truncation_psi!r}` is invalid; use a float in [0, 1].")
+        if output_type not in ("pil", "pt", "np"):
+            raise ValueError(f"`output_type={output_type!r}` is invalid; use 'pil', 'pt' or 'np'.")
+        if seed is None:
+            seed = random.randrange(2**31)
+        noise, label_tensor = self.sample_latents(num_images, seed, truncation_psi, labels)
+        param = next(self.generator_ema.parameters())
+        chunks = []
+        was_training = self.generator_ema.training
+        self.generator_ema.eval()
+        for start in range(0, num_images, batch_size):
+            z = noise[start : start + batch_size].to(param.device, param.dtype)
+            y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
+            chunks.append(self.generator_ema(z, y).float().cpu())
+        self.generator_ema.train(was_training)
+        images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
+        if output_type == "pt":
+            return images
+        array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+        if output_type == "np":
+            return array
+        provenance = {
+            "model": self.name_or_path or "neuroart-gan",
+            "seed": seed,
+            "truncation_psi": float(truncation_psi),
+        }
+        return [
+            image_with_provenance(
+                array[i],
+                {**provenance, "index": i, "label": None if label_tensor is None else int(label_tensor[i])},
+            )
+            for i in range(num_images)
+        ]
+
+    @torch.inference_mode()
+    def paint_seeds(self, seeds, truncation_psi: float = 1.0, labels=None, batch_size: int = 64,
+                    output_type: str = "pil"):
+        """One painting per seed, batched: painting k is `generate_images(1, seed=seeds[k])[0]` (up to float
+        rounding in the batched convolutions), so each work of a bulk run is reproducible from its own seed.
+        `labels`: None (each seed draws its style), one label, or one per seed."""
+        seeds = [int(s) for s in seeds]
+        if output_type not in ("pil", "pt"):
+            raise ValueError(f"`output_type={output_type!r}` is invalid; use 'pil' or 'pt'.")
+        per_seed = labels if isinstance(labels, (list, tuple)) else [labels] * len(seeds)
+        latents = [self.sample_latents(1, s, truncation_psi, y) for s, y in zip(seeds, per_seed)]
+        noise = torch.cat([z for z, _ in latents])  # (N, Z)
+        label_tensor = None if latents and latents[0][1] is None else torch.cat([y for _, y in latents])
+        param = next(self.generator_ema.parameters())
+        was_training = self.generator_ema.training
+        self.generator_ema.eval()
+        chunks = []
+        for start in range(0, len(seeds), batch_size):
+            y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
+            chunks.append(self.generator_ema(noise[start : start + batch_size].to(param.device, param.dtype), y)
+                          .float().cpu())
+        self.generator_ema.train(was_training)
+        images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
+        if output_type == "pt":
+            return images
+        array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+        return [image_with_provenance(array[k], {
+            "model": self.name_or_path or "neuroart-gan", "seed": seeds[k], "truncation_psi": float(truncation_psi),
+            "index": 0, "label": None if label_tensor is None else int(label_tensor[k])}) for k in range(len(seeds))]
+
+    @torch.inference_mode()
+    def interpolate(self, seed_a: int, seed_b: int, steps: int = 16, truncation_psi: float = 1.0, labels=None,
+                    output_type: str = "pil"):
+        """Frames of a latent walk from seed A's painting to seed B's (spherical interpolation of z).
+
+        `labels`: one style label for the whole walk (conditional models; default: seed A's label).
+        Returns PIL frames (with provenance), or a (steps, C, H, W) tensor in [0, 1] for `output_type="pt"`.
+        """
+        if not isinstance(steps, int) or not 2 <= steps <= 1000:
+            raise ValueError(f"`steps={steps!r}` is invalid; use an integer from 2 to 1000.")
+        z_a, y_a = self.sample_latents(1, seed_a, truncation_psi, labels)
+        z_b, _ = self.sample_latents(1, seed_b, truncation_psi, labels)
+        t = torch.linspace(0, 1, steps)[:, None]
+        omega = torch.arccos((F.normalize(z_a, dim=1) * F.normalize(z_b, dim=1)).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+        z = (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / torch.sin(omega)  # (steps, Z)
+        param = next(self.generator_ema.parameters())
+        y = None if y_a is None else y_a.expand(steps).to(param.device)
+        was_training = self.generator_ema.training
+        self.generator_ema.eval()
+        frames = ((self.generator_ema(z.to(param.device, param.dtype), y).float().cpu() + 1) / 2).clamp(0, 1)
+        self.generator_ema.train(was_training)
+        if output_type == "pt":
+            return frames
+        array = frames.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+        provenance = {"model": self.name_or_path or "neuroart-gan", "seed_a": seed_a, "seed_b": seed_b,
+                      "truncation_psi": float(truncation_psi), "label": None if y_a is None else int(y_a[0])}
+        return [image_with_provenance(array[i], {**provenance, "frame": i}) for i in range(steps)]
+
+    # ----------------------------------------------------------------------------------------------------------
+    # Hub: the custom pipeline and the model card travel with the weights
+    # ----------------------------------------------------------------------------------------------------------
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        self.config.custom_pipelines = {
+            PIPELINE_TASK: {
+                "impl": f"{NeuroArtGANPipeline.__module__.split('.')[-1]}.{NeuroArtGANPipeline.__name__}",
+                "pt": ["AutoModel"],
+                "type": "image",
+            }
+        }
+        super().save_pretrained(save_directory, *args, **kwargs)
+        try:  # Optional: the card template ships with the neuroart package, not with the remote code.
+            from neuroart.hub import write_model_card
+        except ImportError:
+            return
+        if kwargs.get("is_main_process", True):
+            write_model_card(self, save_directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        try:  # Keep our model card: transformers' push_to_hub would replace it with a generic one.
+            from neuroart.hub import push_model_to_hub
+        except ImportError:
+            return super().push_to_hub(repo_id, **kwargs)
+        return push_model_to_hub(self, repo_id, **kwargs)
+
+
+def image_with_provenance(array, provenance: dict):
+    """A PIL image (from an (H, W, C) float array in [0, 1]) that carries `provenance` as PNG tEXt chunks.
+
+    The image is encoded to PNG and read back, so `image.text` holds the chunks; `save_image` writes them again.
+    """
+    if Image is None:
+        raise ImportError("Painting to PIL images needs Pillow and numpy: `pip install pillow numpy`.")
+    pixels = (np.asarray(array) * 255).round().clip(0, 255).astype("uint8")
+    if pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "NeuroArt")
+    info.add_text("AI-generated", "true")
+    for key, value in provenance.items():
+        info.add_text(f"neuroart:{key}", str(value))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", pnginfo=info)
+    buffer.seek(0)
+    image = Image.open(buffer)
+    image.load()
+    return image
+
+
+def save_animation(frames, path, duration_ms: int = 80, boomerang: bool = True) -> None:
+    """Write frames as an animated PNG (`.png`, keeps full colour) or GIF (`.gif`); `boomerang` plays back and
+    forth so the loop is seamless. The first frame's provenance goes in the file's text chunks (PNG)."""
+    frames = list(frames) + (list(frames)[-2:0:-1] if boomerang else [])
+    info = None
+    if str(path).lower().endswith(".png") and PngImagePlugin is not None:
+        info = PngImagePlugin.PngInfo()
+        for key, value in getattr(frames[0], "text", {}).items():
+            info.add_text(key, str(value))
+    extra = {"pnginfo": info} if info is not None else {}
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0, **extra)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Originality: an index of small training thumbnails shipped with the model, for "show the nearest training images"
+# --------------------------------------------------------------------------------------------------------------
+NEAREST_INDEX_FILE = "nearest_index.safetensors"
+
+
+def save_nearest_index(pixels: torch.Tensor, path, max_images: int = 2048, size: int = 32) -> None:
+    """Store up to `max_images` training images (uint8 (N, 3, H, W)) as `size`-px thumbnails in a safetensors file."""
+    thumbs = F.interpolate(pixels[:max_images].float(), size=(size, size), mode="area")  # (N, 3, size, size)
+    save_file({"thumbnails": thumbs.round().clamp(0, 255).to(torch.uint8).contiguous()}, str(path))
+
+
+def nearest_in_index(images, path, k: int = 3):
+    """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
+    `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
+    thumbs = load_file(str(path))["thumbnails"].float() / 255  # (M, 3, s, s)
+    if not isinstance(images, torch.Tensor):
+        images = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+                              for im in images])  # (N, H, W, 3) -> (N, 3, H, W)
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    small = F.interpolate(images.float(), size=thumbs.shape[-2:], mode="area")
+    distances = torch.cdist(small.flatten(1), thumbs.flatten(1)) / math.sqrt(thumbs[0].numel())  # (N, M)
+    values, indices = distances.topk(min(k, len(thumbs)), dim=1, largest=False)
+    pixels = (thumbs * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (M, s, s, 3)
+    return [[(Image.fromarray(pixels[j]), float(d)) for j, d in zip(row_i.tolist(), row_d.tolist())]
+            for row_i, row_d in zip(indices, values)]
+
+
+def save_image(image, path) -> None:
+    """Save a painted image as PNG, keeping its provenance text chunks."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in getattr(image, "text", {}).items():
+        info.add_text(key, str(value))
+    image.save(path, format="PNG", pnginfo=info)
+
+
+__all__ = [
+    "NEAREST_INDEX_FILE",
+    "NeuroArtGANModel",
+    "NeuroArtGANOutput",
+    "NeuroArtGANPreTrainedModel",
+    "nearest_in_index",
+    "save_animation",
+    "save_image",
+    "save_nearest_index",
+]

@@ -1,0 +1,299 @@
+"""NeuroArt poetry model: a GPT-style decoder-only Transformer for classical Chinese and English verse.
+
+Papers it follows: the Transformer (Vaswani et al., 2017, arXiv:1706.03762), GPT-2 (Radford et al., 2019), pre-norm
+residual blocks (Xiong et al., 2020, arXiv:2002.04745) and tied embeddings (Press & Wolf, 2017, arXiv:1608.05859).
+Layout after transformers' `modeling_gpt2.py` / `modeling_llama.py` and nanoGPT's `model.py`.
+
+Attention goes through transformers' attention interface, so `attn_implementation` may be `"eager"`, `"sdpa"` or
+`"flex_attention"`. The causal and padding mask is built by `create_causal_mask`, as Llama builds it, which stays
+correct with a KV cache (raw `is_causal=True` SDPA would not once the query is shorter than the keys). Keys and
+values live in a `DynamicCache`, passed as `cache` (transformers 5).
+
+This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
+"""
+
+import math
+import os
+import shutil
+
+import torch
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from .configuration_neuroart_poetry import NeuroArtPoetryConfig
+
+# Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
+# `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
+HELPER_MODULES = ("generation.py", "prosody.py", "tokenization.py")
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+):
+    """softmax(q k^T * scaling + mask) v. query/key/value: (B, heads, T, head_dim); returns (B, T, heads, head_dim)."""
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling  # (B, heads, T_q, T_kv)
+    if attention_mask is not None:
+        weights = weights + attention_mask
+    weights = nn.functional.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()  # (B, heads, T, d) -> (B, T, heads, d)
+    return output, weights
+
+
+class NeuroArtPoetryAttention(nn.Module):
+    """Multi-head causal self-attention with a fused QKV projection."""
+
+    def __init__(self, config: NeuroArtPoetryConfig, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.head_dim
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = True
+        self.attention_dropout = config.dropout
+        self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch, seq_len, _ = hidden_states.shape
+        qkv = self.qkv_proj(hidden_states).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, T, 3, H, d) -> 3 x (B, H, T, d)
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)
+        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        output, weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            **kwargs,
+        )
+        output = output.reshape(batch, seq_len, -1)  # (B, T, H, d) -> (B, T, hidden)
+        return self.o_proj(output), weights
+
+
+class NeuroArtPoetryMLP(nn.Module):
+    def __init__(self, config: NeuroArtPoetryConfig):
+        super().__init__()
+        self.fc_in = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = nn.GELU(approximate="tanh")
+        self.fc_out = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, hidden_states):
+        return self.fc_out(self.act(self.fc_in(hidden_states)))
+
+
+class NeuroArtPoetryBlock(nn.Module):
+    """Pre-norm block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, config: NeuroArtPoetryConfig, layer_idx: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.attn = NeuroArtPoetryAttention(config, layer_idx)
+        self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.mlp = NeuroArtPoetryMLP(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden_states, attention_mask=None, cache=None, **kwargs):
+        attn_output, _ = self.attn(self.ln_1(hidden_states), attention_mask=attention_mask, cache=cache, **kwargs)
+        hidden_states = hidden_states + self.dropout(attn_output)
+        hidden_states = hidden_states + self.dropout(self.mlp(self.ln_2(hidden_states)))
+        return hidden_states
+
+
+class NeuroArtPoetryPreTrainedModel(PreTrainedModel):
+    config_class = NeuroArtPoetryConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = False
+    _no_split_modules = ["NeuroArtPoetryBlock"]
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, 0.0, std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, 0.0, std)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        if isinstance(module, (NeuroArtPoetryAttention, NeuroArtPoetryMLP)):
+            # GPT-2: scale the residual projections by 1/sqrt(2 * layers).
+            residual = module.o_proj if isinstance(module, NeuroArtPoetryAttention) else module.fc_out
+            init.normal_(residual.weight, 0.0, std / math.sqrt(2 * self.config.num_hidden_layers))
+
+
+class NeuroArtPoetryModel(NeuroArtPoetryPreTrainedModel):
+    """Token + position embeddings -> pre-norm blocks -> final LayerNorm."""
+
+    def __init__(self, config: NeuroArtPoetryConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.layers = nn.ModuleList(NeuroArtPoetryBlock(config, i) for i in range(config.num_hidden_layers))
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.embed_tokens = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast | tuple:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
+        use_cache = use_cache if use_cache is not None else self.config.use_cache
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)  # (B, T, hidden)
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+        past = cache.get_seq_length() if cache is not None else 0
+        if position_ids is None:
+            position_ids = torch.arange(past, past + inputs_embeds.shape[1], device=inputs_embeds.device)[None]
+        if int(position_ids.max()) >= self.config.max_position_embeddings:
+            raise ValueError(
+                f"Sequence reaches position {int(position_ids.max())}, but the model has "
+                f"max_position_embeddings={self.config.max_position_embeddings}; shorten the input or max_new_tokens."
+            )
+        mask = create_causal_mask(
+            config=self.config,
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            cache=cache,
+            position_ids=position_ids,
+        )
+        hidden_states = self.dropout(inputs_embeds + self.embed_positions(position_ids))
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, attention_mask=mask, cache=cache, position_ids=position_ids, **kwargs)
+        hidden_states = self.norm(hidden_states)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            return (hidden_states, cache if use_cache else None)
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
+
+
+class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
+    """The poetry language model: `NeuroArtPoetryModel` plus a head tied to the token embedding."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: NeuroArtPoetryConfig):
+        super().__init__(config)
+        self.model = NeuroArtPoetryModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.model.embed_tokens = value
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> CausalLMOutputWithPast | tuple:
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            return_dict=True,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden_states[:, keep, :])  # (B, T_kept, vocab)
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if not return_dict:
+            return tuple(v for v in (loss, logits, outputs.cache) if v is not None)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # The auto_map names every auto class: AutoModel loads the base model of this checkpoint.
+        module = type(self).__module__.split(".")[-1]
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
+                                "AutoModel": f"{module}.NeuroArtPoetryModel"}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):  # the generation helpers travel with the weights (Spaces use them)
+            here = os.path.dirname(os.path.abspath(__file__))
+            for name in HELPER_MODULES:
+                if os.path.exists(os.path.join(here, name)):
+                    shutil.copyfile(os.path.join(here, name), os.path.join(save_directory, name))
+        try:  # Optional: the card template ships with the neuroart package, not with the remote code.
+            from neuroart.hub import write_model_card
+        except ImportError:
+            return
+        if kwargs.get("is_main_process", True):
+            write_model_card(self, save_directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs):
+        try:  # Keep our model card: transformers' push_to_hub would replace it with a generic one.
+            from neuroart.hub import push_model_to_hub
+        except ImportError:
+            return super().push_to_hub(repo_id, **kwargs)
+        return push_model_to_hub(self, repo_id, **kwargs)
+
+
+__all__ = ["NeuroArtPoetryForCausalLM", "NeuroArtPoetryModel", "NeuroArtPoetryPreTrainedModel"]
