@@ -142,7 +142,13 @@ def create(theme, acrostic, seed):
     try:
         poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
     except ValueError as error:
-        raise gr.Error(str(error)) from None
+        if poem_args["form"] != "quatrain":
+            raise gr.Error(str(error)) from None
+        # A poet without English (the classical-Chinese release): the theme titles a 七言绝句 instead, and the
+        # settings say why.
+        poem_args = {"form": "七言绝句", "title": theme, "keywords": None, "acrostic": None}
+        poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
+        poem_args["note"] = f"{error} The theme became the title of a 七言绝句."
     mood = palette_to_music(painting)
     score = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
                                          max_new_tokens=BARS * 256, key=mood["key"], density=mood["density"],
