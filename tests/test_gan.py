@@ -224,3 +224,27 @@ def test_kid_is_zero_mean_for_same_distribution():
     same, _ = kernel_inception_distance(a, b, num_subsets=20, subset_size=100)
     shifted, _ = kernel_inception_distance(a, b + 1.0, num_subsets=20, subset_size=100)
     assert abs(same) < 0.05 and shifted > 0.5
+
+
+def test_recalibrate_batchnorm_is_deterministic_and_measures_the_ema_weights():
+    model = NeuroArtGANModel(tiny_gan_config(num_classes=2)).eval()
+    with torch.no_grad():
+        for p in model.generator_ema.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    norms = [m for m in model.generator_ema.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [n.running_mean.clone() for n in norms]
+    model.recalibrate_batchnorm(num_batches=2, batch_size=8, seed=3)
+    first = [n.running_mean.clone() for n in norms]
+    model.recalibrate_batchnorm(num_batches=2, batch_size=8, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(first, [n.running_mean for n in norms]))
+    assert any(not torch.equal(a, b) for a, b in zip(before, first))
+    assert all(n.momentum == 0.1 for n in norms) and not model.generator_ema.training
+    assert torch.isfinite(model.generate_images(2, seed=0, output_type="pt")).all()
+
+
+def test_paint_seeds_matches_one_image_per_seed():
+    model = NeuroArtGANModel(tiny_gan_config(num_classes=2)).eval()
+    batch = model.paint_seeds([4, 9, 11], output_type="pt", batch_size=2)
+    for k, seed in enumerate((4, 9, 11)):
+        single = model.generate_images(1, seed=seed, output_type="pt")[0]
+        assert torch.allclose(batch[k], single, atol=1e-5)
