@@ -105,7 +105,10 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None) -> 
         f"**Budget.** {metrics.get('train_cpu_seconds', '?')} CPU-seconds of training "
         f"({metrics.get('steps', '?')} steps), 1 thread, fp32 (no native bf16 on the AVX2-only CPU), "
         f"{(quality.get('machine') or {}).get('cpu', 'CPU')}; weights stored in "
-        f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.",
+        f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}."
+        + (" The run was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
+           "seconds of the first segment are estimated from the process clock at the stop."
+           if (summary.get("hyperparameters") or {}).get("resume_from_checkpoint") else ""),
         "**Training metrics** (the script's own, on its validation split): "
         + ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float))) + ".",
         "### Measured quality (held-out data)",
