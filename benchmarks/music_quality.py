@@ -54,6 +54,26 @@ def features(score) -> dict:
     }
 
 
+def heldout_nll(model, tokenizer, files) -> tuple[float, int, int]:
+    """(total NLL in nats, predicted tokens, quarter-note frames) of `model` over the MIDI `files`, one piece each."""
+    import torch
+
+    from neuroart.music.generation import encode, to_score
+
+    bos, eos = tokenizer["BOS_None"], tokenizer["EOS_None"]
+    nll, tokens, frames = 0.0, 0, 0
+    with torch.no_grad():
+        for path in files:
+            ids = torch.tensor([[bos] + encode(tokenizer, path) + [eos]])
+            logits = model(input_ids=ids, use_cache=False).logits[0, :-1]
+            nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+            tokens += ids.shape[1] - 1
+            score = to_score(path)
+            end = max(n.time + n.duration for t in score.tracks for n in t.notes)
+            frames += math.ceil(end / score.ticks_per_quarter)
+    return nll, tokens, frames
+
+
 def overlap_area(generated: list, reference: list, name: str) -> float:
     """Yang & Lerch: overlap of the KDEs of intra-reference and generated-to-reference distances."""
     import numpy as np
@@ -85,11 +105,9 @@ def main():
         args.train_cpu_seconds, args.num_generated, args.bars = 5, 3, 2
     setup_threads(args.threads)
     import common
-    import torch
 
     from neuroart import NeuroArtMusicForCausalLM
     from neuroart.music.generation import (
-        encode,
         generate_music,
         in_scale_rate,
         load_tokenizer,
@@ -122,17 +140,7 @@ def main():
         tokenizer = load_tokenizer(out)
         training = json.loads((out / "training_summary.json").read_text())["metrics"]
 
-    bos, eos = tokenizer["BOS_None"], tokenizer["EOS_None"]
-    total_nll = total_tokens = total_frames = 0.0
-    with torch.no_grad():
-        for path in valid_files:
-            ids = torch.tensor([[bos] + encode(tokenizer, path) + [eos]])
-            logits = model(input_ids=ids, use_cache=False).logits[0, :-1]
-            total_nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
-            total_tokens += ids.shape[1] - 1
-            score = to_score(path)
-            end = max(n.time + n.duration for t in score.tracks for n in t.notes)
-            total_frames += math.ceil(end / score.ticks_per_quarter)
+    total_nll, total_tokens, total_frames = heldout_nll(model, tokenizer, valid_files)
     reference = [f for f in (features(to_score(p)) for p in valid_files) if f]
     generated, errors, tokens, free_scores = [], 0, 0, []
     for i in range(args.num_generated):

@@ -11,21 +11,18 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from music_quality import features, overlap_area  # noqa: E402
+from music_quality import features, heldout_nll, overlap_area  # noqa: E402
 
 
 def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
-    import torch
     from release_quality import release_split
 
     from neuroart import NeuroArtMusicForCausalLM
     from neuroart.music.generation import (
-        encode,
         generate_music,
         in_scale_rate,
         load_tokenizer,
@@ -39,17 +36,7 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
         val_files = val_files[:3]
     model = NeuroArtMusicForCausalLM.from_pretrained(model_dir).eval()
     tokenizer = load_tokenizer(model_dir)
-    bos, eos = tokenizer["BOS_None"], tokenizer["EOS_None"]
-    nll = tokens = frames = 0.0
-    with torch.no_grad():
-        for path in val_files:
-            ids = torch.tensor([[bos] + encode(tokenizer, path) + [eos]])
-            logits = model(input_ids=ids, use_cache=False).logits[0, :-1]
-            nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
-            tokens += ids.shape[1] - 1
-            score = to_score(path)
-            end = max(n.time + n.duration for t in score.tracks for n in t.notes)
-            frames += math.ceil(end / score.ticks_per_quarter)
+    nll, tokens, frames = heldout_nll(model, tokenizer, val_files)
     reference = [f for f in (features(to_score(p)) for p in val_files) if f]
     pieces = 4 if smoke else 24
     bars = 2 if smoke else 8
