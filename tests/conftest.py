@@ -48,9 +48,10 @@ def _private_hf_home(tmp_path_factory):
 
 
 def run_python(code: str, *, block_neuroart: bool = False, env: dict | None = None, cwd=None, timeout=300) -> str:
-    """Run `code` in a fresh interpreter; return stdout, fail the test with stderr on a non-zero exit."""
+    """Run `code` in a fresh interpreter; return stdout, fail the test with stderr on a non-zero exit.
+    `env` overrides os.environ; a value of None unsets that variable."""
     script = (BLOCK_NEUROART if block_neuroart else "") + textwrap.dedent(code)
-    full_env = {**os.environ, **(env or {})}
+    full_env = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
     )

@@ -15,13 +15,22 @@ def load_app(name: str, models_root):
     """Import spaces/<name>/app.py as a fresh module, with NEUROART_*_MODEL pointing into `models_root`."""
     from neuroart.cli import space_env
 
-    os.environ.update(space_env(models_root))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     module_name = "space_" + name.replace("-", "_")
     spec = importlib.util.spec_from_file_location(module_name, SPACES / name / "app.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    variables = space_env(models_root)
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)  # the apps read their model ids at import; later tests must not inherit them
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return module
 
 

@@ -193,7 +193,7 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
         release(kind)
     env = fresh_cache(tmp_path)
     for kind in KINDS:
-        env.pop(f"NEUROART_{kind.upper()}_MODEL", None)
+        env[f"NEUROART_{kind.upper()}_MODEL"] = None  # unset: the studio must fall back to the release ids
     app_path = REPO_ROOT / "spaces" / "neuroart-studio" / "app.py"
     out = run_python(
         f"""

@@ -74,6 +74,9 @@ def parse_args(argv=None):
     parser.add_argument("--discriminator_base_channels", type=positive_int, default=24,
                         help="Discriminator width at full resolution.")
     parser.add_argument("--max_channels", type=positive_int, default=256, help="Widest layer of either network.")
+    parser.add_argument("--discriminator_head", choices=["conv", "sum"], default="conv",
+                        help="Discriminator head on its final 4x4 map: a position-aware 4x4 conv (FastGAN) or a "
+                             "position-blind sum (lets the generator tile one patch).")
     parser.add_argument("--adam_beta1", type=float, default=0.5, help="Adam beta1 for both networks.")
     parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2 for both networks.")
     parser.add_argument("--ema_decay", type=float, default=0.999, help="Decay of the EMA generator.")
@@ -134,6 +137,7 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         generator_base_channels=args.generator_base_channels,
         discriminator_base_channels=args.discriminator_base_channels,
         max_channels=args.max_channels,
+        discriminator_head=args.discriminator_head,
         num_classes=num_classes,
         ema_decay=args.ema_decay,
     )
