@@ -296,14 +296,18 @@ def generate_music_cli(args, out: Path, name: str) -> int:
         primer = path.read_bytes()
         if not primer.startswith(b"MThd"):
             raise SystemExit(f"--primer {path} is not a MIDI file (no 'MThd' header).")
-    settings = {"model": name, "bars": args.bars, "key": args.key, "density": args.density,
+    if args.harmonize and primer is None:
+        raise SystemExit("--harmonize needs --primer MELODY.mid (the melody to harmonise).")
+    bars = args.bars or (None if args.harmonize else 8)
+    settings = {"model": name, "bars": bars, "key": args.key, "density": args.density,
                 "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-                "primer": args.primer, "keep_primer": args.keep_primer}
+                "primer": args.primer, "keep_primer": args.keep_primer, "harmonize": args.harmonize}
 
     def compose(seed: int, audio: bool = True) -> list[str]:
-        score = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=args.bars,
+        score = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
                                max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
-                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed)
+                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
+                               harmonize=args.harmonize)
         stem = out / f"music_{seed}"
         stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {**settings, "seed": seed}))
         files = [stem.with_suffix(".mid").name]
@@ -411,12 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
     gg.add_argument("--frames", type=bounded(2, 256), default=24, help="Frames of the walk (2-256).")
     gg.add_argument("--nearest", action="store_true", help="Print each painting's nearest training thumbnails.")
     gm = common("music", "Compose.")
-    gm.add_argument("--bars", type=bounded(1, 64), default=8, help="Bars of music (1-64).")
+    gm.add_argument("--bars", type=bounded(1, 64), default=None,
+                    help="Bars of music (1-64; default 8, or the melody's length with --harmonize).")
     gm.add_argument("--max_new_tokens", type=bounded(16, 8192), default=2048, help="Token cap (16-8192).")
     gm.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
     gm.add_argument("--density", default=None, choices=["low", "medium", "high"], help="Note density.")
     gm.add_argument("--primer", default=None, help="A MIDI file to continue.")
     gm.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")
+    gm.add_argument("--harmonize", action="store_true",
+                    help="Read --primer as a melody and write Alto, Tenor and Bass under it (the melody is kept "
+                         "note for note as the Soprano; the voices keep to --key, by default the melody's key).")
     gm.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
     gm.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Top-k sampling (0 = off).")
     gm.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")

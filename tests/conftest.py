@@ -137,3 +137,36 @@ def make_midi(seed: int = 0, bars: int = 4, long_note: bool = False, drums: bool
         bass.notes.append(Note(0, 480 * 4 * 6, 36, 60))  # 24 beats, longer than REMI's 12
     score.tracks.extend([melody, bass])
     return score.dumps_midi()
+
+
+def chorale_tune():
+    """A 4/4 hymn-like melody on the grid (G major), 480 ticks per quarter, with a half-note ending."""
+    from symusic import Note, Score, Track
+
+    score, track, time = Score(480), Track(name="melody", program=0), 0
+    for pitch, beats in [(67, 1), (67, 1), (74, 1), (71, 1), (69, 1), (67, 1), (69, 1), (71, 1), (69, 2),
+                         (71, 1), (72, 1), (74, 1), (72, 1), (71, 1), (69, 1), (67, 2)]:
+        track.notes.append(Note(time, beats * 480, pitch, 80))
+        time += beats * 480
+    score.tracks.append(track)
+    return score
+
+
+def check_harmonisation(score, melody):
+    """The Soprano track equals the melody note for note; every added note lies under the latest melody note;
+    at most three added notes start together. Returns the added notes."""
+    tpq = score.ticks_per_quarter
+    soprano = [t for t in score.tracks if t.name == "Soprano"]
+    assert len(soprano) == 1
+    got = [(n.time / tpq, n.duration / tpq, n.pitch) for n in soprano[0].notes]
+    assert got == [(n.time / 480, n.duration / 480, n.pitch) for n in melody.tracks[0].notes]
+    added = sorted((n.time / tpq, n.pitch) for t in score.tracks if t.name != "Soprano" for n in t.notes)
+    tune = [(n.time / 480, n.pitch) for n in melody.tracks[0].notes]
+    for time, pitch in added:
+        latest = [p for t, p in tune if t <= time]
+        assert pitch < (latest[-1] if latest else tune[0][1]), (time, pitch)
+        assert time < tune[-1][0] + 2  # nothing after the melody ends
+    onsets = [time for time, _ in added]
+    assert all(onsets.count(t) <= 3 for t in set(onsets))
+    return added
+

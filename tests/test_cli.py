@@ -107,6 +107,19 @@ def test_primer_that_is_not_midi_is_refused(models, tmp_path):
     assert result.returncode == 1 and "not a MIDI file" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_harmonize_from_the_command_line(models, tmp_path):
+    from conftest import check_harmonisation, chorale_tune
+    from symusic import Score
+
+    melody = tmp_path / "tune.mid"
+    chorale_tune().dump_midi(str(melody))
+    cli("generate", "music", "--model", models / "neuroart-music", "--primer", melody, "--harmonize", "--seed", 3,
+        "--out", tmp_path)
+    check_harmonisation(Score(str(tmp_path / "music_3.mid")), chorale_tune())
+    refused = cli("generate", "music", "--model", models / "neuroart-music", "--harmonize", check=False)
+    assert refused.returncode != 0 and "--primer" in refused.stderr
+
+
 def test_check_poem_exit_codes():
     good = cli("check-poem", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
     assert json.loads(good.stdout)["rhyme_ok"] is True

@@ -7,7 +7,7 @@ import wave
 import pytest
 import torch
 
-from conftest import launch_script, make_midi, tiny_music_config
+from conftest import check_harmonisation, chorale_tune, launch_script, make_midi, tiny_music_config
 
 pytest.importorskip("miditok")
 from symusic import Score  # noqa: E402
@@ -17,6 +17,7 @@ from neuroart.music.generation import (  # noqa: E402
     build_tokenizer,
     encode,
     generate_music,
+    estimate_key,
     in_scale_rate,
     load_tokenizer,
     midi_provenance,
@@ -247,3 +248,23 @@ def test_same_seed_same_music_under_concurrent_load(tokenizer, untrained):
     torch.manual_seed(7)
     compose(4)
     assert torch.equal(torch.rand(1), before)  # the global stream is left as it was
+
+
+def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
+    """Even an untrained model, sampling at random, cannot move the melody: the processor forces it."""
+    melody = chorale_tune()
+    for seed in range(3):
+        score = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed)
+        check_harmonisation(score, melody)
+        lower = Score(score.ticks_per_quarter)
+        lower.tracks.extend(t for t in score.tracks if t.name != "Soprano")
+        assert lower.note_num() == 0 or in_scale_rate(lower, "G") == 1.0  # the melody's key by default
+    assert estimate_key(melody) == "G"
+    shifted = chorale_tune()
+    shifted.tracks[0].notes = [type(n)(n.time, n.duration, n.pitch + 2, n.velocity) for n in shifted.tracks[0].notes]
+    assert estimate_key(shifted) == "A"
+    # A polyphonic primer is harmonised from its skyline; the bytes of a MIDI file work too.
+    score = generate_music(untrained, tokenizer, primer=make_midi(3, bars=2), harmonize=True, seed=0)
+    assert [t.name for t in score.tracks][0] == "Soprano"
+    with pytest.raises(ValueError, match="melody"):
+        generate_music(untrained, tokenizer, harmonize=True)

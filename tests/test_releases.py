@@ -237,3 +237,36 @@ def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
         for path in source.rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 assert (target / path.relative_to(source)).read_bytes() == path.read_bytes(), path
+
+
+def test_release_code_is_the_package_code():
+    """Each release ships the package's current remote code (so the Spaces, which run the shipped helpers, get the
+    features the package documents)."""
+    for kind in KINDS:
+        folder = release(kind)
+        for path in folder.glob("*.py"):
+            source = REPO_ROOT / "modeling" / kind / path.name
+            assert source.exists() and path.read_bytes() == source.read_bytes(), (
+                f"{path} differs from {source}: copy it (python -m neuroart.training.release {kind} --steps code)")
+
+
+@pytest.mark.slow
+def test_the_release_composer_harmonizes_and_steers_density():
+    """On the music release: a melody stays note for note as the top voice, and density low < medium < high in
+    notes per bar at fixed seeds."""
+    from transformers import AutoModelForCausalLM
+
+    from conftest import check_harmonisation, chorale_tune
+    from neuroart.music.generation import generate_music, in_scale_rate, load_tokenizer, notes_per_bar
+
+    folder = release("music")
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    tokenizer = load_tokenizer(folder)
+    melody = chorale_tune()
+    score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0)
+    added = check_harmonisation(score, melody)
+    assert len(added) >= 2 * len(melody.tracks[0].notes)  # the release writes real parts, not a bare line
+    assert {t.name for t in score.tracks} == {"Soprano", "Alto", "Tenor", "Bass"}
+    density = {d: sum(notes_per_bar(generate_music(model, tokenizer, num_bars=4, density=d, seed=s))
+                      for s in range(3)) / 3 for d in ("low", "medium", "high")}
+    assert density["low"] < density["medium"] < density["high"], density

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from space_helpers import NAMES, SPACES, load_app, serve
 
-from conftest import REPO_ROOT, make_midi, run_python
+from conftest import REPO_ROOT, check_harmonisation, chorale_tune, make_midi, run_python
 
 pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -122,6 +122,13 @@ def test_music_compose_and_continue_a_primer(clients, tmp_path):
     _, _, kept, _ = client.predict(1.0, 0, 0.95, 3, 1, "any", "any", handle_file(str(primer)), True,
                                    api_name="/compose")
     assert sum(len(t.notes) for t in Score(kept).tracks) >= primer_notes  # the primer is kept
+    tune = tmp_path / "tune.mid"
+    chorale_tune().dump_midi(str(tune))
+    _, _, harmonised, summary = client.predict(1.0, 0, 0.95, 3, 4, "any", "any", handle_file(str(tune)), False, True,
+                                               api_name="/compose")
+    check_harmonisation(Score(harmonised), chorale_tune())
+    assert "Harmonised in G" in summary
+    assert "melody" in refused(client, 1.0, 0, 0.95, 3, 2, "C", "any", None, False, True, api_name="/compose")
 
 
 def test_music_refuses_bad_inputs_and_uploads(clients, tmp_path):

@@ -118,11 +118,24 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
     return target
 
 
+def refresh_code(kind: str, target: Path | None = None) -> list[str]:
+    """Copy the package's current remote code over the `.py` files a release folder ships (weights untouched)."""
+    target = target or release_dir(kind)
+    copied = []
+    for path in sorted(target.glob("*.py")):
+        source = REPO_ROOT / "modeling" / kind / path.name
+        if source.exists() and source.read_bytes() != path.read_bytes():
+            shutil.copyfile(source, path)
+            copied.append(path.name)
+    return copied
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("kind", choices=sorted(RECIPES))
     parser.add_argument("--steps", nargs="*", default=["split", "train", "export", "quality", "card"],
-                        choices=["split", "train", "export", "quality", "card"])
+                        choices=["split", "train", "export", "quality", "card", "code"],
+                        help="`code` only refreshes the release folder's remote code from the package.")
     parser.add_argument("--output_dir", default=None, help="Training output (default outputs/release-<kind>).")
     args = parser.parse_args(argv)
     kind = args.kind
@@ -136,6 +149,8 @@ def main(argv=None):
         print(f"exported {export(kind, REPO_ROOT / out)}")
     if "quality" in args.steps:
         run([sys.executable, "benchmarks/release_quality.py", "--only", kind], env=env)
+    if "code" in args.steps:
+        print(f"refreshed {refresh_code(kind) or 'nothing'} in {release_dir(kind)}")
     if "card" in args.steps:
         from neuroart.training.release_card import write_release_card
 

@@ -37,6 +37,10 @@ class NeuroArtGANConfig(PreTrainedConfig):
         use_skip_excitation (`bool`, defaults to `True`): FastGAN's skip-layer excitation (low-res features gate
             high-res ones).
         use_spectral_norm (`bool`, defaults to `True`): spectral norm on every discriminator layer.
+        discriminator_head (`str`, defaults to `"conv"`): how the discriminator turns its final 4x4 map into one
+            vector. `"conv"` is FastGAN's 4x4 valid convolution, which knows where on the canvas each feature sits,
+            so it can judge composition; `"sum"` sums the 16 positions (translation-invariant: a generator can then
+            fool it by tiling one convincing patch, which is what the first release did).
         ema_decay (`float`, defaults to 0.999): decay of the generator's exponential moving average, used by training.
         initializer_range (`float`, defaults to 0.02): std of the normal init of conv and linear weights.
     """
@@ -52,6 +56,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
     num_classes: int = 0
     use_skip_excitation: bool = True
     use_spectral_norm: bool = True
+    discriminator_head: str = "conv"
     ema_decay: float = 0.999
     initializer_range: float = 0.02
 
@@ -72,6 +77,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
             _require(name, value, _is_int(value) and low <= value <= high, f"use an integer from {low} to {high}")
         for name in ("use_skip_excitation", "use_spectral_norm"):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
+        _require("discriminator_head", self.discriminator_head, self.discriminator_head in ("conv", "sum"),
+                 'use "conv" (position-aware, FastGAN) or "sum" (translation-invariant)')
         decay = self.ema_decay
         _require("ema_decay", decay, isinstance(decay, (int, float)) and 0.0 <= decay < 1.0, "use a float in [0, 1)")
         init_range = self.initializer_range

@@ -177,6 +177,9 @@ class NeuroArtGANDiscriminator(nn.Module):
         )
         self.act = nn.LeakyReLU(0.2)
         final_channels = config.channels(4, base)
+        # "conv": FastGAN's final 4x4 valid conv, one weight per canvas position; "sum": position-blind pooling.
+        self.head = (_maybe_sn(nn.Conv2d(final_channels, final_channels, 4), config)
+                     if config.discriminator_head == "conv" else None)
         self.to_logit = _maybe_sn(nn.Linear(final_channels, 1), config)
         self.label_projection = (
             _maybe_sn(nn.Embedding(config.num_classes, final_channels), config) if config.num_classes > 0 else None
@@ -186,7 +189,10 @@ class NeuroArtGANDiscriminator(nn.Module):
         hidden = self.act(self.from_rgb(images.contiguous(memory_format=torch.channels_last)))
         for block in self.blocks:
             hidden = block(hidden)
-        pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4, 4, 4) -> (B, C4)
+        if self.head is not None:
+            pooled = self.act(self.head(hidden)).flatten(1)  # (B, C4, 4, 4) -> (B, C4, 1, 1) -> (B, C4)
+        else:
+            pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4, 4, 4) -> (B, C4)
         logits = self.to_logit(pooled).squeeze(1)  # (B, 1) -> (B,)
         if self.label_projection is not None and labels is not None:
             logits = logits + (self.label_projection(labels) * pooled).sum(dim=1)

@@ -284,11 +284,261 @@ class Composition:
         return self.token_errors / max(1, len(self.token_ids))
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Harmonisation: a melody kept as the top voice, the other voices written under it
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class _MelodyNote:
+    bar: int
+    position: int
+    pitch: int
+    program: int  # token ids from here on
+    pitch_token: int
+    velocity: int
+    duration: int
+
+
+def melody_line(source):
+    """The melody of a MIDI source as a one-track `symusic.Score` (program 0): its notes if it is monophonic,
+    otherwise its skyline (the highest sounding note at each onset). Drum tracks are ignored."""
+    from symusic import Note, Score, Track
+
+    score = to_score(source)
+    notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes), key=lambda n: (n.time, -n.pitch))
+    line: list = []
+    for note in notes:  # skyline: one note per onset, the highest; a later onset cuts a held note
+        if line and line[-1].time == note.time:
+            continue
+        if line and line[-1].time + line[-1].duration > note.time:
+            line[-1] = Note(line[-1].time, note.time - line[-1].time, line[-1].pitch, line[-1].velocity)
+        line.append(Note(note.time, note.duration, note.pitch, note.velocity))
+    melody = Score(score.ticks_per_quarter)
+    melody.tempos = score.tempos
+    melody.time_signatures = score.time_signatures
+    track = Track(name="Soprano", program=0)
+    track.notes.extend(n for n in line if n.duration > 0)
+    melody.tracks.append(track)
+    return melody
+
+
+def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_MelodyNote], dict[int, int], int]:
+    """Parse the melody's own REMI tokens: its notes (bar, position, token ids), the TimeSig token of each bar and
+    the number of bars. Tokenising the melody with the model's tokenizer quantises it exactly as the model sees it."""
+    ids = encode(tokenizer, melody)
+    events, timesigs, bar, position, note = [], {}, -1, 0, {}
+    for token in ids:
+        kind = types.kind[token]
+        if kind == "Bar":
+            bar, position = bar + 1, 0
+        elif kind == "TimeSig":
+            timesigs[bar] = token
+        elif kind == "Position":
+            position = int(tokenizer[token].split("_")[1])
+        elif kind == "Program":
+            note = {"program": token}
+        elif kind == "Pitch":
+            note.update(pitch=types.pitch[token], pitch_token=token)
+        elif kind == "Velocity":
+            note["velocity"] = token
+        elif kind == "Duration" and "pitch" in note:
+            events.append(_MelodyNote(bar, position, note["pitch"], note.get("program", -1), note["pitch_token"],
+                                      note["velocity"], token))
+            note = {}
+    return events, timesigs, bar + 1
+
+
+class HarmonizeLogitsProcessor(LogitsProcessor):
+    """Keeps a melody as the top voice while the model writes the rest (one row per batch entry).
+
+    A small state machine reads each row's new tokens (bar, position, the melody note due next) and masks:
+    - time may not move past the next melody onset: later Position tokens, Bar and EOS are banned until it is
+      written; Rest tokens (which move time by themselves) are banned throughout;
+    - at the onset, the model may first write lower notes, then must write the melody's pitch, whose velocity and
+      duration are then forced to the melody's own tokens (after three lower notes, the melody pitch is forced);
+    - every other note is strictly below the latest melody note, so the melody stays on top;
+    - after each Bar, the melody's TimeSig for that bar is forced, so bars line up with the melody's.
+    Forced tokens override earlier masks (e.g. a key mask that the melody itself leaves)."""
+
+    LOWER_NOTES_PER_ONSET = 3
+
+    def __init__(self, tokenizer, types: "_TokenTypes", events: list, timesigs: dict, prompt_length: int):
+        self.types, self.events, self.timesigs, self.prompt_length = types, events, timesigs, prompt_length
+        kinds = types.kind
+        self.positions = {i: int(tokenizer[i].split("_")[1]) for i, k in enumerate(kinds) if k == "Position"}
+        self.pitch_of = torch.tensor([-1 if p is None else p for p in types.pitch])
+        self.is_kind = {k: torch.tensor([x == k for x in kinds]) for k in set(kinds)}
+        self.program = events[0].program if events else None
+        # Positions per bar: the tokenizer's finest resolution per beat x the TimeSig's numerator (REMI counts the
+        # denominator's beat); a later Position would spill into the next bar and misalign the melody.
+        per_beat = max(tokenizer.config.beat_res.values())
+        self.bar_positions = {bar: per_beat * int(tokenizer[token].split("_")[1].split("/")[0])
+                              for bar, token in timesigs.items()}
+        self.rows: list[dict] = []
+
+    def _new_state(self) -> dict:
+        return {"seen": self.prompt_length, "bar": -1, "position": 0, "next": 0, "last_pitch": None,
+                "phase": None, "lower_here": 0, "placed": False}
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token]
+        due = self.events[state["next"]] if state["next"] < len(self.events) else None
+        at_due = (due is not None and state["placed"] and due.bar == state["bar"]
+                  and due.position == state["position"])
+        if kind == "Bar":
+            state.update(bar=state["bar"] + 1, position=0, lower_here=0, placed=False)
+        elif kind == "Position":
+            state.update(position=self.positions[token], lower_here=0, placed=True)
+        elif kind == "Pitch":
+            if at_due and self.types.pitch[token] == due.pitch:
+                state["phase"] = "velocity"  # this is the melody note: force its velocity, then its duration
+            else:
+                state["lower_here"] += 1
+        elif kind == "Velocity" and state["phase"] == "velocity":
+            state["phase"] = "duration"
+        elif kind == "Duration" and state["phase"] == "duration":
+            state.update(phase=None, next=state["next"] + 1, last_pitch=due.pitch)
+
+    def __call__(self, input_ids, scores):
+        width = min(len(self.types.kind), scores.shape[1])
+        while len(self.rows) < input_ids.shape[0]:
+            self.rows.append(self._new_state())
+        for row, state in enumerate(self.rows[: input_ids.shape[0]]):
+            for token in input_ids[row, state["seen"]:].tolist():
+                self._advance(state, token)
+            state["seen"] = input_ids.shape[1]
+            previous = self.types.kind[input_ids[row, -1].item()] if input_ids.shape[1] else "BOS"
+            forced, allowed = self._rule(state, previous)
+            if forced is not None:
+                scores[row, :] = float("-inf")
+                scores[row, forced] = 0.0
+                continue
+            if allowed is None:
+                continue
+            allowed = allowed[:width].to(scores.device)
+            masked = scores[row, :width].masked_fill(~allowed, float("-inf"))
+            if not torch.isfinite(masked).any():  # earlier masks left nothing we allow: choose among ours
+                masked = torch.zeros_like(masked).masked_fill(~allowed, float("-inf"))
+            scores[row, :width] = masked
+        return scores
+
+    def _rule(self, state: dict, previous: str):
+        """(forced token or None, allowed-token mask or None) for a row in `state` after a `previous` token."""
+        due = self.events[state["next"]] if state["next"] < len(self.events) else None
+        if state["bar"] < 0 and "Bar" in self.is_kind:  # the music starts with the melody's first bar
+            return int(self.is_kind["Bar"].nonzero()[0]), None
+        if previous == "Bar" and state["bar"] in self.timesigs:
+            return self.timesigs[state["bar"]], None
+        if state["phase"] == "velocity":
+            return due.velocity, None
+        if state["phase"] == "duration":
+            return due.duration, None
+        size = len(self.types.kind)
+        allowed = ~self.is_kind.get("Rest", torch.zeros(size, dtype=torch.bool))
+        if self.program is not None and "Program" in self.is_kind:
+            allowed &= ~self.is_kind["Program"] | (torch.arange(size) == self.program)
+        is_pitch = self.is_kind.get("Pitch", torch.zeros(size, dtype=torch.bool))
+        bar_length = self.bar_positions.get(state["bar"])
+        for token, position in self.positions.items():  # time only moves forward, and stays in its bar
+            if (state["placed"] and position <= state["position"]) or (bar_length and position >= bar_length):
+                allowed[token] = False
+        if due is not None:
+            in_this_bar = due.bar == state["bar"]
+            if "Bar" in self.is_kind and in_this_bar:
+                allowed &= ~self.is_kind["Bar"]
+            allowed &= ~self.is_kind.get("EOS", torch.zeros(size, dtype=torch.bool))
+            if in_this_bar:
+                for token, position in self.positions.items():
+                    if position > due.position:
+                        allowed[token] = False
+            if in_this_bar and state["placed"] and state["position"] == due.position:  # the melody note is due
+                for kind in ("Position", "Bar", "Tempo", "TimeSig"):
+                    if kind in self.is_kind:
+                        allowed &= ~self.is_kind[kind]
+                lower = is_pitch & (self.pitch_of < due.pitch)
+                if state["lower_here"] >= self.LOWER_NOTES_PER_ONSET:  # the melody note now, nothing else
+                    lower = torch.zeros(size, dtype=torch.bool)
+                    if previous == "Duration" and "Program" in self.is_kind:
+                        allowed &= self.is_kind["Program"]  # (Program -> melody Pitch)
+                allowed &= ~is_pitch | lower | (self.pitch_of == due.pitch)
+                return None, allowed
+        ceiling = state["last_pitch"] if state["last_pitch"] is not None else (due.pitch if due else None)
+        if ceiling is not None:
+            allowed &= ~is_pitch | (self.pitch_of < ceiling)
+        if state["lower_here"] >= self.LOWER_NOTES_PER_ONSET:  # three voices under the melody, no more
+            allowed &= ~is_pitch
+            if "Program" in self.is_kind:
+                allowed &= ~self.is_kind["Program"]
+        return None, allowed
+
+
+def _split_voices(score, melody_notes: set[tuple[int, int]], melody_end: int | None = None):
+    """Split a decoded harmonisation into Soprano (the melody's notes) and Alto/Tenor/Bass tracks: at each onset
+    the lower notes go, highest first, to the voices whose last pitches are nearest, in order. Lower notes that
+    start at or after `melody_end` (ticks) are dropped: the setting ends with its melody."""
+    from symusic import Score, Track
+
+    notes = sorted((n for t in score.tracks for n in t.notes), key=lambda n: (n.time, -n.pitch))
+    out = Score(score.ticks_per_quarter)
+    out.tempos, out.time_signatures = score.tempos, score.time_signatures
+    voices = {name: Track(name=name, program=0) for name in ("Soprano", "Alto", "Tenor", "Bass")}
+    last = {"Alto": 67, "Tenor": 57, "Bass": 48}  # typical SATB centres until the voices have notes
+    lower: dict[int, list] = {}
+    for note in notes:
+        if (note.time, note.pitch) in melody_notes:
+            voices["Soprano"].notes.append(note)
+        elif melody_end is None or note.time < melody_end:
+            lower.setdefault(note.time, []).append(note)
+    for time in sorted(lower):
+        group = lower[time]  # highest first
+        if len(group) >= 3:
+            names = ["Alto", "Tenor"] + ["Bass"] * (len(group) - 2)
+        else:  # fewer notes than voices: keep the order, choose the nearest voices
+            best = None
+            for combo in ([("Alto",), ("Tenor",), ("Bass",)] if len(group) == 1 else
+                          [("Alto", "Tenor"), ("Alto", "Bass"), ("Tenor", "Bass")]):
+                cost = sum(abs(n.pitch - last[v]) for n, v in zip(group, combo))
+                best = min(best, (cost, combo)) if best else (cost, combo)
+            names = list(best[1])
+        for note, name in zip(group, names):
+            voices[name].notes.append(note)
+            last[name] = note.pitch
+    out.tracks.extend(v for v in voices.values() if v.notes)
+    return out
+
+
+def estimate_key(score) -> str:
+    """Krumhansl–Schmuckler key finding (Krumhansl, 1990): the major or minor key whose profile correlates best with
+    the duration-weighted pitch-class histogram. Returns e.g. 'G' or 'Em'."""
+    major = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]
+    minor = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
+    histogram = [0.0] * 12
+    for track in score.tracks:
+        for note in track.notes:
+            histogram[note.pitch % 12] += note.duration
+    names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+
+    def correlation(a, b):
+        ma, mb = sum(a) / 12, sum(b) / 12
+        num = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+        den = math.sqrt(sum((x - ma) ** 2 for x in a) * sum((y - mb) ** 2 for y in b)) or 1.0
+        return num / den
+
+    best = max(((correlation(histogram, profile[-tonic:] + profile[:-tonic]), names[tonic] + suffix)
+                for tonic in range(12) for profile, suffix in ((major, ""), (minor, "m"))))
+    return best[1]
+
+
 def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
                    keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
-                   max_time: float | None = None, grammar: bool = True):
+                   max_time: float | None = None, grammar: bool = True, harmonize: bool = False):
     """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
+
+    `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
+    a four-part setting of it: the melody's notes stay exactly as they are as the top voice (track "Soprano"), and
+    the model writes Alto, Tenor and Bass under them (`HarmonizeLogitsProcessor`). It stops at the melody's end
+    (`num_bars` defaults to the melody's bars). The added voices keep to `key`, by default the melody's own key
+    (`estimate_key`); `key="chromatic"` leaves them free.
 
     `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
     that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free)."""
@@ -307,6 +557,21 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         raise ValueError(f"density={density} is out of range; use -5 to 5.")
     seed = random.randrange(2**31) if seed is None else int(seed)
     types = _TokenTypes(tokenizer)
+    harmony = None
+    if harmonize:
+        if primer is None:
+            raise ValueError("harmonize=True needs a melody: pass primer= (a MIDI path, bytes or symusic.Score).")
+        melody = melody_line(primer)
+        events, timesigs, melody_bars = _melody_events(tokenizer, types, melody)
+        if not events:
+            raise ValueError("harmonize=True: the primer has no notes to harmonise.")
+        num_bars = num_bars or melody_bars
+        max_new_tokens = min(8192, max(max_new_tokens, 48 * len(events) + 8 * num_bars))
+        decoded_melody = tokenizer.decode(encode(tokenizer, melody))
+        melody_notes = {(n.time, n.pitch) for t in decoded_melody.tracks for n in t.notes}
+        melody_end = max(n.time + n.duration for t in decoded_melody.tracks for n in t.notes)
+        primer, keep_primer = None, False
+        key = estimate_key(melody) if key is None else (None if key == "chromatic" else key)
     primer_ids = encode(tokenizer, primer) if primer is not None else []
     prompt = [types.bos] + primer_ids
     input_ids = torch.tensor([prompt], device=model.device)
@@ -317,6 +582,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         processors.append(KeyLogitsProcessor(tokenizer, key, types))
     if density:
         processors.append(DensityLogitsProcessor(tokenizer, float(density), types))
+    if harmonize:  # last: its forced melody tokens override the other masks
+        harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
+        processors.append(harmony)
     criteria = StoppingCriteriaList()
     if num_bars:
         criteria.append(BarStoppingCriteria(types.bar, len(prompt), num_bars))
@@ -338,6 +606,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         ids = new_ids[first_bar:] if first_bar is not None else new_ids
     clean, dropped = repair_tokens(tokenizer, ids)
     score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
+    if harmony is not None:
+        score = _split_voices(score, melody_notes, melody_end)
     if return_details:
         return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed)
     return score
@@ -450,6 +720,9 @@ def notes_per_bar(score) -> float:
 
 __all__ = [
     "BarStoppingCriteria",
+    "HarmonizeLogitsProcessor",
+    "estimate_key",
+    "melody_line",
     "Composition",
     "DensityLogitsProcessor",
     "KeyLogitsProcessor",
