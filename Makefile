@@ -30,7 +30,9 @@ lint: install
 # sample of each kind from the releases into ./neuroart-models/samples, then open the studio Space on them.
 # `neuroart quickstart --train` retrains small models on the embedded defaults instead (about 15 minutes).
 demo: install
-	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q $(DEMO_PACKAGES) >/dev/null 2>&1 || true
+	-command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && { apt-get install -y -q $(DEMO_PACKAGES) >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEMO_PACKAGES) >/dev/null 2>&1; } \
+	  || echo "note: could not install $(DEMO_PACKAGES); the demo runs without FluidSynth (numpy synthesiser)"; } || true
 	$(BIN)/neuroart quickstart --output_dir neuroart-models
 
 # Release recipes: split ../shared/data, train with the release settings, export to releases/, measure, write the card.

@@ -5,7 +5,10 @@
 - Yang & Lerch's overlap of generated vs held-out statistics (pitch-class histogram, pitch range, polyphony,
   notes per bar, inter-onset interval; 1 = indistinguishable), 8 bars from no primer;
 - the controls: in-scale rate with `key` (target 1.0) and without, notes per bar with `density` low/high as a ratio
-  of the held-out chorales' (targets <= 0.7 and >= 1.4), grammar errors per token.
+  of the held-out chorales' (targets <= 0.7 and >= 1.4), grammar errors per token;
+- harmonisation: the soprano of held-out chorales (first 32 beats) harmonised with `harmonize=True`,
+  `key="chromatic"` (no key mask): how often the Soprano comes back note for note (target 100%), and how often the
+  added voices are in the melody's key (`estimate_key`), beside the same rate for Bach's own lower voices.
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
         scores = [generate_music(model, tokenizer, num_bars=bars, density=level, max_new_tokens=bars * 300,
                                  seed=seed + i) for i in range(pieces // 3)]
         density[level] = sum(notes_per_bar(s) for s in scores) / len(scores)
+    harmony = harmonisation(model, tokenizer, val_files[: 2 if smoke else 8], seed)
     result = {
-        "model": str(model_dir), "val_pieces": len(val_files),
+        "model": str(model_dir), "val_pieces": len(val_files), **harmony,
         "val_nats_per_token": round(nll / tokens, 4), "val_nats_per_frame": round(nll / frames, 4),
         "overlap_mean": round(sum(overlaps.values()) / max(1, len(overlaps)), 4), "overlap": overlaps,
         "key_in_scale_rate": round(key_rate, 4), "key_in_scale_rate_unsteered": round(free_rate, 4),
@@ -81,3 +85,44 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
     }
     print("music", json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}), flush=True)
     return result
+
+
+def harmonisation(model, tokenizer, files, seed: int = 0, beats: int = 32) -> dict:
+    """Harmonise each chorale's soprano (its first `beats` quarter notes) with the key mask off."""
+    from symusic import Score
+
+    from neuroart.music.generation import encode, estimate_key, generate_music, in_scale_rate, melody_line, to_score
+
+    kept, added_in, added_notes, bach_in, bach_notes = 0, 0.0, 0, 0.0, 0
+    for i, path in enumerate(files):
+        score = to_score(path)
+        limit = beats * score.ticks_per_quarter
+        voices = [t for t in score.tracks if t.notes]
+        soprano = max(voices, key=lambda t: sum(n.pitch for n in t.notes) / len(t.notes))
+        melody = Score(score.ticks_per_quarter)
+        melody.time_signatures, melody.tempos = score.time_signatures, score.tempos
+        melody.tracks.append(soprano.copy())
+        melody.tracks[0].notes = [n for n in soprano.notes if n.time < limit]
+        melody = melody_line(melody)
+        key = estimate_key(melody)
+        setting = generate_music(model, tokenizer, primer=melody, harmonize=True, key="chromatic", seed=seed + i)
+        expected = tokenizer.decode(encode(tokenizer, melody))
+        got = [t for t in setting.tracks if t.name == "Soprano"]
+        scale = setting.ticks_per_quarter / expected.ticks_per_quarter
+        want = [(n.time, n.duration, n.pitch) for t in expected.tracks for n in t.notes]
+        kept += bool(got) and [(n.time / scale, n.duration / scale, n.pitch) for n in got[0].notes] == want
+        lower = Score(setting.ticks_per_quarter)
+        lower.tracks.extend(t for t in setting.tracks if t.name != "Soprano")
+        added_in += in_scale_rate(lower, key) * lower.note_num()
+        added_notes += lower.note_num()
+        bach = Score(score.ticks_per_quarter)
+        for track in voices:
+            if track is not soprano:
+                bach.tracks.append(track.copy())
+                bach.tracks[-1].notes = [n for n in track.notes if n.time < limit]
+        bach_in += in_scale_rate(bach, key) * bach.note_num()
+        bach_notes += bach.note_num()
+    return {"harmonized_pieces": len(files), "harmonize_soprano_kept_rate": round(kept / max(1, len(files)), 4),
+            "harmonize_added_in_key_rate": round(added_in / max(1, added_notes), 4),
+            "harmonize_bach_lower_voices_in_key_rate": round(bach_in / max(1, bach_notes), 4),
+            "harmonize_added_notes_per_piece": round(added_notes / max(1, len(files)), 1)}

@@ -89,7 +89,10 @@ def test_generate_images_is_deterministic_per_seed(gan):
     b = gan.generate_images(5, seed=7, output_type="pt", batch_size=2)
     c = gan.generate_images(5, seed=8, output_type="pt")
     assert a.shape == (5, 3, 32, 32) and a.min() >= 0 and a.max() <= 1
-    assert torch.equal(a, b)
+    # Same seed, same batch: bit-identical. Another batch size may round differently inside oneDNN's convolutions,
+    # far below one 8-bit level of the saved PNG.
+    assert torch.equal(a, gan.generate_images(5, seed=7, output_type="pt"))
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
     assert not torch.equal(a, c)
 
 

@@ -183,11 +183,12 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                 args.max_seq_length, args.train_batch_size, accelerator.num_processes)
     metrics: dict = {}
     history = []
-    progress = progress_bar(accelerator, max_steps, global_step)
+    progress = progress_bar(accelerator, max_steps, global_step, budget)
     start_epoch = global_step // steps_per_epoch
     to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
     started, cpu_started = time.time(), time.process_time() - cpu_before
     clock["start"] = cpu_started
+    progress.start_clock(cpu_started)
     tokens_seen = 0
     loss = torch.zeros(())
     num_epochs = math.ceil(max_steps / steps_per_epoch)

@@ -32,7 +32,7 @@ HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
 RECIPES = {
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
             "--discriminator_head", "conv",
-            "--max_train_cpu_seconds", "6000", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--discriminator_minibatch_std", "4", "--max_train_cpu_seconds", "5000", "--max_train_steps", "100000", "--train_batch_size", "16",
             "--learning_rate", "2e-4", "--sample_steps", "500", "--checkpointing_steps", "250",
             "--checkpoints_total_limit", "2", "--seed", "0"],
     "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",

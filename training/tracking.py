@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from pathlib import Path
 
 logger = logging.getLogger("neuroart.training")
@@ -50,10 +52,55 @@ def init_trackers(accelerator, args, project_name: str) -> None:
         accelerator.init_trackers(project_name, config=config)
 
 
-def progress_bar(accelerator, total: int, initial: int = 0):
+class BudgetProgress:
+    """A tqdm bar over training steps whose total is the real end: `max_steps`, or, under a CPU-seconds budget, the
+    step at which the budget runs out at this run's pace so far (whichever comes first). The CPU used is shown too."""
+
+    def __init__(self, bar, max_steps: int, initial: int, cpu_budget: float | None):
+        self.bar, self.max_steps, self.initial, self.cpu_budget = bar, max_steps, initial, cpu_budget
+        self.cpu_started = None  # process_time() at which the budget's count began (earlier segments included)
+        self.run_cpu_start = None
+
+    def start_clock(self, cpu_started: float) -> None:
+        self.cpu_started, self.run_cpu_start = cpu_started, time.process_time()
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+        if not self.cpu_budget or self.cpu_started is None:
+            return
+        done = self.bar.n - self.initial
+        run_cpu = time.process_time() - self.run_cpu_start
+        used = time.process_time() - self.cpu_started
+        if done > 0 and run_cpu > 0:
+            expected = self.bar.n + max(0.0, self.cpu_budget - used) * done / run_cpu
+            total = max(self.bar.n, min(self.max_steps, int(math.ceil(expected))))
+            if total != self.bar.total:
+                self.bar.total = total
+                self.bar.refresh()
+
+    def set_postfix(self, **values) -> None:
+        if self.cpu_budget and self.cpu_started is not None:
+            values["cpu"] = f"{time.process_time() - self.cpu_started:.0f}/{self.cpu_budget:.0f}s"
+        self.bar.set_postfix(**values)
+
+    @property
+    def n(self) -> int:
+        return self.bar.n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        self.bar.n = value
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def progress_bar(accelerator, total: int, initial: int = 0, cpu_budget: float | None = None) -> BudgetProgress:
+    """See `BudgetProgress`; call `.start_clock(cpu_started)` once the budget's clock runs."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc="steps", disable=not accelerator.is_local_main_process)
+    bar = tqdm(total=total, initial=initial, desc="steps", disable=not accelerator.is_local_main_process)
+    return BudgetProgress(bar, total, initial, cpu_budget)
 
 
 def image_grid(images, columns: int | None = None):

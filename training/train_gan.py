@@ -77,6 +77,8 @@ def parse_args(argv=None):
     parser.add_argument("--discriminator_head", choices=["conv", "sum"], default="conv",
                         help="Discriminator head on its final 4x4 map: a position-aware 4x4 conv (FastGAN) or a "
                              "position-blind sum (lets the generator tile one patch).")
+    parser.add_argument("--discriminator_minibatch_std", type=int, default=4,
+                        help="Group size of the discriminator's minibatch-std feature against mode collapse (0: off).")
     parser.add_argument("--adam_beta1", type=float, default=0.5, help="Adam beta1 for both networks.")
     parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2 for both networks.")
     parser.add_argument("--ema_decay", type=float, default=0.999, help="Decay of the EMA generator.")
@@ -138,6 +140,7 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         discriminator_base_channels=args.discriminator_base_channels,
         max_channels=args.max_channels,
         discriminator_head=args.discriminator_head,
+        discriminator_minibatch_std=args.discriminator_minibatch_std,
         num_classes=num_classes,
         ema_decay=args.ema_decay,
     )
@@ -211,11 +214,12 @@ def main(args):
     logger.info("Training %s (%.2fM parameters) for %d steps on %d images, %d per process, %d processes.",
                 "conditional" if conditional else "unconditional", model.num_parameters() / 1e6, max_steps,
                 len(dataset), args.train_batch_size, accelerator.num_processes)
-    progress = progress_bar(accelerator, max_steps, global_step)
+    progress = progress_bar(accelerator, max_steps, global_step, args.max_train_cpu_seconds)
     device = accelerator.device
     start_epoch = global_step // steps_per_epoch
     batches_to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
     started, cpu_started = time.time(), time.process_time() - cpu_before
+    progress.start_clock(cpu_started)
     d_loss = g_loss = torch.zeros(())
     loss_history, consecutive_bad, restored, history_start = [], 0, 0, global_step
     fault_step = int(os.environ.get("NEUROART_FAULT_NAN_WEIGHTS_AT_STEP", "0"))  # tests: simulate a divergence
