@@ -169,6 +169,9 @@ def test_poetry_write_with_acrostic_and_explanation(clients):
     assert "✓ **Rhyme 押韵**" in verdict and "下平聲十一尤" in verdict and "仄仄平平仄" in verdict
     wrong = client.predict("白日依山尽，黄河入海流。欲穷千里目，更上一层去。", "五言绝句", api_name="/check")
     assert "✗ **Rhyme 押韵**" in wrong
+    image, caption = client.predict(poem, "中文", "五言绝句", "春", "风 花", api_name="/attention")
+    assert Image.open(image).size[0] > Image.open(image).size[1] > 0 and "keywords" in caption
+    assert "Write a poem first" in refused(client, "", "中文", "五言绝句", "", "", api_name="/attention")
 
 
 def test_poetry_refuses_out_of_range_inputs(clients):
@@ -176,7 +179,7 @@ def test_poetry_refuses_out_of_range_inputs(clients):
     base = ["中文", "五言绝句", "", "", "", True, False, 2, 0.9, 1]
     assert "8" in refused(client, *base[:7], 100, 0.9, 1, api_name="/write")
     assert "one character per line" in refused(client, *base[:4], "春风", *base[5:], api_name="/write")
-    assert "not a English form" in refused(client, "English", "五言绝句", *base[2:], api_name="/write")
+    assert "not one of the English forms" in refused(client, "English", "五言绝句", *base[2:], api_name="/write")
     assert "Paste a poem" in refused(client, "", "auto", api_name="/check")
 
 

@@ -18,6 +18,7 @@ This file is Hub remote code: it imports only the standard library, torch, trans
 import math
 import os
 import shutil
+import warnings
 
 import torch
 from torch import nn
@@ -31,14 +32,64 @@ from .configuration_neuroart_music import NeuroArtMusicConfig
 # `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
 HELPER_MODULES = ("generation.py",)
 
+# Keyword arguments that transformers itself may pass to `forward` (generate(), Trainer's loss) and that we accept;
+# any other unknown name raises a TypeError instead of being swallowed.
+ACCEPTED_EXTRA_KWARGS = {"cache_position", "num_items_in_batch", "token_type_ids", "position_ids"}
+
+
+def _is_exporting() -> bool:
+    """True under torch.export / torch.compile tracing, where Python checks on tensor values cannot run."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and (compiler.is_exporting() or compiler.is_compiling()))
+
+
+def _take_legacy_cache(cache, kwargs: dict, owner: str):
+    """`past_key_values=` and `cache_params=` are older names of `cache`: accepted with a FutureWarning."""
+    for legacy_name in ("past_key_values", "cache_params"):
+        if legacy_name in kwargs:
+            legacy = kwargs.pop(legacy_name)
+            warnings.warn(f"{owner}: `{legacy_name}` is deprecated; pass `cache=` instead.", FutureWarning,
+                          stacklevel=3)
+            if cache is None:
+                cache = legacy
+    unknown = sorted(set(kwargs) - ACCEPTED_EXTRA_KWARGS)
+    if unknown:
+        raise TypeError(f"{owner}.forward() got unexpected keyword argument(s) {unknown}.")
+    return cache
+
 
 class NeuroArtMusicState:
-    """The recurrent state of every layer: `h` (and `c` for an LSTM), each (num_layers, batch, hidden)."""
+    """The recurrent state of every layer: `h` (and `c` for an LSTM), each (num_layers, batch, hidden).
+
+    It answers what `generate()` asks of a cache object, so a returned state can be passed back to continue a piece
+    exactly where the previous call ended: `generate(all_ids_so_far, cache=previous.cache, ...)` runs only the ids
+    the state has not seen yet. It cannot be cropped or rolled back (no assisted decoding)."""
+
+    is_compileable = False  # what generate() checks before compiling the forward
 
     def __init__(self, h: torch.Tensor, c: torch.Tensor | None = None, seen_tokens: int = 0):
         self.h = h
         self.c = c
         self.seen_tokens = seen_tokens
+
+    @property
+    def is_linear(self) -> list[bool]:
+        # Per layer. generate() slices a restarted prompt to the ids the cache has not seen only when some layer is
+        # not "linear"; saying False makes `generate(all_ids, cache=state)` feed just the new ids, as we need.
+        return [False] * len(self)
+
+    @property
+    def is_sliding(self) -> list[bool]:
+        return [False] * len(self)
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        return -1  # unbounded
+
+    def get_mask_sizes(self, *args, **kwargs):
+        return self.seen_tokens, 0
+
+    def __len__(self) -> int:
+        return self.h.shape[0]
 
     @classmethod
     def from_torch(cls, state, seen_tokens: int) -> "NeuroArtMusicState":
@@ -143,9 +194,16 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         cache: NeuroArtMusicState | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast | tuple:
+        """`output_hidden_states=True` returns (embeddings, the output of each recurrent layer); an RNN has no
+        attention, so `attentions` stays None whatever `output_attentions` says."""
+        cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
+        output_hidden_states = (output_hidden_states if output_hidden_states is not None
+                                else self.config.output_hidden_states)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
         use_cache = use_cache if use_cache is not None else self.config.use_cache
@@ -155,17 +213,92 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         seq_len = hidden.shape[1]
         state = cache.as_torch() if cache is not None else None
         step_mask = None if attention_mask is None else attention_mask[:, -seq_len:]
-        if step_mask is not None and not bool(step_mask.all()):
+        all_hidden = None
+        # Under torch.export the data-dependent padding check cannot run: exported programs assume no left padding.
+        if step_mask is not None and not _is_exporting() and not bool(step_mask.all()):
             hidden, new_state = self._run_masked(hidden, state, step_mask)
+        elif _is_exporting():
+            all_hidden, new_state = self._run_scan(hidden, state)
+            hidden = all_hidden[-1]
+        elif output_hidden_states:
+            all_hidden, new_state = self._run_layer_by_layer(hidden, state)
+            hidden = all_hidden[-1]
         else:
             hidden, new_state = self.rnn(hidden, state)
+        if output_hidden_states and all_hidden is None:  # (padded prompt) per-layer outputs by a second pass
+            all_hidden, _ = self._run_layer_by_layer(self.dropout(inputs_embeds), state)
         hidden = self.dropout(hidden)
         seen = (cache.seen_tokens if cache is not None else 0) + seq_len
         new_cache = NeuroArtMusicState.from_torch(new_state, seen) if use_cache else None
+        hidden_states = (inputs_embeds, *all_hidden[:-1], hidden) if output_hidden_states and all_hidden else None
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
-            return (hidden, new_cache)
-        return BaseModelOutputWithPast(last_hidden_state=hidden, cache=new_cache)
+            return tuple(v for v in (hidden, new_cache, hidden_states) if v is not None)
+        return BaseModelOutputWithPast(last_hidden_state=hidden, cache=new_cache, hidden_states=hidden_states)
+
+    def _run_scan(self, hidden: torch.Tensor, state):
+        """The same recurrence written with the gate equations inside `scan`, which torch.export can trace with a
+        dynamic sequence length (nn.LSTM would be unrolled to the example's length). Returns (per-layer outputs,
+        final state), like `_run_layer_by_layer`; used only while exporting."""
+        from torch._higher_order_ops.scan import scan  # torch >= 2.5; private module, public behaviour
+
+        lstm = self.config.rnn_type == "lstm"
+        if state is None:
+            state = self._zero_state(hidden.shape[0], hidden)
+        outputs, finals = [], []
+        for index in range(self.config.num_hidden_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{kind}_l{index}")
+                                      for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            projected = (hidden @ w_ih.T + b_ih).transpose(0, 1)  # (B, T, gates) -> (T, B, gates)
+
+            if lstm:
+                def step(carry, x, w_hh=w_hh, b_hh=b_hh):
+                    h, c = carry
+                    i, f, g, o = (x + h @ w_hh.T + b_hh).chunk(4, dim=-1)  # PyTorch's gate order
+                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                    h = torch.sigmoid(o) * torch.tanh(c)
+                    return (h, c), h.clone()
+
+                (h, c), out = scan(step, (state[0][index], state[1][index]), projected)
+                finals.append((h, c))
+            else:
+                def step(h, x, w_hh=w_hh, b_hh=b_hh):
+                    x_r, x_z, x_n = x.chunk(3, dim=-1)
+                    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+                    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+                    h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+                    return h, h.clone()
+
+                h, out = scan(step, state[index], projected)
+                finals.append((h,))
+            hidden = out.transpose(0, 1)  # (T, B, hidden) -> (B, T, hidden)
+            outputs.append(hidden)
+        if lstm:
+            return outputs, (torch.stack([f[0] for f in finals]), torch.stack([f[1] for f in finals]))
+        return outputs, torch.stack([f[0] for f in finals])
+
+    def _run_layer_by_layer(self, hidden: torch.Tensor, state):
+        """The stacked RNN one layer at a time (the same weights and kernels as `self.rnn`), keeping each layer's
+        output: returns ([output of layer 1, ..., layer N], final state)."""
+        layers, outputs, finals = self.config.num_hidden_layers, [], []
+        lstm = self.config.rnn_type == "lstm"
+        if state is None:
+            state = self._zero_state(hidden.shape[0], hidden)
+        for index in range(layers):
+            weights = [getattr(self.rnn, f"{kind}_l{index}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            layer_state = (state[0][index : index + 1], state[1][index : index + 1]) if lstm else state[index : index + 1]
+            function = torch._VF.lstm if lstm else torch._VF.gru  # what nn.LSTM / nn.GRU call, for one layer
+            hidden, *final = function(hidden, layer_state if lstm else layer_state, weights, True, 1, 0.0,
+                                      self.training, False, True)
+            outputs.append(hidden)
+            finals.append(final)
+            if self.training and index < layers - 1 and self.rnn.dropout:
+                hidden = nn.functional.dropout(hidden, self.rnn.dropout, True)
+        if lstm:
+            new_state = (torch.cat([f[0] for f in finals]), torch.cat([f[1] for f in finals]))
+        else:
+            new_state = torch.cat([f[0] for f in finals])
+        return outputs, new_state
 
 
 class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
@@ -200,15 +333,20 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
+        cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
+        loss_kwargs = {k: kwargs[k] for k in ("num_items_in_batch",) if k in kwargs}
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            output_hidden_states=output_hidden_states,
             return_dict=True,
         )
         hidden = outputs.last_hidden_state
@@ -216,11 +354,12 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
         logits = self.lm_head(hidden[:, keep, :])  # (B, T_kept, vocab)
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if not return_dict:
-            return tuple(v for v in (loss, logits, outputs.cache) if v is not None)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+        if not return_dict:  # transformers' order: loss, logits, cache, hidden_states
+            return tuple(v for v in (loss, logits, outputs.cache, outputs.hidden_states) if v is not None)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache,
+                                      hidden_states=outputs.hidden_states)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # The auto_map names every auto class: AutoModel loads the base model of this checkpoint.

@@ -9,6 +9,9 @@ This file is Hub remote code: it imports only the standard library and transform
 from transformers import PreTrainedConfig
 
 
+MAX_PARAMETERS = 20_000_000_000  # 80 GB in float32: more than any machine this model is meant for
+
+
 def _require(name: str, value, ok: bool, allowed: str):
     """Raise a ValueError naming the field, the value and what is allowed."""
     if not ok:
@@ -58,15 +61,10 @@ class NeuroArtPoetryConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        for name, low, high in (
-            ("vocab_size", 4, 1_000_000),
-            ("hidden_size", 1, 16_384),
-            ("num_hidden_layers", 1, 256),
-            ("num_attention_heads", 1, 256),
-            ("max_position_embeddings", 1, 131_072),
-        ):
+        # Reject what breaks the model, not what is merely unusual.
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings"):
             value = getattr(self, name)
-            _require(name, value, _is_int(value) and low <= value <= high, f"use an integer from {low} to {high}")
+            _require(name, value, _is_int(value) and value >= 1, "use a positive integer")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"NeuroArtPoetryConfig: `hidden_size={self.hidden_size}` is not divisible by "
@@ -75,13 +73,20 @@ class NeuroArtPoetryConfig(PreTrainedConfig):
             )
         if self.intermediate_size is None:
             self.intermediate_size = 4 * self.hidden_size
-        _require("intermediate_size", self.intermediate_size,
-                 _is_int(self.intermediate_size) and 1 <= self.intermediate_size <= 65_536,
-                 "use None (4 x hidden_size) or an integer from 1 to 65536")
+        _require("intermediate_size", self.intermediate_size, _is_int(self.intermediate_size) and self.intermediate_size >= 1,
+                 "use None (4 x hidden_size) or a positive integer")
+        estimate = (self.vocab_size + self.max_position_embeddings) * self.hidden_size + self.num_hidden_layers * (
+            4 * self.hidden_size**2 + 2 * self.hidden_size * self.intermediate_size)
+        if estimate > MAX_PARAMETERS:  # a tampered or mistyped config.json must fail before allocating memory
+            raise ValueError(
+                f"NeuroArtPoetryConfig: `hidden_size={self.hidden_size}`, `num_hidden_layers={self.num_hidden_layers}`, "
+                f"`intermediate_size={self.intermediate_size}` and `vocab_size={self.vocab_size}` give about "
+                f"{estimate:.2e} parameters, more than {MAX_PARAMETERS:.0e}; check these fields.")
         _require("dropout", self.dropout, isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1,
                  "use a float in [0, 1)")
         _require("layer_norm_eps", self.layer_norm_eps,
-                 isinstance(self.layer_norm_eps, (int, float)) and 0 < self.layer_norm_eps < 1, "use a float in (0, 1)")
+                 isinstance(self.layer_norm_eps, (int, float)) and 0 < self.layer_norm_eps < float("inf"),
+                 "use a positive float (e.g. 1e-5)")
         _require("tie_word_embeddings", self.tie_word_embeddings, isinstance(self.tie_word_embeddings, bool),
                  "use true or false")
         for name in ("pad_token_id", "bos_token_id", "eos_token_id"):

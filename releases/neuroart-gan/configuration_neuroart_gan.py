@@ -41,6 +41,9 @@ class NeuroArtGANConfig(PreTrainedConfig):
             vector. `"conv"` is FastGAN's 4x4 valid convolution, which knows where on the canvas each feature sits,
             so it can judge composition; `"sum"` sums the 16 positions (translation-invariant: a generator can then
             fool it by tiling one convincing patch, which is what the first release did).
+        discriminator_minibatch_std (`int`, defaults to 4): group size of the minibatch standard-deviation feature
+            (Karras et al., 2018, ProGAN, arXiv:1710.10196) appended to the final 4x4 map, so the discriminator can
+            see a batch with too little variety (mode collapse); 0 turns it off.
         ema_decay (`float`, defaults to 0.999): decay of the generator's exponential moving average, used by training.
         initializer_range (`float`, defaults to 0.02): std of the normal init of conv and linear weights.
     """
@@ -57,6 +60,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
     use_skip_excitation: bool = True
     use_spectral_norm: bool = True
     discriminator_head: str = "conv"
+    discriminator_minibatch_std: int = 4
     ema_decay: float = 0.999
     initializer_range: float = 0.02
 
@@ -79,6 +83,9 @@ class NeuroArtGANConfig(PreTrainedConfig):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
         _require("discriminator_head", self.discriminator_head, self.discriminator_head in ("conv", "sum"),
                  'use "conv" (position-aware, FastGAN) or "sum" (translation-invariant)')
+        group = self.discriminator_minibatch_std
+        _require("discriminator_minibatch_std", group, _is_int(group) and 0 <= group <= 64,
+                 "use a group size from 1 to 64, or 0 for none")
         decay = self.ema_decay
         _require("ema_decay", decay, isinstance(decay, (int, float)) and 0.0 <= decay < 1.0, "use a float in [0, 1)")
         init_range = self.initializer_range

@@ -178,8 +178,11 @@ class NeuroArtGANDiscriminator(nn.Module):
         self.act = nn.LeakyReLU(0.2)
         final_channels = config.channels(4, base)
         # "conv": FastGAN's final 4x4 valid conv, one weight per canvas position; "sum": position-blind pooling.
-        self.head = (_maybe_sn(nn.Conv2d(final_channels, final_channels, 4), config)
+        self.minibatch_std = config.discriminator_minibatch_std
+        head_in = final_channels + (1 if self.minibatch_std else 0)
+        self.head = (_maybe_sn(nn.Conv2d(head_in, final_channels, 4), config)
                      if config.discriminator_head == "conv" else None)
+        final_channels = final_channels if self.head is not None else head_in  # the pooled vector's size
         self.to_logit = _maybe_sn(nn.Linear(final_channels, 1), config)
         self.label_projection = (
             _maybe_sn(nn.Embedding(config.num_classes, final_channels), config) if config.num_classes > 0 else None
@@ -189,14 +192,26 @@ class NeuroArtGANDiscriminator(nn.Module):
         hidden = self.act(self.from_rgb(images.contiguous(memory_format=torch.channels_last)))
         for block in self.blocks:
             hidden = block(hidden)
+        if self.minibatch_std:
+            hidden = self._append_minibatch_std(hidden)  # (B, C4, 4, 4) -> (B, C4 + 1, 4, 4)
         if self.head is not None:
-            pooled = self.act(self.head(hidden)).flatten(1)  # (B, C4, 4, 4) -> (B, C4, 1, 1) -> (B, C4)
+            pooled = self.act(self.head(hidden)).flatten(1)  # (B, C4[+1], 4, 4) -> (B, C4, 1, 1) -> (B, C4)
         else:
-            pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4, 4, 4) -> (B, C4)
+            pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4[+1], 4, 4) -> (B, C4[+1])
         logits = self.to_logit(pooled).squeeze(1)  # (B, 1) -> (B,)
         if self.label_projection is not None and labels is not None:
             logits = logits + (self.label_projection(labels) * pooled).sum(dim=1)
         return logits
+
+    def _append_minibatch_std(self, hidden):
+        """ProGAN's minibatch standard deviation: per group of images, the std of every feature across the group,
+        averaged to one number, broadcast as an extra channel."""
+        batch, channels, height, width = hidden.shape
+        group = max(g for g in range(1, min(self.minibatch_std, batch) + 1) if batch % g == 0)
+        grouped = hidden.float().reshape(group, batch // group, channels, height, width)  # (G, B/G, C, H, W)
+        std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/G,)
+        feature = std.to(hidden.dtype).repeat(group)[:, None, None, None].expand(batch, 1, height, width)
+        return torch.cat([hidden, feature], dim=1)
 
 
 # --------------------------------------------------------------------------------------------------------------

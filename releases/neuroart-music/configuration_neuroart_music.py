@@ -12,6 +12,9 @@ from transformers import PreTrainedConfig
 RNN_TYPES = ("lstm", "gru")
 
 
+MAX_PARAMETERS = 20_000_000_000  # 80 GB in float32: more than any machine this model is meant for
+
+
 def _require(name: str, value, ok: bool, allowed: str):
     """Raise a ValueError naming the field, the value and what is allowed."""
     if not ok:
@@ -56,9 +59,16 @@ class NeuroArtMusicConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         _require("rnn_type", self.rnn_type, self.rnn_type in RNN_TYPES, f"use one of {RNN_TYPES}")
-        for name, low, high in (("vocab_size", 4, 1_000_000), ("hidden_size", 1, 16_384), ("num_hidden_layers", 1, 64)):
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers"):  # what breaks the model, not what is unusual
             value = getattr(self, name)
-            _require(name, value, _is_int(value) and low <= value <= high, f"use an integer from {low} to {high}")
+            _require(name, value, _is_int(value) and value >= 1, "use a positive integer")
+        gates = 4 if self.rnn_type == "lstm" else 3
+        estimate = self.vocab_size * self.hidden_size + self.num_hidden_layers * 2 * gates * self.hidden_size**2
+        if estimate > MAX_PARAMETERS:  # a tampered or mistyped config.json must fail before allocating memory
+            raise ValueError(
+                f"NeuroArtMusicConfig: `hidden_size={self.hidden_size}`, `num_hidden_layers={self.num_hidden_layers}` "
+                f"and `vocab_size={self.vocab_size}` give about {estimate:.2e} parameters, more than "
+                f"{MAX_PARAMETERS:.0e}; check these fields.")
         _require("dropout", self.dropout, isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1,
                  "use a float in [0, 1)")
         _require("tie_word_embeddings", self.tie_word_embeddings, isinstance(self.tie_word_embeddings, bool),

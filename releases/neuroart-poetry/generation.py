@@ -496,4 +496,80 @@ class LineIndex:
             return cls(handle.read().split("\n"))
 
 
-__all__ = ["ChineseFormLogitsProcessor", "EnglishLinesLogitsProcessor", "LineIndex", "Poem", "write_poem"]
+# --------------------------------------------------------------------------------------------------------------
+# Inside the poet: what each line attended to
+# --------------------------------------------------------------------------------------------------------------
+ATTENTION_CAPTION = (
+    "Each row is one line of the poem; each cell one character the poet could see before writing that line (the "
+    "title, the keywords and the earlier lines; the control tokens show as 始 start, 体 form, 题 title, 词 keywords "
+    "and 诗 poem). The darker a cell, the more of that "
+    "line's attention went to it: the attention weights of all layers and heads, averaged over the line's "
+    "characters, counting only what came before the line and scaled so each row's darkest cell is full colour.")
+_CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+              "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+              "/System/Library/Fonts/PingFang.ttc", "C:/Windows/Fonts/msyh.ttc")
+
+
+def line_attention(model, tokenizer, poem: str, form: str | None = None, title: str | None = None, keywords=None):
+    """(labels of the context tokens, one row per line: the share of the line's attention on each earlier token).
+
+    Rule: the attention weights of every layer and head are averaged; for line i, over the queries of its
+    characters; only keys before the line's first character count, and each row is renormalised to sum to 1."""
+    if isinstance(keywords, str):
+        keywords = keywords.replace("，", " ").replace(",", " ").split()
+    prompt = format_prompt(form, title, keywords)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False).input_ids
+    body_ids = tokenizer(poem.strip(), add_special_tokens=False).input_ids
+    ids = torch.tensor([prompt_ids + body_ids], device=model.device)[:, : model.config.max_position_embeddings]
+    with torch.no_grad():
+        attentions = model(ids, output_attentions=True, use_cache=False).attentions
+    weights = torch.stack([a[0].float().mean(0) for a in attentions]).mean(0)  # layers x (H, T, T) -> (T, T)
+    tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    names = {"<s>": "始", "<title>": "题", "<kw>": "词", "<poem>": "诗", "▁": "·", " ": "·"}
+    labels = [names.get(t, "体" if t.startswith("<") and t.endswith(">") and len(t) > 2 else t) for t in tokens]
+    newline = tokenizer.convert_tokens_to_ids("\n")
+    rows, line_start = [], len(prompt_ids)
+    for index in range(len(prompt_ids), ids.shape[1] + 1):
+        if index == ids.shape[1] or ids[0, index].item() == newline:
+            if index > line_start:
+                row = weights[line_start:index, :line_start].mean(0)  # (context,)
+                rows.append((row / row.sum().clamp_min(1e-12)).tolist())
+            line_start = index + 1
+    width = max((len(r) for r in rows), default=0)
+    return labels[:width], [r + [0.0] * (width - len(r)) for r in rows]
+
+
+def attention_view(model, tokenizer, poem: str, form: str | None = None, title: str | None = None, keywords=None,
+                   cell: int = 22):
+    """A heatmap image (PIL) of `line_attention`: rows = the poem's lines, columns = the characters before them.
+    Needs Pillow; a CJK font is used where one is installed (otherwise characters may show as boxes)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    labels, rows = line_attention(model, tokenizer, poem, form, title, keywords)
+    font = None
+    for path in _CJK_FONTS:
+        try:
+            font = ImageFont.truetype(path, int(cell * 0.7))
+            break
+        except OSError:
+            continue
+    font = font or ImageFont.load_default()
+    margin = 3 * cell
+    image = Image.new("RGB", (margin + cell * max(1, len(labels)), cell * (len(rows) + 1)), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for column, label in enumerate(labels):
+        draw.text((margin + column * cell + cell // 2, cell // 2), "" if label == "\n" else label, fill=(60, 60, 60),
+                  font=font, anchor="mm")
+    for index, row in enumerate(rows):
+        top = (index + 1) * cell
+        draw.text((cell // 4, top + cell // 2), f"L{index + 1}", fill=(60, 60, 60), font=font, anchor="lm")
+        peak = max(row) or 1.0
+        for column, value in enumerate(row[: len(labels)]):
+            shade = value / peak
+            colour = (255, int(255 - 200 * shade), int(255 - 220 * shade))
+            draw.rectangle([margin + column * cell, top, margin + (column + 1) * cell - 1, top + cell - 1], fill=colour)
+    return image
+
+
+__all__ = ["ATTENTION_CAPTION", "ChineseFormLogitsProcessor", "EnglishLinesLogitsProcessor", "LineIndex", "Poem",
+           "attention_view", "line_attention", "write_poem"]

@@ -12,9 +12,11 @@ values live in a `DynamicCache`, passed as `cache` (transformers 5).
 This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
 """
 
+import copy
 import math
 import os
 import shutil
+import warnings
 
 import torch
 from torch import nn
@@ -30,6 +32,30 @@ from .configuration_neuroart_poetry import NeuroArtPoetryConfig
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
 # `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
 HELPER_MODULES = ("generation.py", "prosody.py", "tokenization.py")
+
+# Keyword arguments that transformers itself may pass to `forward` (generate(), Trainer's loss) and that we accept
+# without using; any other unknown name is a mistake and raises a TypeError instead of being swallowed.
+ACCEPTED_EXTRA_KWARGS = {"cache_position", "num_items_in_batch", "token_type_ids"}
+
+
+def _is_exporting() -> bool:
+    """True under torch.export / torch.compile tracing, where Python checks on tensor values cannot run."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and (compiler.is_exporting() or compiler.is_compiling()))
+
+
+def _take_legacy_cache(cache, kwargs: dict, owner: str):
+    """`past_key_values=` is the pre-5 name of `cache`: accept it with a FutureWarning, as transformers does."""
+    if "past_key_values" in kwargs:
+        legacy = kwargs.pop("past_key_values")
+        warnings.warn(f"{owner}: `past_key_values` is deprecated; pass `cache=` instead.", FutureWarning,
+                      stacklevel=3)
+        if cache is None:
+            cache = legacy
+    unknown = sorted(set(kwargs) - ACCEPTED_EXTRA_KWARGS)
+    if unknown:
+        raise TypeError(f"{owner}.forward() got unexpected keyword argument(s) {unknown}.")
+    return cache
 
 
 def eager_attention_forward(
@@ -72,6 +98,7 @@ class NeuroArtPoetryAttention(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         cache: Cache | None = None,
+        output_attentions: bool = False,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, seq_len, _ = hidden_states.shape
@@ -79,9 +106,10 @@ class NeuroArtPoetryAttention(nn.Module):
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, T, 3, H, d) -> 3 x (B, H, T, d)
         if cache is not None:
             key, value = cache.update(key, value, self.layer_idx)
-        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
-        )
+        implementation = self.config._attn_implementation
+        if output_attentions:  # only eager materialises the weights; use it for this call, as transformers does
+            implementation = "eager"
+        attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
         output, weights = attention_interface(
             self,
             query,
@@ -119,10 +147,12 @@ class NeuroArtPoetryBlock(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, hidden_states, attention_mask=None, cache=None, **kwargs):
-        attn_output, _ = self.attn(self.ln_1(hidden_states), attention_mask=attention_mask, cache=cache, **kwargs)
+        """Returns (hidden_states, attention weights (B, heads, T_q, T_kv) or None when the backend gives none)."""
+        attn_output, weights = self.attn(self.ln_1(hidden_states), attention_mask=attention_mask, cache=cache,
+                                         **kwargs)
         hidden_states = hidden_states + self.dropout(attn_output)
         hidden_states = hidden_states + self.dropout(self.mlp(self.ln_2(hidden_states)))
-        return hidden_states
+        return hidden_states, weights
 
 
 class NeuroArtPoetryPreTrainedModel(PreTrainedModel):
@@ -178,9 +208,17 @@ class NeuroArtPoetryModel(NeuroArtPoetryPreTrainedModel):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast | tuple:
+        cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
+        kwargs.pop("num_items_in_batch", None)
+        kwargs.pop("token_type_ids", None)
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (output_hidden_states if output_hidden_states is not None
+                                else self.config.output_hidden_states)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
         use_cache = use_cache if use_cache is not None else self.config.use_cache
@@ -191,26 +229,44 @@ class NeuroArtPoetryModel(NeuroArtPoetryPreTrainedModel):
         past = cache.get_seq_length() if cache is not None else 0
         if position_ids is None:
             position_ids = torch.arange(past, past + inputs_embeds.shape[1], device=inputs_embeds.device)[None]
-        if int(position_ids.max()) >= self.config.max_position_embeddings:
+        if not _is_exporting() and int(position_ids.max()) >= self.config.max_position_embeddings:
             raise ValueError(
                 f"Sequence reaches position {int(position_ids.max())}, but the model has "
                 f"max_position_embeddings={self.config.max_position_embeddings}; shorten the input or max_new_tokens."
             )
+        mask_config = self.config
+        if output_attentions and self.config._attn_implementation != "eager":
+            # The layers switch to eager to return weights, so they need eager's explicit mask (sdpa's may be None).
+            mask_config = copy.copy(self.config)
+            mask_config._attn_implementation = "eager"
         mask = create_causal_mask(
-            config=self.config,
+            config=mask_config,
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             cache=cache,
             position_ids=position_ids,
         )
         hidden_states = self.dropout(inputs_embeds + self.embed_positions(position_ids))
+        all_hidden = [] if output_hidden_states else None  # GPT-2's convention: embeddings, then each block
+        all_attentions = [] if output_attentions else None
         for layer in self.layers:
-            hidden_states = layer(hidden_states, attention_mask=mask, cache=cache, position_ids=position_ids, **kwargs)
+            if all_hidden is not None:
+                all_hidden.append(hidden_states)
+            hidden_states, weights = layer(hidden_states, attention_mask=mask, cache=cache, position_ids=position_ids,
+                                           output_attentions=bool(output_attentions), **kwargs)
+            if all_attentions is not None:
+                all_attentions.append(weights)
         hidden_states = self.norm(hidden_states)
+        if all_hidden is not None:
+            all_hidden.append(hidden_states)  # the last entry is after the final LayerNorm, as in GPT-2
+        all_hidden = tuple(all_hidden) if all_hidden is not None else None
+        all_attentions = tuple(all_attentions) if all_attentions is not None else None
+        cache = cache if use_cache else None
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:
-            return (hidden_states, cache if use_cache else None)
-        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
+            return tuple(v for v in (hidden_states, cache, all_hidden, all_attentions) if v is not None)
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache, hidden_states=all_hidden,
+                                       attentions=all_attentions)
 
 
 class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
@@ -246,9 +302,13 @@ class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
+        cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
+        loss_kwargs = {k: kwargs.pop(k) for k in ("num_items_in_batch",) if k in kwargs}
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -256,6 +316,8 @@ class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
             cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
             return_dict=True,
             **kwargs,
         )
@@ -264,11 +326,13 @@ class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
         logits = self.lm_head(hidden_states[:, keep, :])  # (B, T_kept, vocab)
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if not return_dict:
-            return tuple(v for v in (loss, logits, outputs.cache) if v is not None)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+        if not return_dict:  # transformers' order: loss, logits, cache, hidden_states, attentions
+            return tuple(v for v in (loss, logits, outputs.cache, outputs.hidden_states, outputs.attentions)
+                         if v is not None)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache,
+                                      hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # The auto_map names every auto class: AutoModel loads the base model of this checkpoint.
