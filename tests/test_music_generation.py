@@ -268,3 +268,24 @@ def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
     assert [t.name for t in score.tracks][0] == "Soprano"
     with pytest.raises(ValueError, match="melody"):
         generate_music(untrained, tokenizer, harmonize=True)
+
+
+def test_continue_a_piece_from_its_state(tokenizer, untrained):
+    """"Add 2 more bars": the continuation reads the model's returned state (no re-reading), gives what re-reading
+    the whole piece gives, and with keep_primer returns the whole piece."""
+    import dataclasses
+
+    piece = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=3, return_details=True)
+    assert piece.state is not None and piece.state.get_seq_length() == len(piece.sequence) - 1
+    more = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4, continue_from=piece,
+                          return_details=True)
+    assert more.sequence[: len(piece.sequence)] == piece.sequence
+    assert sum(t == tokenizer["Bar_None"] for t in more.token_ids) <= 2
+    reread = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4,
+                            continue_from=dataclasses.replace(piece, state=None), return_details=True)
+    assert reread.token_ids == more.token_ids
+    whole = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4, continue_from=piece,
+                           keep_primer=True, return_details=True)
+    assert whole.token_ids == piece.token_ids + more.token_ids
+    with pytest.raises(ValueError, match="continue_from"):
+        generate_music(untrained, tokenizer, primer=make_midi(1), continue_from=piece)

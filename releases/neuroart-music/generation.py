@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -274,10 +274,15 @@ def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
 
 @dataclass
 class Composition:
+    """A piece with what it takes to go on: `generate_music(..., continue_from=piece)` adds more bars from the
+    model's own state, exactly where this call stopped (no re-reading of the piece)."""
+
     score: object  # symusic.Score
     token_ids: list[int]
     token_errors: int
     seed: int
+    sequence: list[int] = field(default_factory=list)  # every id the model has seen or written, BOS first
+    state: object = None  # the model's returned NeuroArtMusicState (None for models without one)
 
     @property
     def token_error_rate(self) -> float:
@@ -531,7 +536,8 @@ def estimate_key(score) -> str:
 def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
                    keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
-                   max_time: float | None = None, grammar: bool = True, harmonize: bool = False):
+                   max_time: float | None = None, grammar: bool = True, harmonize: bool = False,
+                   continue_from: Composition | None = None):
     """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
 
     `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
@@ -539,6 +545,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     the model writes Alto, Tenor and Bass under them (`HarmonizeLogitsProcessor`). It stops at the melody's end
     (`num_bars` defaults to the melody's bars). The added voices keep to `key`, by default the melody's own key
     (`estimate_key`); `key="chromatic"` leaves them free.
+
+    `continue_from=piece` (a `Composition`, from `return_details=True`) continues that piece from the model's state
+    ("add 8 more bars"): the result holds the new bars only, or the whole piece with `keep_primer=True`.
 
     `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
     that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free)."""
@@ -572,8 +581,20 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         melody_end = max(n.time + n.duration for t in decoded_melody.tracks for n in t.notes)
         primer, keep_primer = None, False
         key = estimate_key(melody) if key is None else (None if key == "chromatic" else key)
+    if continue_from is not None:
+        if primer is not None or harmonize:
+            raise ValueError("continue_from= continues a piece; do not pass primer= or harmonize= with it.")
+        if not continue_from.sequence:
+            raise ValueError("continue_from= needs a Composition returned with return_details=True.")
     primer_ids = encode(tokenizer, primer) if primer is not None else []
     prompt = [types.bos] + primer_ids
+    if continue_from is not None:  # the piece so far (its trailing Bar included) is the primer
+        prompt = list(continue_from.sequence)
+        primer_ids = [t for t in prompt if t != types.bos]
+    # A piece continued after its trailing Bar: that Bar opens the new music (counted and kept with it).
+    reopened = int(continue_from is not None and prompt[-1] == types.bar)
+    if reopened:
+        primer_ids = primer_ids[:-1]
     input_ids = torch.tensor([prompt], device=model.device)
     processors = LogitsProcessorList()
     if grammar and not getattr(tokenizer, "is_trained", False):
@@ -587,20 +608,24 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         processors.append(harmony)
     criteria = StoppingCriteriaList()
     if num_bars:
-        criteria.append(BarStoppingCriteria(types.bar, len(prompt), num_bars))
+        criteria.append(BarStoppingCriteria(types.bar, len(prompt) - reopened, num_bars))
+    extra = {"cache": continue_from.state} if continue_from is not None and continue_from.state is not None else {}
     with seeded_rng(seed, model.device):  # a private stream: the same seed gives the same music under any load
         output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
                                 temperature=temperature, top_k=top_k or None, top_p=top_p,
                                 max_new_tokens=max_new_tokens, logits_processor=processors,
                                 stopping_criteria=criteria, eos_token_id=types.eos,
-                                pad_token_id=tokenizer.pad_token_id, max_time=max_time)
-    new_ids = output[0, len(prompt):].tolist()
+                                pad_token_id=tokenizer.pad_token_id, max_time=max_time,
+                                return_dict_in_generate=True, **extra)
+    state = getattr(output, "cache", None)
+    output = output.sequences
+    new_ids = output[0, len(prompt) - reopened:].tolist()
     if num_bars:  # cut at the start of bar num_bars + 1
         bars = [i for i, t in enumerate(new_ids) if t == types.bar]
         if len(bars) > num_bars:
             new_ids = new_ids[: bars[num_bars]]
     ids = (primer_ids if keep_primer else []) + new_ids
-    if not keep_primer and primer_ids and new_ids and new_ids[0] != types.bar:
+    if not keep_primer and primer_ids and new_ids and new_ids[0] != types.bar and continue_from is None:
         # Continuing mid-bar: start the new music at the next bar so it decodes on its own.
         first_bar = next((i for i, t in enumerate(new_ids) if t == types.bar), None)
         ids = new_ids[first_bar:] if first_bar is not None else new_ids
@@ -608,8 +633,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
     if harmony is not None:
         score = _split_voices(score, melody_notes, melody_end)
-    if return_details:
-        return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed)
+    if return_details:  # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
+        return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed,
+                           sequence=output[0].tolist(), state=state)
     return score
 
 
