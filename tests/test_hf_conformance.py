@@ -86,6 +86,11 @@ def test_poet_generate_returns_attentions_and_hidden_states():
     assert len(out.attentions) == 3 and len(out.attentions[0]) == model.config.num_hidden_layers
     assert out.attentions[0][0].shape[-2:] == (9, 9) and out.attentions[1][0].shape[-2:] == (1, 10)
     assert len(out.hidden_states) == 3 and len(out.hidden_states[0]) == model.config.num_hidden_layers + 1
+    # Assisted decoding with the output flags (it reads outputs.attentions) gives the greedy tokens.
+    greedy = model.generate(x[:1], attention_mask=torch.ones_like(x[:1]), max_new_tokens=6, do_sample=False)
+    assisted = model.generate(x[:1], attention_mask=torch.ones_like(x[:1]), assistant_model=poet(), max_new_tokens=6,
+                              do_sample=False, output_attentions=True, return_dict_in_generate=True)
+    assert torch.equal(assisted.sequences, greedy) and len(assisted.attentions) == 6
 
 
 @pytest.mark.parametrize("rnn_type", ["lstm", "gru"])

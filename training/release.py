@@ -32,7 +32,7 @@ HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
 RECIPES = {
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
             "--discriminator_head", "conv",
-            "--discriminator_minibatch_std", "4", "--max_train_cpu_seconds", "5000", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--discriminator_minibatch_std", "4", "--max_train_cpu_seconds", "4500", "--max_train_steps", "100000", "--train_batch_size", "16",
             "--learning_rate", "2e-4", "--sample_steps", "500", "--checkpointing_steps", "250",
             "--checkpoints_total_limit", "2", "--seed", "0"],
     "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
@@ -47,6 +47,15 @@ RECIPES = {
                "--max_seq_length", "128", "--max_train_cpu_seconds", "4200", "--max_train_steps", "100000",
                "--eval_steps", "400", "--sample_steps", "400", "--checkpointing_steps", "200",
                "--checkpoints_total_limit", "2", "--seed", "0"],
+}
+# Later stages of a recipe: each continues from the previous stage's model (`--model_name_or_path`) with a fresh
+# warm-up and cosine decay over its own CPU budget (a warm restart) and a new data order; output `<out>2`, ...
+CONTINUATIONS = {
+    "poetry": [["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
+                "--dropout", "0.0", "--train_batch_size", "32", "--learning_rate", "1e-3", "--lr_warmup_steps", "50",
+                "--max_seq_length", "128", "--max_train_cpu_seconds", "4800", "--max_train_steps", "100000",
+                "--eval_steps", "400", "--sample_steps", "400", "--checkpointing_steps", "200",
+                "--checkpoints_total_limit", "2", "--seed", "1"]],
 }
 SPLIT = {"gan": "paintings", "music": "music", "poetry": "poetry"}
 DATA_NOTES = {
@@ -73,9 +82,20 @@ def run(cmd, **kwargs):
     subprocess.run(list(map(str, cmd)), check=True, cwd=REPO_ROOT, **kwargs)
 
 
-def train_command(kind: str, output_dir: str) -> list[str]:
+def train_command(kind: str, output_dir: str, stage: int = 0) -> list[str]:
+    """The accelerate command of stage `stage` (0: the recipe, 1..: its CONTINUATIONS from the previous stage)."""
+    args = RECIPES[kind] if stage == 0 else ["--model_name_or_path", stage_dir(output_dir, stage - 1),
+                                               *CONTINUATIONS[kind][stage - 1]]
     return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--mixed_precision", "no",
-            f"training/train_{kind}.py", "--output_dir", output_dir, *RECIPES[kind]]
+            f"training/train_{kind}.py", "--output_dir", stage_dir(output_dir, stage), *args]
+
+
+def stage_dir(output_dir: str, stage: int) -> str:
+    return output_dir if stage == 0 else f"{output_dir}{stage + 1}"
+
+
+def stages(kind: str) -> int:
+    return 1 + len(CONTINUATIONS.get(kind, []))
 
 
 def release_dir(kind: str) -> Path:
@@ -144,9 +164,11 @@ def main(argv=None):
     if "split" in args.steps:
         run([sys.executable, "-m", "neuroart.training.release_data", SPLIT[kind]], env=env)
     if "train" in args.steps:
-        run(train_command(kind, out), env=env)
+        for stage in range(stages(kind)):
+            run(train_command(kind, out, stage), env=env)
+    final = stage_dir(out, stages(kind) - 1)
     if "export" in args.steps:
-        print(f"exported {export(kind, REPO_ROOT / out)}")
+        print(f"exported {export(kind, REPO_ROOT / final)}")
     if "quality" in args.steps:
         run([sys.executable, "benchmarks/release_quality.py", "--only", kind], env=env)
     if "code" in args.steps:
@@ -154,7 +176,7 @@ def main(argv=None):
     if "card" in args.steps:
         from neuroart.training.release_card import write_release_card
 
-        print(f"wrote {write_release_card(kind, REPO_ROOT / out)}")
+        print(f"wrote {write_release_card(kind, REPO_ROOT / final, stage_dirs=[REPO_ROOT / stage_dir(out, i) for i in range(stages(kind))])}")
 
 
 if __name__ == "__main__":

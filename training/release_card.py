@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .release import DATA_NOTES, HALF_PRECISION, RECIPES, REPO_ROOT, release_dir
+from .release import DATA_NOTES, HALF_PRECISION, REPO_ROOT, release_dir, train_command
+
+# Releases whose (first-stage) run was stopped once at a checkpoint and resumed.
+RESUMED_ONCE = {"poetry"}
 
 
 def _table(rows: dict) -> str:
@@ -83,32 +86,70 @@ def music_samples(folder: Path) -> list[str]:
         piano_roll_image(score).save(stem.with_suffix(".png"))
         lines.append(f"Seed {seed}, 8 bars, no primer ([MIDI](samples/chorale_{seed}.mid), "
                      f"[WAV](samples/chorale_{seed}.wav), {engine}):\n\n![seed {seed}](samples/chorale_{seed}.png)\n")
+    lines.extend(harmonisation_sample(model, tokenizer, folder))
     return lines
 
 
-def write_release_card(kind: str, trained: Path, folder: Path | None = None) -> Path:
+def harmonisation_sample(model, tokenizer, folder: Path) -> list[str]:
+    """The top line of the first held-out chorale (32 beats), harmonised by the release."""
+    from neuroart.music.generation import (
+        estimate_key,
+        generate_music,
+        melody_line,
+        piano_roll_image,
+        render_audio,
+        score_to_midi_bytes,
+    )
+    from neuroart.training import release_data
+
+    split = release_data.DEFAULT_OUTPUT / "music" / "split.json"
+    if not split.exists():
+        return []
+    source = sorted(Path(json.loads(split.read_text())["val_dir"]).glob("*.mid"))[0]
+    melody = melody_line(source, beats=32)
+    score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0)
+    stem = folder / "samples" / "harmonized"
+    settings = {"seed": 0, "harmonize": True, "melody": f"{source.stem} (top line, 32 beats)"}
+    stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, settings))
+    engine = render_audio(score, stem.with_suffix(".wav"))
+    piano_roll_image(score).save(stem.with_suffix(".png"))
+    return [f"**Harmonisation** (`generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0)`): the top "
+            f"line of the held-out chorale `{source.stem}` (first 32 beats, in {estimate_key(melody)}), kept note for "
+            f"note as the Soprano (blue); the release wrote Alto, Tenor and Bass under it ([MIDI](samples/harmonized.mid), "
+            f"[WAV](samples/harmonized.wav), {engine}):\n\n![harmonised](samples/harmonized.png)\n"]
+
+
+def write_release_card(kind: str, trained: Path, folder: Path | None = None, stage_dirs=None) -> Path:
     from neuroart.hub import write_model_card
 
     folder = folder or release_dir(kind)
     summary = json.loads((trained / "training_summary.json").read_text())
+    stage_dirs = [Path(d) for d in (stage_dirs or [trained])]
+    stage_metrics = [json.loads((d / "training_summary.json").read_text()).get("metrics", {}) for d in stage_dirs]
     quality_file = REPO_ROOT / "benchmarks" / "results" / "release_quality.json"
     quality = json.loads(quality_file.read_text())["sections"].get(kind, {}) if quality_file.exists() else {}
     samples = {"gan": gan_samples, "poetry": poetry_samples, "music": music_samples}[kind](folder)
     metrics = summary.get("metrics", {})
     command = f"make release-{kind}   # = python -m neuroart.training.release {kind}"
+    launches = [" ".join(train_command(kind, f"outputs/release-{kind}", i)[3:]) for i in range(len(stage_dirs))]
+    cpu = sum(float(m.get("train_cpu_seconds", 0) or 0) for m in stage_metrics)
+    steps = sum(int(m.get("steps", 0) or 0) for m in stage_metrics)
+    per_stage = (" (" + " + ".join(f"{m.get('train_cpu_seconds', '?')} CPU-s / {m.get('steps', '?')} steps"
+                                   for m in stage_metrics) + " in its stages)") if len(stage_metrics) > 1 else ""
     training = "\n\n".join([
         "### Release recipe",
         f"```bash\n{command}\n```",
-        "which runs\n\n```bash\naccelerate launch --num_processes 1 --mixed_precision no "
-        f"training/train_{kind}.py \\\n  " + " ".join(RECIPES[kind]) + "\n```",
+        "which runs" + (f" {len(launches)} stages, each continuing from the one before (a warm restart: fresh "
+                        "warm-up and cosine decay, a new data order)" if len(launches) > 1 else "")
+        + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
-        f"**Budget.** {metrics.get('train_cpu_seconds', '?')} CPU-seconds of training "
-        f"({metrics.get('steps', '?')} steps), 1 thread, fp32 (no native bf16 on the AVX2-only CPU), "
+        f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, fp32 (no "
+        f"native bf16 on the AVX2-only CPU), "
         f"{(quality.get('machine') or {}).get('cpu', 'CPU')}; weights stored in "
         f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}."
-        + (" The run was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
+        + (" The first stage was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
            "seconds of the first segment are estimated from the process clock at the stop."
-           if (summary.get("hyperparameters") or {}).get("resume_from_checkpoint") else ""),
+           if kind in RESUMED_ONCE else ""),
         "**Training metrics** (the script's own, on its validation split): "
         + ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float))) + ".",
         "### Measured quality (held-out data)",

@@ -37,10 +37,10 @@ class NeuroArtGANConfig(PreTrainedConfig):
         use_skip_excitation (`bool`, defaults to `True`): FastGAN's skip-layer excitation (low-res features gate
             high-res ones).
         use_spectral_norm (`bool`, defaults to `True`): spectral norm on every discriminator layer.
-        discriminator_head (`str`, defaults to `"conv"`): how the discriminator turns its final 4x4 map into one
-            vector. `"conv"` is FastGAN's 4x4 valid convolution, which knows where on the canvas each feature sits,
-            so it can judge composition; `"sum"` sums the 16 positions (translation-invariant: a generator can then
-            fool it by tiling one convincing patch, which is what the first release did).
+        discriminator_head (`str`, defaults to `"conv"`): how the discriminator turns its final 4x4 map into a
+            logit. `"conv"` is FastGAN's 4x4 valid convolution to one logit, with a weight for each canvas position,
+            so it can judge composition; `"sum"` sums the 16 positions first (translation-invariant: a generator can
+            then fool it by tiling one convincing patch, which is what the first release did).
         discriminator_minibatch_std (`int`, defaults to 4): group size of the minibatch standard-deviation feature
             (Karras et al., 2018, ProGAN, arXiv:1710.10196) appended to the final 4x4 map, so the discriminator can
             see a batch with too little variety (mode collapse); 0 turns it off.

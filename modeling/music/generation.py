@@ -303,13 +303,16 @@ class _MelodyNote:
     duration: int
 
 
-def melody_line(source):
+def melody_line(source, beats: float | None = None):
     """The melody of a MIDI source as a one-track `symusic.Score` (program 0): its notes if it is monophonic,
-    otherwise its skyline (the highest sounding note at each onset). Drum tracks are ignored."""
+    otherwise its skyline (the highest sounding note at each onset), from its first `beats` quarter notes if given.
+    Drum tracks are ignored."""
     from symusic import Note, Score, Track
 
     score = to_score(source)
-    notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes), key=lambda n: (n.time, -n.pitch))
+    limit = None if beats is None else beats * score.ticks_per_quarter
+    notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes if limit is None or n.time < limit),
+                   key=lambda n: (n.time, -n.pitch))
     line: list = []
     for note in notes:  # skyline: one note per onset, the highest; a later onset cuts a held note
         if line and line[-1].time == note.time:
