@@ -92,4 +92,12 @@ def test_no_pickle_loading_in_the_package():
     for path in root.rglob("*.py"):
         text = path.read_text()
         assert "torch.load(" not in text and "pickle" not in text, path
-    assert torch.__version__  # the package loads weights only through safetensors
+    # ... and the weights a model saves are safetensors only: no pickle file appears beside them.
+    from conftest import tiny_music_config
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        NeuroArtMusicForCausalLM(tiny_music_config()).save_pretrained(folder)
+        names = sorted(p.name for p in Path(folder).iterdir())
+    assert "model.safetensors" in names and not any(n.endswith((".bin", ".pt", ".pth", ".pkl")) for n in names)

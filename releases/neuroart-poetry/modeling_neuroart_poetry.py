@@ -30,7 +30,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .configuration_neuroart_poetry import NeuroArtPoetryConfig
 
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
-# `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
+# `get_class_from_dynamic_module("generation.write_poem", repo_id)`, without installing neuroart.
 HELPER_MODULES = ("generation.py", "prosody.py", "tokenization.py")
 
 # Keyword arguments that transformers itself may pass to `forward` (generate(), Trainer's loss) and that we accept
