@@ -88,3 +88,4 @@ def test_release_quality_smoke(part, data, tmp_path):
         assert section["constrained"]["triple_in_line"] == 0 and section["keywords_present"] == 1.0
     else:
         assert section["key_in_scale_rate"] == 1.0 and section["val_nats_per_token"] > 0
+        assert section["harmonize_soprano_kept_rate"] == 1.0 and section["harmonize_added_notes_per_piece"] > 0
