@@ -7,7 +7,7 @@ DEMO_PACKAGES := fortunes-zh fluidsynth fluid-soundfont-gm
 # One thread and passive OpenMP waits: on 2-vCPU machines spin-waiting makes small torch ops up to 60x slower.
 TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: install models test lint demo release-gan release-music release-poetry
+.PHONY: install models test test-fast lint demo release-gan release-music release-poetry
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(BIN)/.installed
 
 test: install
 	$(TEST_ENV) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The quick loop: everything but the end-to-end subprocess tests marked @pytest.mark.slow.
+test-fast: install
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check modeling training tests spaces benchmarks

@@ -6,7 +6,10 @@ import sys
 
 import pytest
 
+
 from conftest import REPO_ROOT, shared_data_dir
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 SPEED = ["gan_speed", "poetry_speed", "music_speed"]
 QUALITY = {"gan_quality": "paintings", "poetry_quality": "poetry", "music_quality": "midi"}

@@ -12,9 +12,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from space_helpers import load_app, serve
 
 from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 pytest.importorskip("gradio")
 CHROMIUM = os.environ.get("NEUROART_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

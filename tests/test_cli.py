@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
+
+
 
 def cli(*args, cwd=None, check=True):
     result = subprocess.run([sys.executable, "-m", "neuroart.cli", *map(str, args)], capture_output=True, text=True,

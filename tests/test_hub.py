@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 import torch
 from transformers import AutoModel
 
@@ -13,6 +14,8 @@ from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryF
 
 from conftest import REPO_ROOT, run_python, tiny_gan_config, tiny_music_config, tiny_poetry_config
 from hub_helpers import FakeHub, populate_hf_cache
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 
 def _models():

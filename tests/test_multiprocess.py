@@ -7,11 +7,14 @@
 import json
 
 import pytest
+
 import torch
 from test_poetry_generation import POEMS
 from test_train_gan import write_image_folder
 
 from conftest import launch_script, make_midi
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 TWO = {"ACCELERATE_USE_CPU": "true"}
 

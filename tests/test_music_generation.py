@@ -173,6 +173,7 @@ def trained(tmp_path_factory):
     return root, log
 
 
+@pytest.mark.slow
 def test_launch_on_a_midi_folder(trained):
     root, log = trained
     out = root / "out"
@@ -188,6 +189,7 @@ def test_launch_on_a_midi_folder(trained):
     assert result.score.tracks and result.score.note_num() > 0  # the trained model writes notes that decode
 
 
+@pytest.mark.slow
 def test_resume_music(trained, tmp_path):
     import shutil
 
@@ -201,6 +203,7 @@ def test_resume_music(trained, tmp_path):
     assert [p.name for p in list_checkpoints(tmp_path / "r")] == ["checkpoint-5", "checkpoint-7"]
 
 
+@pytest.mark.slow
 def test_launch_on_the_music21_default(tmp_path):
     pytest.importorskip("music21")
     _, log = launch_script("train_music.py", "--output_dir", tmp_path / "d", "--max_train_steps", 2,
@@ -211,6 +214,7 @@ def test_launch_on_the_music21_default(tmp_path):
     assert (tmp_path / "d" / "model.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_midi_from_a_local_hub_style_dataset(tmp_path):
     """`--dataset_name` goes through `datasets.load_dataset`; here a local parquet dataset with MIDI bytes."""
     import datasets
@@ -223,6 +227,7 @@ def test_midi_from_a_local_hub_style_dataset(tmp_path):
     assert len(items) == 3 and counter["not a MIDI file"] == 1 and "Hub dataset" in source
 
 
+@pytest.mark.slow
 def test_fluidsynth_engine_when_installed(tmp_path):
     import shutil
 

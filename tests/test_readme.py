@@ -4,7 +4,10 @@ import re
 
 import pytest
 
+
 from conftest import REPO_ROOT, run_python
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 README = (REPO_ROOT / "README.md").read_text()
 USAGE = README.split("## Usage", 1)[1].split("\n## ", 1)[0]

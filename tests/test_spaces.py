@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from space_helpers import NAMES, SPACES, load_app, serve
 
 from conftest import REPO_ROOT, check_harmonisation, chorale_tune, make_midi, run_python
@@ -15,6 +16,8 @@ pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 
 @pytest.fixture(scope="module")

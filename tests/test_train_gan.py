@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import torch
 from PIL import Image
 
@@ -15,6 +16,8 @@ from neuroart.training.checkpointing import list_checkpoints, resolve_checkpoint
 from neuroart.training.data import load_images
 
 from conftest import launch_script
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 
 def launch(*args, check=True):

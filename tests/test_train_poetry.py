@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from test_poetry_generation import POEMS
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
@@ -12,6 +13,8 @@ from neuroart.training.checkpointing import list_checkpoints
 from neuroart.training.data import FORTUNES_DIR
 
 from conftest import launch_script
+
+pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 TINY = ["--hidden_size", 32, "--num_hidden_layers", 2, "--num_attention_heads", 2, "--train_batch_size", 4,
         "--max_seq_length", 64, "--eval_steps", 5, "--sample_steps", 5, "--seed", 1]
