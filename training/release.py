@@ -31,8 +31,8 @@ HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
 
 RECIPES = {
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
-            "--discriminator_head", "conv",
-            "--discriminator_minibatch_std", "4", "--max_train_cpu_seconds", "4500", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--discriminator_head", "sum",
+            "--discriminator_minibatch_std", "0", "--max_train_cpu_seconds", "3800", "--max_train_steps", "100000", "--train_batch_size", "16",
             "--learning_rate", "2e-4", "--sample_steps", "500", "--checkpointing_steps", "250",
             "--checkpoints_total_limit", "2", "--seed", "0"],
     "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",

@@ -74,10 +74,11 @@ def parse_args(argv=None):
     parser.add_argument("--discriminator_base_channels", type=positive_int, default=24,
                         help="Discriminator width at full resolution.")
     parser.add_argument("--max_channels", type=positive_int, default=256, help="Widest layer of either network.")
-    parser.add_argument("--discriminator_head", choices=["conv", "sum"], default="conv",
-                        help="Discriminator head on its final 4x4 map: a position-aware 4x4 conv (FastGAN) or a "
-                             "position-blind sum (lets the generator tile one patch).")
-    parser.add_argument("--discriminator_minibatch_std", type=int, default=4,
+    parser.add_argument("--discriminator_head", choices=["conv", "sum"], default="sum",
+                        help="Discriminator head on its final 4x4 map: a position-blind sum (the default; it lets the "
+                             "generator tile one patch) or a position-aware 4x4 conv (FastGAN; it collapsed here "
+                             "without FastGAN's reconstruction regulariser).")
+    parser.add_argument("--discriminator_minibatch_std", type=int, default=0,
                         help="Group size of the discriminator's minibatch-std feature against mode collapse (0: off).")
     parser.add_argument("--adam_beta1", type=float, default=0.5, help="Adam beta1 for both networks.")
     parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2 for both networks.")
