@@ -274,6 +274,9 @@ def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
         lower = Score(score.ticks_per_quarter)
         lower.tracks.extend(t for t in score.tracks if t.name != "Soprano")
         assert lower.note_num() == 0 or in_scale_rate(lower, "G") == 1.0  # the melody's key by default
+    late = chorale_tune()  # a melody that starts after a rest of 7.5 beats (REMI rests cross bar lines unmarked)
+    late.tracks[0].notes = [type(n)(n.time + 3600, n.duration, n.pitch, n.velocity) for n in late.tracks[0].notes]
+    check_harmonisation(generate_music(untrained, tokenizer, primer=late, harmonize=True, seed=0), late)
     assert estimate_key(melody) == "G"
     shifted = chorale_tune()
     shifted.tracks[0].notes = [type(n)(n.time, n.duration, n.pitch + 2, n.velocity) for n in shifted.tracks[0].notes]

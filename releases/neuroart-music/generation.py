@@ -303,13 +303,16 @@ class _MelodyNote:
     duration: int
 
 
-def melody_line(source):
+def melody_line(source, beats: float | None = None):
     """The melody of a MIDI source as a one-track `symusic.Score` (program 0): its notes if it is monophonic,
-    otherwise its skyline (the highest sounding note at each onset). Drum tracks are ignored."""
+    otherwise its skyline (the highest sounding note at each onset), from its first `beats` quarter notes if given.
+    Drum tracks are ignored."""
     from symusic import Note, Score, Track
 
     score = to_score(source)
-    notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes), key=lambda n: (n.time, -n.pitch))
+    limit = None if beats is None else beats * score.ticks_per_quarter
+    notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes if limit is None or n.time < limit),
+                   key=lambda n: (n.time, -n.pitch))
     line: list = []
     for note in notes:  # skyline: one note per onset, the highest; a later onset cuts a held note
         if line and line[-1].time == note.time:
@@ -326,19 +329,38 @@ def melody_line(source):
     return melody
 
 
+def _beats(token: str) -> float:
+    """'Rest_7.1.2' / 'Duration_1.0.8' -> beats (7 + 1/2, 1 + 0/8)."""
+    whole, part, resolution = (int(x) for x in token.split("_")[1].split("."))
+    return whole + part / resolution
+
+
 def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_MelodyNote], dict[int, int], int]:
-    """Parse the melody's own REMI tokens: its notes (bar, position, token ids), the TimeSig token of each bar and
-    the number of bars. Tokenising the melody with the model's tokenizer quantises it exactly as the model sees it."""
+    """Parse the melody's own REMI tokens: its notes (bar, position, token ids), the TimeSig token of every bar and
+    the number of bars. Tokenising the melody with the model's tokenizer quantises it exactly as the model sees it.
+    Rests may carry time across bar lines without a Bar token; the bar count follows them."""
     ids = encode(tokenizer, melody)
-    events, timesigs, bar, position, note = [], {}, -1, 0, {}
+    per_beat = max(tokenizer.config.beat_res.values())
+    events, timesigs, note = [], {}, {}
+    bar, bar_start, now, bar_length, timesig = -1, 0.0, 0.0, 4 * per_beat, None
     for token in ids:
-        kind = types.kind[token]
+        kind, name = types.kind[token], tokenizer[token]
         if kind == "Bar":
-            bar, position = bar + 1, 0
+            bar_start = 0.0 if bar < 0 else bar_start + bar_length
+            bar, now = bar + 1, bar_start
+            if timesig is not None:
+                timesigs[bar] = timesig
         elif kind == "TimeSig":
-            timesigs[bar] = token
+            timesig, timesigs[bar] = token, token
+            bar_length = per_beat * int(name.split("_")[1].split("/")[0])
         elif kind == "Position":
-            position = int(tokenizer[token].split("_")[1])
+            now = bar_start + int(name.split("_")[1])
+        elif kind == "Rest":
+            now += _beats(name) * per_beat
+            while now >= bar_start + bar_length:  # the rest crossed a bar line
+                bar, bar_start = bar + 1, bar_start + bar_length
+                if timesig is not None:
+                    timesigs[bar] = timesig
         elif kind == "Program":
             note = {"program": token}
         elif kind == "Pitch":
@@ -346,8 +368,8 @@ def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_Melod
         elif kind == "Velocity":
             note["velocity"] = token
         elif kind == "Duration" and "pitch" in note:
-            events.append(_MelodyNote(bar, position, note["pitch"], note.get("program", -1), note["pitch_token"],
-                                      note["velocity"], token))
+            events.append(_MelodyNote(bar, int(round(now - bar_start)), note["pitch"], note.get("program", -1),
+                                      note["pitch_token"], note["velocity"], token))
             note = {}
     return events, timesigs, bar + 1
 
