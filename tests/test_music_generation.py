@@ -182,7 +182,7 @@ def test_launch_on_a_midi_folder(trained):
         assert (out / name).exists(), name
     assert "kept 6, skipped 1" in log
     metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
-    assert metrics["steps"] == 10 and metrics["val_nats_per_token"] > 0
+    assert metrics["steps"] == 10 and metrics["val_nats_per_token"] > 0 and metrics["val_step"] == 10  # final weights
     model = NeuroArtMusicForCausalLM.from_pretrained(out)
     result = generate_music(model, load_tokenizer(out), num_bars=2, max_new_tokens=400, seed=0, return_details=True)
     assert len(result.token_ids) > 0 and result.token_errors == 0

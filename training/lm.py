@@ -222,6 +222,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
             accelerator.log({"train_loss": mean_loss, "lr": scheduler.get_last_lr()[0]}, step=global_step)
             if eval_loader is not None and (global_step % args.eval_steps == 0 or global_step == max_steps):
                 metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
+                metrics["val_step"] = global_step
                 accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=global_step)
                 logger.info("step %d: validation %.4f nats/token", global_step, metrics["val_nats_per_token"])
             if global_step % args.checkpointing_steps == 0 or global_step == max_steps:
@@ -240,8 +241,9 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
         if global_step >= max_steps:
             break
     progress.close()
-    if eval_loader is not None and "val_nats_per_token" not in metrics:
+    if eval_loader is not None and metrics.get("val_step") != global_step:  # the final weights, not an earlier step's
         metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
+        metrics["val_step"] = global_step
     wall = time.time() - started
     metrics.update(steps=global_step, skipped_steps=skipped, train_seconds=round(wall, 1),
                    train_cpu_seconds=round(time.process_time() - cpu_started, 1),
