@@ -18,6 +18,7 @@ from neuroart.music.generation import (  # noqa: E402
     encode,
     generate_music,
     estimate_key,
+    melody_line,
     in_scale_rate,
     load_tokenizer,
     midi_provenance,
@@ -286,6 +287,15 @@ def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
     assert [t.name for t in score.tracks][0] == "Soprano"
     with pytest.raises(ValueError, match="melody"):
         generate_music(untrained, tokenizer, harmonize=True)
+    # The top line of a chorale: a lower voice moving under a held soprano note is not melody.
+    from symusic import Note, Track
+
+    chorale, soprano, alto = Score(480), Track(), Track()
+    soprano.notes.extend([Note(0, 960, 72, 80), Note(960, 480, 74, 80)])
+    alto.notes.extend([Note(0, 480, 60, 80), Note(480, 480, 62, 80), Note(960, 480, 64, 80)])
+    chorale.tracks.extend([soprano, alto])
+    assert [(n.time, n.duration, n.pitch) for n in melody_line(chorale).tracks[0].notes] == [(0, 960, 72),
+                                                                                            (960, 480, 74)]
 
 
 def test_continue_a_piece_from_its_state(tokenizer, untrained):

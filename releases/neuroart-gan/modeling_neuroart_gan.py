@@ -177,15 +177,15 @@ class NeuroArtGANDiscriminator(nn.Module):
         )
         self.act = nn.LeakyReLU(0.2)
         final_channels = config.channels(4, base)
-        # "conv": FastGAN's final 4x4 valid conv, one weight per canvas position; "sum": position-blind pooling.
+        # "conv": FastGAN's final 4x4 valid conv straight to the logit, one weight per canvas position and channel;
+        # "sum": a linear layer on the position-blind sum. The class projection always uses the summed features.
         self.minibatch_std = config.discriminator_minibatch_std
-        head_in = final_channels + (1 if self.minibatch_std else 0)
-        self.head = (_maybe_sn(nn.Conv2d(head_in, final_channels, 4), config)
+        pooled_channels = final_channels + (1 if self.minibatch_std else 0)
+        self.head = (_maybe_sn(nn.Conv2d(pooled_channels, 1, 4), config)
                      if config.discriminator_head == "conv" else None)
-        final_channels = final_channels if self.head is not None else head_in  # the pooled vector's size
-        self.to_logit = _maybe_sn(nn.Linear(final_channels, 1), config)
+        self.to_logit = _maybe_sn(nn.Linear(pooled_channels, 1), config) if self.head is None else None
         self.label_projection = (
-            _maybe_sn(nn.Embedding(config.num_classes, final_channels), config) if config.num_classes > 0 else None
+            _maybe_sn(nn.Embedding(config.num_classes, pooled_channels), config) if config.num_classes > 0 else None
         )
 
     def forward(self, images: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
@@ -194,11 +194,12 @@ class NeuroArtGANDiscriminator(nn.Module):
             hidden = block(hidden)
         if self.minibatch_std:
             hidden = self._append_minibatch_std(hidden)  # (B, C4, 4, 4) -> (B, C4 + 1, 4, 4)
+        hidden = self.act(hidden)
+        pooled = hidden.sum(dim=(2, 3))  # (B, C, 4, 4) -> (B, C)
         if self.head is not None:
-            pooled = self.act(self.head(hidden)).flatten(1)  # (B, C4[+1], 4, 4) -> (B, C4, 1, 1) -> (B, C4)
+            logits = self.head(hidden).flatten()  # (B, C, 4, 4) -> (B, 1, 1, 1) -> (B,)
         else:
-            pooled = self.act(hidden).sum(dim=(2, 3))  # (B, C4[+1], 4, 4) -> (B, C4[+1])
-        logits = self.to_logit(pooled).squeeze(1)  # (B, 1) -> (B,)
+            logits = self.to_logit(pooled).squeeze(1)  # (B, 1) -> (B,)
         if self.label_projection is not None and labels is not None:
             logits = logits + (self.label_projection(labels) * pooled).sum(dim=1)
         return logits

@@ -314,10 +314,13 @@ def melody_line(source, beats: float | None = None):
     notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes if limit is None or n.time < limit),
                    key=lambda n: (n.time, -n.pitch))
     line: list = []
-    for note in notes:  # skyline: one note per onset, the highest; a later onset cuts a held note
+    for note in notes:  # skyline: the highest note at each onset; a lower note under a held melody note is not melody
         if line and line[-1].time == note.time:
             continue
-        if line and line[-1].time + line[-1].duration > note.time:
+        held = line and line[-1].time + line[-1].duration > note.time
+        if held and note.pitch < line[-1].pitch:
+            continue
+        if held:  # a higher note enters: the held one ends here
             line[-1] = Note(line[-1].time, note.time - line[-1].time, line[-1].pitch, line[-1].velocity)
         line.append(Note(note.time, note.duration, note.pitch, note.velocity))
     melody = Score(score.ticks_per_quarter)
