@@ -37,6 +37,7 @@ HELPER_MODULES = ("generation.py",)
 ACCEPTED_EXTRA_KWARGS = {"cache_position", "num_items_in_batch", "token_type_ids", "position_ids"}
 
 
+# Copied from neuroart.poetry.modeling_neuroart_poetry._is_exporting
 def _is_exporting() -> bool:
     """True under torch.export / torch.compile tracing, where Python checks on tensor values cannot run."""
     compiler = getattr(torch, "compiler", None)
