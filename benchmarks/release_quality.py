@@ -188,7 +188,7 @@ def main(argv=None):
     results_dir = Path(args.results_dir) if args.results_dir else common.RESULTS
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / RESULTS_FILE
-    payload = json.loads(path.read_text()) if path.exists() else {"summary": {}, "sections": {}}
+    sections = {}
     parts = args.only or [k for k in ("gan", "poetry", "music")
                           if (Path(getattr(args, f"{k}_model")) / "config.json").exists()]
     for part in parts:
@@ -212,16 +212,37 @@ def main(argv=None):
         section["seconds"] = round(time.time() - started, 1)
         section["machine"] = machine_info()
         section["command"] = " ".join(["release_quality.py", *(argv if argv is not None else sys.argv[1:])])
-        payload["sections"][part] = section
-        for key, value in section.items():  # numbers, and one level of nested numbers (e.g. poetry rates)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                payload["summary"][f"{part}_{key}"] = value
-            elif isinstance(value, dict) and key not in ("machine", "per_form", "overlap"):
-                payload["summary"].update({f"{part}_{key}_{k}": v for k, v in value.items()
-                                           if isinstance(v, (int, float)) and not isinstance(v, bool)})
-    payload["machine"] = machine_info()
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+        sections[part] = section
+    write_sections(path, sections)
     print(f"wrote {path}")
+
+
+def write_sections(path: Path, sections: dict) -> None:
+    """Merge `sections` into the results file under an exclusive lock, read just before the write: two parts run in
+    parallel (e.g. `--only gan` beside `--only poetry`) each keep the other's section."""
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        payload = json.loads(path.read_text()) if path.exists() else {"summary": {}, "sections": {}}
+        for part, section in sections.items():
+            payload["sections"][part] = section
+            payload["summary"] = {k: v for k, v in payload["summary"].items() if not k.startswith(f"{part}_")}
+            _summarise(payload["summary"], part, section)
+        payload["machine"] = machine_info()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+        tmp.replace(path)
+
+
+def _summarise(summary: dict, part: str, section: dict) -> None:
+    """Numbers of a section, and one level of nested numbers (e.g. poetry rates), as flat `<part>_<key>` entries."""
+    for key, value in section.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            summary[f"{part}_{key}"] = value
+        elif isinstance(value, dict) and key not in ("machine", "per_form", "overlap"):
+            summary.update({f"{part}_{key}_{k}": v for k, v in value.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
 
 
 if __name__ == "__main__":

@@ -92,3 +92,25 @@ def test_release_quality_smoke(part, data, tmp_path):
     else:
         assert section["key_in_scale_rate"] == 1.0 and section["val_nats_per_token"] > 0
         assert section["harmonize_soprano_kept_rate"] == 1.0 and section["harmonize_added_notes_per_piece"] > 0
+
+
+def _write_part(args):
+    path, part, rounds = args
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from release_quality import write_sections
+
+    for i in range(rounds):
+        write_sections(path, {part: {"round": i, "rates": {"a": i}}})
+
+
+def test_parallel_parts_keep_each_others_sections(tmp_path):
+    """`--only gan` beside `--only poetry` (two processes): each writes under a lock, and neither loses the other."""
+    from multiprocessing import get_context
+
+    path = tmp_path / "release_quality.json"
+    with get_context("spawn").Pool(3) as pool:
+        pool.map(_write_part, [(path, part, 30) for part in ("gan", "poetry", "music")])
+    payload = json.loads(path.read_text())
+    assert sorted(payload["sections"]) == ["gan", "music", "poetry"]
+    assert all(payload["sections"][p]["round"] == 29 for p in payload["sections"])
+    assert payload["summary"]["poetry_rates_a"] == 29 and payload["summary"]["gan_round"] == 29

@@ -51,6 +51,18 @@ RECIPES = {
 # Later stages of a recipe: each continues from the previous stage's model (`--model_name_or_path`) with a fresh
 # warm-up and cosine decay over its own CPU budget (a warm restart) and a new data order; output `<out>2`, ...
 CONTINUATIONS = {
+    # Stage 2 (2026-12-02): the 3,800-CPU-s painter continued at half the learning rate (G, EMA and D from stage 1;
+    # fresh Adam moments), 3,800 CPU-s more.
+    "gan": [["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64", "--max_train_cpu_seconds", "3800",
+             "--max_train_steps", "100000", "--train_batch_size", "16", "--learning_rate", "1e-4",
+             "--sample_steps", "500", "--checkpointing_steps", "250", "--checkpoints_total_limit", "2",
+             "--seed", "1"]],
+    # Stage 2 (2026-12-02): the 1,200-CPU-s composer continued with a warm restart, 3,800 CPU-s more.
+    "music": [["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
+               "--transpose", "3", "--train_batch_size", "16", "--max_seq_length", "256", "--learning_rate", "1e-3",
+               "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "3800", "--max_train_steps", "100000",
+               "--eval_steps", "200", "--sample_steps", "400", "--checkpointing_steps", "200",
+               "--checkpoints_total_limit", "2", "--seed", "1"]],
     "poetry": [["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
                 "--dropout", "0.0", "--train_batch_size", "32", "--learning_rate", "1e-3", "--lr_warmup_steps", "50",
                 "--max_seq_length", "128", "--max_train_cpu_seconds", "4800", "--max_train_steps", "100000",
@@ -157,6 +169,9 @@ def main(argv=None):
                         choices=["split", "train", "export", "quality", "card", "code"],
                         help="`code` only refreshes the release folder's remote code from the package.")
     parser.add_argument("--output_dir", default=None, help="Training output (default outputs/release-<kind>).")
+    parser.add_argument("--start_stage", type=int, default=1,
+                        help="First stage `train` runs (1 = the recipe; 2 = its first continuation, from an existing "
+                             "stage-1 output, e.g. a copy of the committed release).")
     args = parser.parse_args(argv)
     kind = args.kind
     out = args.output_dir or f"outputs/release-{kind}"
@@ -164,7 +179,9 @@ def main(argv=None):
     if "split" in args.steps:
         run([sys.executable, "-m", "neuroart.training.release_data", SPLIT[kind]], env=env)
     if "train" in args.steps:
-        for stage in range(stages(kind)):
+        if not 1 <= args.start_stage <= stages(kind):
+            raise SystemExit(f"--start_stage={args.start_stage}: {kind} has stages 1 to {stages(kind)}.")
+        for stage in range(args.start_stage - 1, stages(kind)):
             run(train_command(kind, out, stage), env=env)
     final = stage_dir(out, stages(kind) - 1)
     if "export" in args.steps:

@@ -9,8 +9,9 @@
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
   continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
   outside the key's scale (a logits processor); `density` biases notes per onset and bar length; generation stops after `num_bars`
-  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. an unfinished
-  note at the end, or a BPE vocabulary) are dropped before decoding and counted (`token_error_rate`).
+  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. with a BPE
+  vocabulary) are dropped before decoding and counted (`token_errors`, `token_error_rate`). A note cut off by the
+  length limit (`max_new_tokens`, `max_time`) is dropped too and counted apart (`unfinished`): it is no error.
 - `score_to_midi_bytes` writes provenance into the MIDI meta text; `render_audio` uses FluidSynth with a General MIDI
   soundfont when installed (`fluidsynth`, `fluid-soundfont-gm`) and otherwise a small additive synthesiser in
   numpy, so every user gets a WAV; `piano_roll_image` draws a piano roll with Pillow.
@@ -250,6 +251,16 @@ class REMIGrammarLogitsProcessor(LogitsProcessor):
         return scores
 
 
+def trim_unfinished(tokenizer, ids: list[int]) -> tuple[list[int], int]:
+    """Drop a note left unfinished at the end (its Program/Pitch/Velocity without the Duration that closes it, e.g.
+    where `max_new_tokens` ran out); return (ids, number dropped)."""
+    types = _TokenTypes(tokenizer)
+    end = len(ids)
+    while end and ids[end - 1] < types.size and types.kind[ids[end - 1]] in ("Program", "Pitch", "Velocity"):
+        end -= 1
+    return ids[:end], len(ids) - end
+
+
 def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
     """Drop tokens that break REMI's grammar; return (clean ids, number dropped). Incomplete notes at the end are
     dropped too."""
@@ -279,10 +290,11 @@ class Composition:
 
     score: object  # symusic.Score
     token_ids: list[int]
-    token_errors: int
+    token_errors: int  # tokens dropped for breaking REMI's grammar (0 with the grammar mask)
     seed: int
     sequence: list[int] = field(default_factory=list)  # every id the model has seen or written, BOS first
     state: object = None  # the model's returned NeuroArtMusicState (None for models without one)
+    unfinished: int = 0  # tokens of a last note the length limit cut off, dropped before decoding (no error)
 
     @property
     def token_error_rate(self) -> float:
@@ -654,13 +666,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         # Continuing mid-bar: start the new music at the next bar so it decodes on its own.
         first_bar = next((i for i, t in enumerate(new_ids) if t == types.bar), None)
         ids = new_ids[first_bar:] if first_bar is not None else new_ids
+    ids, unfinished = trim_unfinished(tokenizer, ids)  # a note the length limit cut off: no grammar error
     clean, dropped = repair_tokens(tokenizer, ids)
     score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
     if harmony is not None:
         score = _split_voices(score, melody_notes, melody_end)
     if return_details:  # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
         return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed,
-                           sequence=output[0].tolist(), state=state)
+                           sequence=output[0].tolist(), state=state, unfinished=unfinished)
     return score
 
 
@@ -788,6 +801,7 @@ __all__ = [
     "piano_roll_image",
     "render_audio",
     "repair_tokens",
+    "trim_unfinished",
     "scale_pitch_classes",
     "score_to_midi_bytes",
     "split_long_notes",
