@@ -27,6 +27,7 @@ from neuroart.music.generation import (  # noqa: E402
     piano_roll_image,
     render_audio,
     repair_tokens,
+    scale_pitch_classes,
     score_to_midi_bytes,
     to_score,
 )
@@ -100,8 +101,10 @@ def test_bad_midi_files_are_skipped_and_counted(tmp_path):
 def test_primer_continuation_keep_primer_both_ways(tokenizer, untrained):
     primer = make_midi(4, bars=2)
     primer_notes = notes_of(to_score(primer))
-    kept = generate_music(untrained, tokenizer, primer=primer, keep_primer=True, max_new_tokens=120, seed=1)
-    new_only = generate_music(untrained, tokenizer, primer=primer, keep_primer=False, max_new_tokens=120, seed=1)
+    kept = generate_music(untrained, tokenizer, primer=primer, keep_primer=True, max_new_tokens=120, seed=1,
+                          num_bars=2)
+    new_only = generate_music(untrained, tokenizer, primer=primer, keep_primer=False, max_new_tokens=120, seed=1,
+                              num_bars=2)
     kept_notes = notes_of(kept)
     assert kept_notes[: len(primer_notes)] == primer_notes[: len(kept_notes)]
     assert len(kept_notes) >= len(primer_notes)
@@ -113,7 +116,7 @@ def test_num_bars_stops_at_a_bar_count(tokenizer, untrained):
     for bars in (1, 3):
         for seed in (0, 2):
             result = generate_music(untrained, tokenizer, num_bars=bars, max_new_tokens=3000, seed=seed,
-                                    return_details=True)
+                                    return_details=True, density=-3)  # an untrained model: Bar made likelier
             count = sum(1 for t in result.token_ids if t == tokenizer["Bar_None"])
             if result.sequence[-1] == tokenizer["EOS_None"] or len(result.sequence) == 1 + 3000:
                 assert count <= bars  # the model ended the piece itself, or the token cap came first
@@ -250,6 +253,67 @@ def test_grammar_mask_leaves_nothing_to_repair(tokenizer, untrained):
     assert sum(c.token_errors for c in free) > 3 * 3  # an untrained model breaks the grammar constantly unmasked
 
 
+def test_time_moves_forward_and_the_metre_stays(tokenizer, untrained):
+    """By construction, even from an untrained model: a piece opens with a Bar, Positions rise within each bar and
+    stay inside its TimeSig, one metre throughout; miditok's own error check agrees (it was 10-40% unmasked)."""
+    from miditok import TokSequence
+
+    for seed in range(6):
+        ids = generate_music(untrained, tokenizer, max_new_tokens=300, seed=seed, return_details=True).token_ids
+        tokens = [tokenizer[i] for i in ids]
+        assert tokens[0] == "Bar_None"
+        metres = {t for t in tokens if t.startswith("TimeSig_")}
+        assert len(metres) <= 1, metres
+        per_bar = 8 * int(next(iter(metres)).split("_")[1].split("/")[0]) if metres else None
+        position = -1
+        for token in tokens:
+            if token == "Bar_None":
+                position = -1
+            elif token.startswith("Position_"):
+                value = int(token.split("_")[1])
+                assert value > position and (per_bar is None or value < per_bar), (seed, value, position)
+                position = value
+        assert tokenizer.tokens_errors(TokSequence(ids=ids)) == 0
+
+
+def test_backwards_time_is_repaired_and_counted(tokenizer):
+    ids = [tokenizer[t] for t in ("Bar_None", "TimeSig_4/4", "Position_8", "Program_0", "Pitch_60", "Velocity_63",
+                                  "Duration_1.0.8", "Position_4", "Program_0", "Pitch_62", "Velocity_63",
+                                  "Duration_1.0.8", "Position_16", "Program_0", "Pitch_64", "Velocity_63",
+                                  "Duration_1.0.8")]
+    clean, dropped = repair_tokens(tokenizer, ids)
+    assert dropped == 5 and [tokenizer[i] for i in clean if tokenizer[i].startswith("Pitch")] == ["Pitch_60", "Pitch_64"]
+
+
+def _most_sounding(score) -> int:
+    notes = [n for t in score.tracks for n in t.notes]
+    return max(sum(m.time <= n.time < m.time + m.duration for m in notes) for n in notes)
+
+
+def test_voices_cap_holds_by_construction(tokenizer, untrained):
+    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=3) for s in range(4)]
+    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None) for s in range(4)]
+    assert all(s.note_num() > 10 for s in capped)
+    assert max(_most_sounding(s) for s in capped) <= 3 < max(_most_sounding(s) for s in free)
+    with pytest.raises(ValueError, match="voices"):
+        generate_music(untrained, tokenizer, voices=0)
+
+
+def test_tonality_keeps_the_piece_in_its_key(tokenizer, untrained):
+    def in_own_key(score):
+        key = estimate_key(score)
+        pitches = [n.pitch for t in score.tracks for n in t.notes]
+        return sum(p % 12 in scale_pitch_classes(key) for p in pitches) / len(pitches)
+
+    tonal = [in_own_key(generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, tonality=6.0))
+             for s in range(4)]
+    free = [in_own_key(generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, tonality=0))
+            for s in range(4)]
+    assert sum(tonal) / 4 > sum(free) / 4 + 0.1 and min(tonal) > 0.85
+    with pytest.raises(ValueError, match="tonality"):
+        generate_music(untrained, tokenizer, tonality=-1)
+
+
 def test_same_seed_same_music_under_concurrent_load(tokenizer, untrained):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -304,7 +368,9 @@ def test_continue_a_piece_from_its_state(tokenizer, untrained):
     the whole piece gives, and with keep_primer returns the whole piece."""
     import dataclasses
 
-    piece = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=3, return_details=True)
+    piece = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=3, return_details=True,
+                           density=-3)  # (an untrained model: Bar made likelier, so the bar count ends the piece)
+    assert piece.sequence[-1] == tokenizer["Bar_None"] and piece.unfinished == 0
     assert piece.state is not None and piece.state.get_seq_length() == len(piece.sequence) - 1
     more = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4, continue_from=piece,
                           return_details=True)

@@ -9,8 +9,9 @@
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
   continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
   outside the key's scale (a logits processor); `density` biases notes per onset and bar length; generation stops after `num_bars`
-  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. an unfinished
-  note at the end, or a BPE vocabulary) are dropped before decoding and counted (`token_error_rate`).
+  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. with a BPE
+  vocabulary) are dropped before decoding and counted (`token_errors`, `token_error_rate`). A note cut off by the
+  length limit (`max_new_tokens`, `max_time`) is dropped too and counted apart (`unfinished`): it is no error.
 - `score_to_midi_bytes` writes provenance into the MIDI meta text; `render_audio` uses FluidSynth with a General MIDI
   soundfont when installed (`fluidsynth`, `fluid-soundfont-gm`) and otherwise a small additive synthesiser in
   numpy, so every user gets a WAV; `piano_roll_image` draws a piano roll with Pillow.
@@ -33,7 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    SuppressTokensLogitsProcessor,
+)
 
 _RNG_LOCK = threading.Lock()
 
@@ -186,16 +193,137 @@ class KeyLogitsProcessor(LogitsProcessor):
 
 
 class DensityLogitsProcessor(LogitsProcessor):
-    """Steers notes per bar: adds `bias` to Pitch logits (more notes per onset) and subtracts it from the Bar token
+    """Steers notes per bar: adds `bias` to the note-start logits (Program and Pitch: more notes per onset) and subtracts it from the Bar token
     (bars last longer before the model moves on); a negative bias does the opposite."""
 
     def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
         types = types or _TokenTypes(tokenizer)
-        self.bias = torch.tensor([bias if k == "Pitch" else -bias if k == "Bar" else 0.0 for k in types.kind])
+        # A note starts at its Program token where the tokenizer has programs (Program -> Pitch), else at its Pitch.
+        self.bias = torch.tensor([bias if k in ("Pitch", "Program") else -bias if k == "Bar" else 0.0
+                                  for k in types.kind])
 
     def __call__(self, input_ids, scores):
         width = min(len(self.bias), scores.shape[1])
         scores[:, :width] = scores[:, :width] + self.bias[:width].to(scores.device, scores.dtype)
+        return scores
+
+
+def _beats_value(token: str, per_beat: int) -> int:
+    """'Duration_1.2.8' / 'Rest_0.4.8' (beats.units.resolution) -> length in 1/`per_beat` beat units."""
+    beats, units, resolution = (int(x) for x in token.split("_")[1].split("."))
+    return beats * per_beat + units * per_beat // resolution
+
+
+class VoicesLogitsProcessor(LogitsProcessor):
+    """At most `max_voices` notes sound at once (a four-part chorale: 4), by construction.
+
+    A state machine follows each row's time (Bar, TimeSig, Position, Rest) and the notes still sounding (each
+    note's onset plus its Duration). While `max_voices` notes sound, no new note may start there (Program and Pitch
+    are banned), and a Position at which every voice is still held is banned, so time moves on to where a voice is
+    free. The primer's notes count too. A row the mask would leave empty is left as it is."""
+
+    def __init__(self, tokenizer, max_voices: int, types: _TokenTypes | None = None):
+        types = types or _TokenTypes(tokenizer)
+        self.types, self.max_voices = types, int(max_voices)
+        self.per_beat = max(tokenizer.config.beat_res.values())
+        kinds = types.kind
+        vocab = {i: tok for tok, i in tokenizer.vocab.items()}
+        self.length = {i: _beats_value(vocab[i], self.per_beat) for i, k in enumerate(kinds)
+                       if k in ("Duration", "Rest")}
+        self.position_of = {i: int(vocab[i].split("_")[1]) for i, k in enumerate(kinds) if k == "Position"}
+        self.bar_length_of = {i: self.per_beat * int(vocab[i].split("_")[1].split("/")[0])
+                              for i, k in enumerate(kinds) if k == "TimeSig"}
+        self.position_ids = torch.tensor(sorted(self.position_of))
+        self.position_values = torch.tensor([self.position_of[i] for i in sorted(self.position_of)])
+        self.note_start = torch.tensor([k in ("Pitch", "Program") for k in kinds])
+        self.rows: list[dict] = []
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < len(self.types.kind) else "special"
+        if kind == "Bar":
+            if state["bar"] >= 0:
+                state["bar_start"] += state["bar_length"]
+            state["bar"] += 1
+            state["now"] = state["bar_start"]
+        elif kind == "TimeSig":
+            state["bar_length"] = self.bar_length_of[token]
+        elif kind == "Position":
+            state["now"] = state["bar_start"] + self.position_of[token]
+        elif kind == "Rest":
+            state["now"] += self.length[token]
+        elif kind == "Duration":
+            state["ends"].append(state["now"] + self.length[token])
+
+    def __call__(self, input_ids, scores):
+        width = min(len(self.types.kind), scores.shape[1])
+        while len(self.rows) < input_ids.shape[0]:
+            self.rows.append({"seen": 0, "bar": -1, "bar_start": 0, "bar_length": 4 * self.per_beat, "now": 0,
+                              "ends": []})
+        for row, state in enumerate(self.rows[: input_ids.shape[0]]):
+            for token in input_ids[row, state["seen"]:].tolist():
+                self._advance(state, token)
+            state["seen"] = input_ids.shape[1]
+            state["ends"] = [e for e in state["ends"] if e > state["now"]]  # notes still sounding from now on
+            if not state["ends"]:
+                continue
+            banned = torch.zeros(width, dtype=torch.bool)
+            if len(state["ends"]) >= self.max_voices:
+                banned |= self.note_start[:width]
+            ends = torch.tensor(state["ends"])
+            at = state["bar_start"] + self.position_values  # each Position's time in this bar
+            full = (ends[None, :] > at[:, None]).sum(1) >= self.max_voices
+            ids = self.position_ids[full]
+            banned[ids[ids < width]] = True
+            masked = scores[row, :width].masked_fill(banned.to(scores.device), float("-inf"))
+            if torch.isfinite(masked).any():
+                scores[row, :width] = masked
+        return scores
+
+
+class TonalityLogitsProcessor(LogitsProcessor):
+    """Keeps a piece in its key, softly: once `min_notes` notes have been read (primer or written), the key of the
+    duration-weighted pitch classes so far (`estimate_key`, Krumhansl–Schmuckler) is re-estimated at each note, and
+    Pitch tokens outside its scale lose `strength` nats. Unlike `key=` (a hard mask) the music may still modulate
+    or use a chromatic note when the model is sure of it."""
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, min_notes: int = 8):
+        types = types or _TokenTypes(tokenizer)
+        self.types, self.strength, self.min_notes = types, float(strength), min_notes
+        self.per_beat = max(tokenizer.config.beat_res.values())
+        vocab = {i: tok for tok, i in tokenizer.vocab.items()}
+        self.length = {i: _beats_value(vocab[i], self.per_beat) for i, k in enumerate(types.kind)
+                       if k == "Duration"}
+        self.pitch_class = torch.tensor([-1 if p is None else p % 12 for p in types.pitch])
+        self._penalty: dict[str, torch.Tensor] = {}
+        self.rows: list[dict] = []
+
+    def _penalty_of(self, key: str, width: int) -> torch.Tensor:
+        if key not in self._penalty:
+            classes = torch.tensor(sorted(scale_pitch_classes(key)))
+            outside = (self.pitch_class >= 0) & ~torch.isin(self.pitch_class, classes)
+            self._penalty[key] = outside.float() * -self.strength
+        return self._penalty[key][:width]
+
+    def __call__(self, input_ids, scores):
+        width = min(len(self.types.kind), scores.shape[1])
+        while len(self.rows) < input_ids.shape[0]:
+            self.rows.append({"seen": 0, "histogram": [0.0] * 12, "notes": 0, "pitch": None, "key": None})
+        for row, state in enumerate(self.rows[: input_ids.shape[0]]):
+            new_notes = False
+            for token in input_ids[row, state["seen"]:].tolist():
+                kind = self.types.kind[token] if token < len(self.types.kind) else "special"
+                if kind == "Pitch":
+                    state["pitch"] = self.types.pitch[token]
+                elif kind == "Duration" and state["pitch"] is not None:
+                    state["histogram"][state["pitch"] % 12] += self.length[token]
+                    state["notes"], state["pitch"], new_notes = state["notes"] + 1, None, True
+            state["seen"] = input_ids.shape[1]
+            if state["notes"] < self.min_notes:
+                continue
+            if new_notes or state["key"] is None:
+                state["key"] = _key_of_histogram(state["histogram"])
+            scores[row, :width] = scores[row, :width] + self._penalty_of(state["key"], width).to(scores.device,
+                                                                                                scores.dtype)
         return scores
 
 
@@ -221,47 +349,129 @@ _NEXT = {
     "Velocity": {"Duration"},
     "Duration": {"Program", "Pitch", "Position", "Bar", "Rest", "EOS", "Tempo"},
     "Rest": {"Position", "Bar", "Rest", "Program", "Pitch", "Tempo"},
-    "BOS": {"Bar", "TimeSig", "Position", "Program", "Pitch", "Tempo"},
+    "BOS": {"Bar"},  # a piece opens with its first bar (a primer is encoded from its first Bar too)
 }
 
 
-class REMIGrammarLogitsProcessor(LogitsProcessor):
-    """Allows only the token kinds that REMI's grammar (`_NEXT`) lets follow the previous token, so sampled music
-    decodes with nothing to repair (an unfinished note at the very end aside). A row the grammar would leave
-    empty (e.g. under a key mask) is left as it is."""
+def _grammar(tokenizer) -> dict[str, set[str]]:
+    """Which token kinds may follow which: `_NEXT`, narrowed by the tokenizer's own graph (miditok's
+    `tokens_types_graph`, which its `tokens_errors` checks against; e.g. with programs every Pitch follows a
+    Program and every Bar a TimeSig). Drum pitches, end of piece inside a note and padding stay out."""
+    graph = getattr(tokenizer, "tokens_types_graph", None) or {}
+    grammar = {}
+    for kind, follow in _NEXT.items():
+        theirs = graph.get(kind)
+        grammar[kind] = follow & {k.split("_")[0] for k in theirs} if theirs is not None and kind != "BOS" else follow
+    return grammar
 
-    def __init__(self, types: _TokenTypes):
+
+class REMIGrammarLogitsProcessor(LogitsProcessor):
+    """Keeps sampling inside REMI's grammar, so sampled music decodes with nothing to repair:
+    - only the token kinds that REMI lets follow the previous token (`_grammar`, the tokenizer's own graph);
+    - time moves forward: within a bar, a Position must lie after the previous one and inside the bar's length
+      (its TimeSig's beats), as miditok's own token-error check requires;
+    - the metre stays: once a TimeSig has been read (the primer's, or the first one written), each new bar repeats
+      it (the chorales, like most music, keep one metre; a free TimeSig after every Bar made the metre flip).
+    A row the grammar would leave empty (e.g. under a key mask) is left as it is."""
+
+    def __init__(self, types: _TokenTypes, tokenizer=None):
         kinds = sorted(set(types.kind))
         index = {kind: i for i, kind in enumerate(kinds)}
+        grammar = _grammar(tokenizer) if tokenizer is not None else _NEXT
+        self.types = types
         self.kind_of = torch.tensor([index[kind] for kind in types.kind])  # token id -> kind index
         self.allowed = torch.ones(len(kinds), types.size, dtype=torch.bool)  # kind of previous -> allowed tokens
         for kind, i in index.items():
-            follow = _NEXT.get("BOS" if kind in ("BOS", "PAD", "MASK", "special") else kind)
+            follow = grammar.get("BOS" if kind in ("BOS", "PAD", "MASK", "special") else kind)
             if follow is not None:
                 self.allowed[i] = torch.tensor([k in follow for k in types.kind])
+        self.per_beat = max(tokenizer.config.beat_res.values()) if tokenizer is not None else None
+        vocab = {i: tok for tok, i in tokenizer.vocab.items()} if tokenizer is not None else {}
+        self.position_of = {i: int(vocab[i].split("_")[1]) for i, k in enumerate(types.kind)
+                            if k == "Position" and i in vocab}
+        self.timesigs = [i for i, k in enumerate(types.kind) if k == "TimeSig" and i in vocab]
+        self.bar_length_of = {i: self.per_beat * int(vocab[i].split("_")[1].split("/")[0]) for i in self.timesigs}
+        self.position_ids = torch.tensor(sorted(self.position_of), dtype=torch.long)
+        self.position_values = torch.tensor([self.position_of[i] for i in sorted(self.position_of)])
+        self.rest_length = {i: _beats_value(vocab[i], self.per_beat) for i, k in enumerate(types.kind)
+                            if k == "Rest" and i in vocab}
+        self._others: dict[int, torch.Tensor] = {}  # metre -> the other TimeSig ids
+        self.rows: list[dict] = []
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < len(self.types.kind) else "special"
+        if kind == "Bar":
+            state["position"] = -1
+        elif kind == "TimeSig":
+            state["metre"] = token
+        elif kind == "Position":
+            state["position"] = self.position_of.get(token, state["position"])
+        elif kind == "Rest":  # a rest moves time on by its length
+            state["position"] = max(state["position"], 0) + self.rest_length.get(token, 0) - 1
 
     def __call__(self, input_ids, scores):
         width = min(self.allowed.shape[1], scores.shape[1])
         previous = input_ids[:, -1].clamp(max=len(self.kind_of) - 1).cpu()
-        mask = self.allowed[self.kind_of[previous]][:, :width].to(scores.device)  # (B, width)
+        mask = self.allowed[self.kind_of[previous]][:, :width].clone()  # (B, width)
+        if self.position_of:  # the time rules need the tokenizer's positions and metres
+            while len(self.rows) < input_ids.shape[0]:
+                self.rows.append({"seen": 0, "position": -1, "metre": None})
+            for row, state in enumerate(self.rows[: input_ids.shape[0]]):
+                for token in input_ids[row, state["seen"]:].tolist():
+                    self._advance(state, token)
+                state["seen"] = input_ids.shape[1]
+                length = self.bar_length_of.get(state["metre"])
+                late = self.position_values <= state["position"]
+                if length:
+                    late |= self.position_values >= length
+                ids = self.position_ids[late]
+                mask[row, ids[ids < width]] = False
+                if state["metre"] is not None:
+                    if state["metre"] not in self._others:
+                        self._others[state["metre"]] = torch.tensor(
+                            [t for t in self.timesigs if t != state["metre"] and t < width], dtype=torch.long)
+                    mask[row, self._others[state["metre"]]] = False
+        mask = mask.to(scores.device)
         masked = scores[:, :width].masked_fill(~mask, float("-inf"))
         usable = torch.isfinite(masked).any(dim=1, keepdim=True)
         scores[:, :width] = torch.where(usable, masked, scores[:, :width])
         return scores
 
 
-def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
-    """Drop tokens that break REMI's grammar; return (clean ids, number dropped). Incomplete notes at the end are
-    dropped too."""
+def trim_unfinished(tokenizer, ids: list[int]) -> tuple[list[int], int]:
+    """Drop a note left unfinished at the end (its Program/Pitch/Velocity without the Duration that closes it, e.g.
+    where `max_new_tokens` ran out); return (ids, number dropped)."""
     types = _TokenTypes(tokenizer)
-    clean, dropped, previous = [], 0, "BOS"
+    end = len(ids)
+    while end and ids[end - 1] < types.size and types.kind[ids[end - 1]] in ("Program", "Pitch", "Velocity"):
+        end -= 1
+    return ids[:end], len(ids) - end
+
+
+def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
+    """Drop tokens that break REMI's grammar; return (clean ids, number dropped). A Position at or before the
+    previous one in its bar (time running backwards) is an error too: it and its notes are dropped, up to the next
+    forward Position or Bar. Incomplete notes at the end are dropped too."""
+    types = _TokenTypes(tokenizer)
+    grammar = _grammar(tokenizer)
+    vocab = {i: tok for tok, i in tokenizer.vocab.items()}
+    clean, dropped, previous, position, skipping = [], 0, "BOS", -1, False
     for token in ids:
         kind = types.kind[token] if token < types.size else "special"
         if kind in ("PAD", "BOS", "MASK", "special") or kind == "EOS":
             if kind == "EOS":
                 break
             continue
-        if kind in _NEXT.get(previous, set()):
+        if kind == "Bar":
+            position, skipping = -1, False
+        elif kind == "Position" and token in vocab:
+            value = int(vocab[token].split("_")[1])
+            skipping = value <= position
+            position = max(position, value)
+        if skipping:
+            dropped += 1
+            continue
+        if kind in grammar.get(previous, set()):
             clean.append(token)
             previous = kind
         else:
@@ -279,10 +489,11 @@ class Composition:
 
     score: object  # symusic.Score
     token_ids: list[int]
-    token_errors: int
+    token_errors: int  # tokens dropped for breaking REMI's grammar (0 with the grammar mask)
     seed: int
     sequence: list[int] = field(default_factory=list)  # every id the model has seen or written, BOS first
     state: object = None  # the model's returned NeuroArtMusicState (None for models without one)
+    unfinished: int = 0  # tokens of a last note the length limit cut off, dropped before decoding (no error)
 
     @property
     def token_error_rate(self) -> float:
@@ -539,12 +750,16 @@ def _split_voices(score, melody_notes: set[tuple[int, int]], melody_end: int | N
 def estimate_key(score) -> str:
     """Krumhansl–Schmuckler key finding (Krumhansl, 1990): the major or minor key whose profile correlates best with
     the duration-weighted pitch-class histogram. Returns e.g. 'G' or 'Em'."""
-    major = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]
-    minor = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
     histogram = [0.0] * 12
     for track in score.tracks:
         for note in track.notes:
             histogram[note.pitch % 12] += note.duration
+    return _key_of_histogram(histogram)
+
+
+def _key_of_histogram(histogram) -> str:
+    major = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]
+    minor = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
     names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
     def correlation(a, b):
@@ -562,7 +777,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
                    keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
                    max_time: float | None = None, grammar: bool = True, harmonize: bool = False,
-                   continue_from: Composition | None = None):
+                   continue_from: Composition | None = None, voices="auto", tonality="auto"):
     """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
 
     `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
@@ -573,6 +788,12 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
 
     `continue_from=piece` (a `Composition`, from `return_details=True`) continues that piece from the model's state
     ("add 8 more bars"): the result holds the new bars only, or the whole piece with `keep_primer=True`.
+
+    `voices` caps how many notes sound at once (`VoicesLogitsProcessor`): an int, None for no cap, or "auto" (the
+    default) for the model's own `generation_config.max_voices` (4 for the Bach-chorale release; none elsewhere).
+
+    `tonality` (nats, 0 = off) keeps the music in the key it has set up (`TonalityLogitsProcessor`, a soft bias
+    that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
 
     `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
     that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free)."""
@@ -589,6 +810,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         density = DENSITIES[density]
     if density is not None and not -5 <= float(density) <= 5:
         raise ValueError(f"density={density} is out of range; use -5 to 5.")
+    if voices == "auto":
+        voices = getattr(getattr(model, "generation_config", None), "max_voices", None)
+    if voices is not None and (isinstance(voices, (bool, str)) or not 1 <= int(voices) <= 64):
+        raise ValueError(f"voices={voices!r} is out of range; use 1 to 64, None (no cap) or 'auto'.")
+    if tonality == "auto":
+        tonality = getattr(getattr(model, "generation_config", None), "tonality", None)
+    if tonality is not None and (isinstance(tonality, (bool, str)) or not 0 <= float(tonality) <= 20):
+        raise ValueError(f"tonality={tonality!r} is out of range; use 0 to 20 nats, None (off) or 'auto'.")
     seed = random.randrange(2**31) if seed is None else int(seed)
     types = _TokenTypes(tokenizer)
     harmony = None
@@ -620,18 +849,27 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     reopened = int(continue_from is not None and prompt[-1] == types.bar)
     if reopened:
         primer_ids = primer_ids[:-1]
+    elif primer_ids and not keep_primer and continue_from is None and types.bar is not None:
+        # Only the new music is returned: it opens with a Bar of its own, right after the primer.
+        prompt, reopened = prompt + [types.bar], 1
     input_ids = torch.tensor([prompt], device=model.device)
     processors = LogitsProcessorList()
     if grammar and not getattr(tokenizer, "is_trained", False):
-        processors.append(REMIGrammarLogitsProcessor(types))
+        processors.append(REMIGrammarLogitsProcessor(types, tokenizer))
     if key:
         processors.append(KeyLogitsProcessor(tokenizer, key, types))
     if density:
         processors.append(DensityLogitsProcessor(tokenizer, float(density), types))
+    if voices:
+        processors.append(VoicesLogitsProcessor(tokenizer, int(voices), types))
+    if tonality and not key:  # a key mask already keeps every pitch in its scale
+        processors.append(TonalityLogitsProcessor(tokenizer, float(tonality), types))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)
     criteria = StoppingCriteriaList()
+    if num_bars and types.eos is not None:  # `num_bars` bars means that many: the bar count ends the piece
+        processors.insert(0, SuppressTokensLogitsProcessor([types.eos], device=model.device))
     if num_bars:
         criteria.append(BarStoppingCriteria(types.bar, len(prompt) - reopened, num_bars))
     extra = {"cache": continue_from.state} if continue_from is not None and continue_from.state is not None else {}
@@ -654,13 +892,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         # Continuing mid-bar: start the new music at the next bar so it decodes on its own.
         first_bar = next((i for i, t in enumerate(new_ids) if t == types.bar), None)
         ids = new_ids[first_bar:] if first_bar is not None else new_ids
+    ids, unfinished = trim_unfinished(tokenizer, ids)  # a note the length limit cut off: no grammar error
     clean, dropped = repair_tokens(tokenizer, ids)
     score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
     if harmony is not None:
         score = _split_voices(score, melody_notes, melody_end)
     if return_details:  # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
         return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed,
-                           sequence=output[0].tolist(), state=state)
+                           sequence=output[0].tolist(), state=state, unfinished=unfinished)
     return score
 
 
@@ -788,6 +1027,9 @@ __all__ = [
     "piano_roll_image",
     "render_audio",
     "repair_tokens",
+    "trim_unfinished",
+    "VoicesLogitsProcessor",
+    "TonalityLogitsProcessor",
     "scale_pitch_classes",
     "score_to_midi_bytes",
     "split_long_notes",
