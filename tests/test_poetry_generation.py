@@ -225,6 +225,18 @@ def test_no_stutter_by_construction_on_an_untrained_model(untrained, tokenizer):
     assert raw > 0  # the rule is doing the work: without it the same model stutters
 
 
+def test_no_rhyme_character_twice(untrained, tokenizer):
+    """重韵 is avoided by construction: the rhymed line ends of a poem are different characters (or the result
+    says that the rhyme rule had to give way)."""
+    for seed in range(8):
+        for form in ("五言绝句", "七言律诗"):
+            poem = write_poem(untrained, tokenizer, form=form, seed=seed, temperature=3.0)
+            ends = [line.rstrip("，。")[-1] for line in poem.text.splitlines() if line.strip()]
+            rhymed = ends[1::2]
+            assert len(set(rhymed)) == len(rhymed) or any(r.startswith("rhyme") for r in poem.relaxed), poem.text
+            assert ends[0] not in rhymed or any(r.startswith("rhyme") for r in poem.relaxed), poem.text
+
+
 def test_doubled_characters_stay_allowed(tokenizer):
     from neuroart.poetry.generation import ChineseFormLogitsProcessor
 

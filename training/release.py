@@ -28,6 +28,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = "outputs/release-data"
 # Weights stored as float16 (loaded as float32): measured against the float32 run by `quality --compare_fp32`.
 HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
+# Decoding defaults written into the release's generation_config.json (`generate_music(voices="auto",
+# tonality="auto")` reads them), chosen against the training chorales, not the held-out ones (see the card):
+# at most 5 notes sounding at once (four voices, and a passing note), and out-of-key pitches 2 nats less likely.
+GENERATION_DEFAULTS = {"music": {"max_voices": 5, "tonality": 2.0}}
 
 RECIPES = {
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
@@ -135,6 +139,8 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
     model = loader.from_pretrained(trained, dtype=torch.float32)
     if HALF_PRECISION[kind]:
         model = model.half()
+    for name, value in GENERATION_DEFAULTS.get(kind, {}).items():
+        setattr(model.generation_config, name, value)
     model.save_pretrained(target)
     config_path = target / "config.json"  # stored in float16, loaded as float32 (save_pretrained writes float16)
     config = json.loads(config_path.read_text())

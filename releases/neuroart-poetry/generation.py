@@ -241,6 +241,10 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
                     rhyme_mask |= v.groups[group]
             else:
                 rhyme_mask = v.any_rhyme
+            rhyme_mask = rhyme_mask.clone()
+            for line in state.lines:  # no 重韵: a rhyme character is not used twice at line ends
+                if line and line[-1] in v.index:
+                    rhyme_mask[v.index[line[-1]]] = False
             rules.append(("rhyme", rhyme_mask))
         if self.tone:
             if last:
