@@ -227,14 +227,16 @@ def test_no_stutter_by_construction_on_an_untrained_model(untrained, tokenizer):
 
 def test_no_rhyme_character_twice(untrained, tokenizer):
     """重韵 is avoided by construction: the rhymed line ends of a poem are different characters (or the result
-    says that the rhyme rule had to give way)."""
+    says that this rule had to give way, e.g. when a tiny vocabulary has no other rhyme left)."""
     for seed in range(8):
         for form in ("五言绝句", "七言律诗"):
             poem = write_poem(untrained, tokenizer, form=form, seed=seed, temperature=3.0)
             ends = [line.rstrip("，。")[-1] for line in poem.text.splitlines() if line.strip()]
             rhymed = ends[1::2]
-            assert len(set(rhymed)) == len(rhymed) or any(r.startswith("rhyme") for r in poem.relaxed), poem.text
-            assert ends[0] not in rhymed or any(r.startswith("rhyme") for r in poem.relaxed), poem.text
+            said = any(r.startswith("repeated rhyme") for r in poem.relaxed)
+            assert len(set(rhymed)) == len(rhymed) or said, poem.text
+            assert ends[0] not in rhymed or said, poem.text
+            assert check_poem(poem.text, form).rhyme_ok
 
 
 def test_doubled_characters_stay_allowed(tokenizer):

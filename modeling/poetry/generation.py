@@ -241,11 +241,12 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
                     rhyme_mask |= v.groups[group]
             else:
                 rhyme_mask = v.any_rhyme
-            rhyme_mask = rhyme_mask.clone()
+            rules.append(("rhyme", rhyme_mask))
+            fresh = torch.ones(v.size, dtype=torch.bool)
             for line in state.lines:  # no 重韵: a rhyme character is not used twice at line ends
                 if line and line[-1] in v.index:
-                    rhyme_mask[v.index[line[-1]]] = False
-            rules.append(("rhyme", rhyme_mask))
+                    fresh[v.index[line[-1]]] = False
+            rules.append(("repeated rhyme", fresh))  # after the rhyme: it gives way first
         if self.tone:
             if last:
                 if even_line:
