@@ -1,0 +1,62 @@
+"""Choose the music release's decoding defaults (`max_voices`, `tonality`) against the *training* chorales.
+
+    python benchmarks/music_decoding_sweep.py --model outputs/release-music2 [--pieces 12]
+
+For each setting, `--pieces` 8-bar pieces from no primer (seeds 0..pieces-1) are compared with the training split's
+chorales by Yang & Lerch's overlap (the measure of `release_quality.py`, which uses the held-out chorales instead):
+the held-out chorales stay out of the choice. Writes `benchmarks/results/<--name>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import setup_threads, write_results  # noqa: E402
+from music_quality import features, overlap_area  # noqa: E402
+
+NAMES = ["pitch_class_histogram", "pitch_range", "polyphony", "notes_per_bar", "inter_onset_interval"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--name", default="music_decoding_sweep", help="Results file stem.")
+    parser.add_argument("--pieces", type=int, default=12)
+    parser.add_argument("--voices", default="none,4,5,6")
+    parser.add_argument("--tonality", default="0,1,2,3")
+    args = parser.parse_args()
+    setup_threads(1)
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music, load_tokenizer, to_score
+    from neuroart.training.release_data import DEFAULT_OUTPUT
+
+    split = json.loads((DEFAULT_OUTPUT / "music" / "split.json").read_text())
+    reference = [f for f in (features(to_score(p)) for p in sorted(Path(split["train_dir"]).glob("*.mid"))) if f]
+    model = NeuroArtMusicForCausalLM.from_pretrained(args.model).eval()
+    tokenizer = load_tokenizer(args.model)
+    rows = {}
+    for voices, tonality in itertools.product(args.voices.split(","), args.tonality.split(",")):
+        started = time.time()
+        v = None if voices == "none" else int(voices)
+        scores = [generate_music(model, tokenizer, num_bars=8, max_new_tokens=2400, seed=i, voices=v,
+                                 tonality=float(tonality)) for i in range(args.pieces)]
+        generated = [f for f in (features(s) for s in scores) if f]
+        overlap = {n: round(overlap_area(generated, reference, n), 4) for n in NAMES}
+        name = f"voices={voices},tonality={tonality}"
+        rows[name] = {"overlap_mean": round(sum(overlap.values()) / len(overlap), 4), **overlap,
+                      "seconds": round(time.time() - started, 1)}
+        print(name, json.dumps(rows[name]), flush=True)
+    best = max(rows, key=lambda k: rows[k]["overlap_mean"])
+    summary = {"best": best, "best_overlap_vs_train": rows[best]["overlap_mean"], "pieces": args.pieces,
+               "reference": "training chorales", "model": args.model}
+    write_results(args.name, summary, {"settings": rows})
+
+
+if __name__ == "__main__":
+    main()
