@@ -60,7 +60,9 @@ NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (harmonic minor)
-DENSITIES = {"low": -0.75, "medium": 0.0, "high": 0.75}
+# Retuned 2026-12-02 with the time-forward grammar and the voices cap, on the stage-1 composer (not the release):
+# notes per bar 0.66x / 1.89x of its free pieces. Free release pieces are 0.85x the held-out chorales, hence high > |low|.
+DENSITIES = {"low": -1.0, "medium": 0.0, "high": 1.25}
 MAX_BEATS = 12
 
 
@@ -193,14 +195,24 @@ class KeyLogitsProcessor(LogitsProcessor):
 
 
 class DensityLogitsProcessor(LogitsProcessor):
-    """Steers notes per bar: adds `bias` to the note-start logits (Program and Pitch: more notes per onset) and subtracts it from the Bar token
-    (bars last longer before the model moves on); a negative bias does the opposite."""
+    """Steers notes per bar: adds `bias` to the note-start logits (Program and Pitch: more notes per onset) and
+    subtracts it from the Bar token (bars last longer before the model moves on); and, since under a voices cap
+    more notes per bar must come from shorter notes, adds -bias x `duration_weight` x log2(beats) to each Duration
+    (high density favours eighths over halves). A negative bias does the opposite."""
+
+    duration_weight = 1.0
 
     def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
         types = types or _TokenTypes(tokenizer)
         # A note starts at its Program token where the tokenizer has programs (Program -> Pitch), else at its Pitch.
         self.bias = torch.tensor([bias if k in ("Pitch", "Program") else -bias if k == "Bar" else 0.0
                                   for k in types.kind])
+        per_beat = max(tokenizer.config.beat_res.values())
+        vocab = {i: tok for tok, i in tokenizer.vocab.items()}
+        for i, kind in enumerate(types.kind):
+            if kind == "Duration" and i in vocab:
+                beats = _beats_value(vocab[i], per_beat) / per_beat
+                self.bias[i] = -bias * self.duration_weight * math.log2(max(beats, 1 / per_beat))
 
     def __call__(self, input_ids, scores):
         width = min(len(self.bias), scores.shape[1])
