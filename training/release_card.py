@@ -150,8 +150,8 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
         + (" The first stage was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
            "seconds of the first segment are estimated from the process clock at the stop."
            if kind in RESUMED_ONCE else ""),
-        *([f"**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"` and "
-           f"`tonality=\"auto\"`): " + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
+        *(["**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"` and "
+           "`tonality=\"auto\"`): " + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
            + ". At most that many notes sound at once (`VoicesLogitsProcessor`), and once a key has set in, "
            "pitches outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask). "
            "Chosen on the training chorales as the reference, never the held-out ones; `voices=None, tonality=0` "
