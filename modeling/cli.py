@@ -301,13 +301,16 @@ def generate_music_cli(args, out: Path, name: str) -> int:
     bars = args.bars or (None if args.harmonize else 8)
     settings = {"model": name, "bars": bars, "key": args.key, "density": args.density,
                 "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-                "primer": args.primer, "keep_primer": args.keep_primer, "harmonize": args.harmonize}
+                "primer": args.primer, "keep_primer": args.keep_primer, "harmonize": args.harmonize,
+                "voices": args.voices, "tonality": args.tonality}
+    voices = "auto" if args.voices is None else (args.voices or None)
+    tonality = "auto" if args.tonality is None else args.tonality
 
     def compose(seed: int, audio: bool = True) -> list[str]:
         score = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
                                max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
                                temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
-                               harmonize=args.harmonize)
+                               harmonize=args.harmonize, voices=voices, tonality=tonality)
         stem = out / f"music_{seed}"
         stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {**settings, "seed": seed}))
         files = [stem.with_suffix(".mid").name]
@@ -425,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     gm.add_argument("--harmonize", action="store_true",
                     help="Read --primer as a melody and write Alto, Tenor and Bass under it (the melody is kept "
                          "note for note as the Soprano; the voices keep to --key, by default the melody's key).")
+    gm.add_argument("--voices", type=bounded(0, 64), default=None,
+                    help="Most notes sounding at once (0 = no cap; default: the model's own, 5 for the release).")
+    gm.add_argument("--tonality", type=bounded(0.0, 20.0, float), default=None,
+                    help="Nats an out-of-key pitch loses once a key has set in (0 = off; default: the model's own, "
+                         "2 for the release).")
     gm.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
     gm.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Top-k sampling (0 = off).")
     gm.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")

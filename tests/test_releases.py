@@ -130,6 +130,27 @@ def test_generate_without_model_uses_the_release(tmp_path):
 
 
 @pytest.mark.slow
+def test_generate_music_with_the_release_s_decoding_defaults_and_overrides(tmp_path):
+    """`neuroart generate music` uses the release's voices cap (5) by default; --voices/--tonality override it."""
+    release("music")
+    env = fresh_cache(tmp_path)
+    from neuroart.music.generation import midi_provenance, to_score
+
+    def most_sounding(path):
+        notes = [n for t in to_score(path.read_bytes()).tracks for n in t.notes]
+        return max(sum(m.time <= n.time < m.time + m.duration for m in notes) for n in notes)
+
+    for flags, cap in (([], 5), (["--voices", "2", "--tonality", "0"], 2)):
+        out = tmp_path / f"out{cap}"
+        subprocess.run([sys.executable, "-m", "neuroart.cli", "generate", "music", "--bars", "4", "--seed", "1",
+                        "--out", str(out), *flags], check=True, env=env, capture_output=True, timeout=300)
+        midi = next(out.glob("music_*.mid"))
+        assert 0 < most_sounding(midi) <= cap
+        if flags:
+            assert "voices=2" in midi_provenance(midi.read_bytes())[0]
+
+
+@pytest.mark.slow
 def test_fine_tune_the_painting_release_on_a_tiny_folder(tmp_path):
     release("gan")
     env = fresh_cache(tmp_path)
