@@ -165,19 +165,56 @@ def in_scale_rate(score, key: str) -> float:
 
 
 class _TokenTypes:
+    """What each token id means: its kind, and the values the logits processors need, parsed once. Times are in
+    1/`per_beat` beat units (the tokenizer's finest position grid)."""
+
     def __init__(self, tokenizer):
         vocab = tokenizer.vocab
         self.size = len(tokenizer)
         self.kind = ["special"] * self.size
         self.pitch = [None] * self.size
+        self.per_beat = max(tokenizer.config.beat_res.values())
+        self.position: dict[int, int] = {}  # Position id -> position in its bar
+        self.length: dict[int, int] = {}  # Duration / Rest id -> length
+        self.bar_length: dict[int, int] = {}  # TimeSig id -> bar length (numerator x per_beat, as REMI counts)
         for token, index in vocab.items():
-            kind = token.split("_")[0]
+            kind, _, value = token.partition("_")
             self.kind[index] = kind
             if kind == "Pitch":
-                self.pitch[index] = int(token.split("_")[1])
+                self.pitch[index] = int(value)
+            elif kind == "Position":
+                self.position[index] = int(value)
+            elif kind in ("Duration", "Rest"):
+                self.length[index] = _beats_value(token, self.per_beat)
+            elif kind == "TimeSig":
+                self.bar_length[index] = self.per_beat * int(value.split("/")[0])
+        self.graph = getattr(tokenizer, "tokens_types_graph", None) or {}
         self.bar = vocab.get("Bar_None")
         self.eos = vocab.get("EOS_None")
         self.bos = vocab.get("BOS_None")
+
+
+class _ReadingProcessor(LogitsProcessor):
+    """A logits processor that follows each row's tokens as they come: `_states(input_ids)` reads the tokens a row
+    has gained since the last step into its state (`_new_state`, `_advance`) and yields (row, state)."""
+
+    start = 0  # where reading begins (a processor may skip the prompt)
+
+    def _new_state(self) -> dict:
+        raise NotImplementedError
+
+    def _advance(self, state: dict, token: int) -> None:
+        raise NotImplementedError
+
+    def _states(self, input_ids):
+        rows = self.__dict__.setdefault("rows", [])  # one state per row, made on first use
+        while len(rows) < input_ids.shape[0]:
+            rows.append({"seen": self.start, **self._new_state()})
+        for row, state in enumerate(rows[: input_ids.shape[0]]):
+            for token in input_ids[row, state["seen"]:].tolist():
+                self._advance(state, token)
+            state["seen"] = input_ids.shape[1]
+            yield row, state
 
 
 class KeyLogitsProcessor(LogitsProcessor):
@@ -197,22 +234,17 @@ class KeyLogitsProcessor(LogitsProcessor):
 class DensityLogitsProcessor(LogitsProcessor):
     """Steers notes per bar: adds `bias` to the note-start logits (Program and Pitch: more notes per onset) and
     subtracts it from the Bar token (bars last longer before the model moves on); and, since under a voices cap
-    more notes per bar must come from shorter notes, adds -bias x `duration_weight` x log2(beats) to each Duration
+    more notes per bar must come from shorter notes, adds -bias x log2(beats) to each Duration
     (high density favours eighths over halves). A negative bias does the opposite."""
-
-    duration_weight = 1.0
 
     def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
         types = types or _TokenTypes(tokenizer)
         # A note starts at its Program token where the tokenizer has programs (Program -> Pitch), else at its Pitch.
         self.bias = torch.tensor([bias if k in ("Pitch", "Program") else -bias if k == "Bar" else 0.0
                                   for k in types.kind])
-        per_beat = max(tokenizer.config.beat_res.values())
-        vocab = {i: tok for tok, i in tokenizer.vocab.items()}
-        for i, kind in enumerate(types.kind):
-            if kind == "Duration" and i in vocab:
-                beats = _beats_value(vocab[i], per_beat) / per_beat
-                self.bias[i] = -bias * self.duration_weight * math.log2(max(beats, 1 / per_beat))
+        for i, length in types.length.items():
+            if types.kind[i] == "Duration":
+                self.bias[i] = -bias * math.log2(max(length, 1) / types.per_beat)
 
     def __call__(self, input_ids, scores):
         width = min(len(self.bias), scores.shape[1])
@@ -226,7 +258,7 @@ def _beats_value(token: str, per_beat: int) -> int:
     return beats * per_beat + units * per_beat // resolution
 
 
-class VoicesLogitsProcessor(LogitsProcessor):
+class VoicesLogitsProcessor(_ReadingProcessor):
     """At most `max_voices` notes sound at once (a four-part chorale: 4), by construction.
 
     A state machine follows each row's time (Bar, TimeSig, Position, Rest) and the notes still sounding (each
@@ -235,46 +267,34 @@ class VoicesLogitsProcessor(LogitsProcessor):
     free. The primer's notes count too. A row the mask would leave empty is left as it is."""
 
     def __init__(self, tokenizer, max_voices: int, types: _TokenTypes | None = None):
-        types = types or _TokenTypes(tokenizer)
-        self.types, self.max_voices = types, int(max_voices)
-        self.per_beat = max(tokenizer.config.beat_res.values())
-        kinds = types.kind
-        vocab = {i: tok for tok, i in tokenizer.vocab.items()}
-        self.length = {i: _beats_value(vocab[i], self.per_beat) for i, k in enumerate(kinds)
-                       if k in ("Duration", "Rest")}
-        self.position_of = {i: int(vocab[i].split("_")[1]) for i, k in enumerate(kinds) if k == "Position"}
-        self.bar_length_of = {i: self.per_beat * int(vocab[i].split("_")[1].split("/")[0])
-                              for i, k in enumerate(kinds) if k == "TimeSig"}
-        self.position_ids = torch.tensor(sorted(self.position_of))
-        self.position_values = torch.tensor([self.position_of[i] for i in sorted(self.position_of)])
-        self.note_start = torch.tensor([k in ("Pitch", "Program") for k in kinds])
-        self.rows: list[dict] = []
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.max_voices = int(max_voices)
+        self.position_ids = torch.tensor(sorted(types.position), dtype=torch.long)
+        self.position_values = torch.tensor([types.position[i] for i in sorted(types.position)])
+        self.note_start = torch.tensor([k in ("Pitch", "Program") for k in types.kind])
+
+    def _new_state(self) -> dict:
+        return {"bar": -1, "bar_start": 0, "bar_length": 4 * self.types.per_beat, "now": 0, "ends": []}
 
     def _advance(self, state: dict, token: int) -> None:
-        kind = self.types.kind[token] if token < len(self.types.kind) else "special"
+        kind = self.types.kind[token] if token < self.types.size else "special"
         if kind == "Bar":
             if state["bar"] >= 0:
                 state["bar_start"] += state["bar_length"]
             state["bar"] += 1
             state["now"] = state["bar_start"]
         elif kind == "TimeSig":
-            state["bar_length"] = self.bar_length_of[token]
+            state["bar_length"] = self.types.bar_length[token]
         elif kind == "Position":
-            state["now"] = state["bar_start"] + self.position_of[token]
+            state["now"] = state["bar_start"] + self.types.position[token]
         elif kind == "Rest":
-            state["now"] += self.length[token]
+            state["now"] += self.types.length[token]
         elif kind == "Duration":
-            state["ends"].append(state["now"] + self.length[token])
+            state["ends"].append(state["now"] + self.types.length[token])
 
     def __call__(self, input_ids, scores):
-        width = min(len(self.types.kind), scores.shape[1])
-        while len(self.rows) < input_ids.shape[0]:
-            self.rows.append({"seen": 0, "bar": -1, "bar_start": 0, "bar_length": 4 * self.per_beat, "now": 0,
-                              "ends": []})
-        for row, state in enumerate(self.rows[: input_ids.shape[0]]):
-            for token in input_ids[row, state["seen"]:].tolist():
-                self._advance(state, token)
-            state["seen"] = input_ids.shape[1]
+        width = min(self.types.size, scores.shape[1])
+        for row, state in self._states(input_ids):
             state["ends"] = [e for e in state["ends"] if e > state["now"]]  # notes still sounding from now on
             if not state["ends"]:
                 continue
@@ -292,22 +312,17 @@ class VoicesLogitsProcessor(LogitsProcessor):
         return scores
 
 
-class TonalityLogitsProcessor(LogitsProcessor):
+class TonalityLogitsProcessor(_ReadingProcessor):
     """Keeps a piece in its key, softly: once `min_notes` notes have been read (primer or written), the key of the
     duration-weighted pitch classes so far (`estimate_key`, Krumhansl–Schmuckler) is re-estimated at each note, and
     Pitch tokens outside its scale lose `strength` nats. Unlike `key=` (a hard mask) the music may still modulate
     or use a chromatic note when the model is sure of it."""
 
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, min_notes: int = 8):
-        types = types or _TokenTypes(tokenizer)
-        self.types, self.strength, self.min_notes = types, float(strength), min_notes
-        self.per_beat = max(tokenizer.config.beat_res.values())
-        vocab = {i: tok for tok, i in tokenizer.vocab.items()}
-        self.length = {i: _beats_value(vocab[i], self.per_beat) for i, k in enumerate(types.kind)
-                       if k == "Duration"}
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength, self.min_notes = float(strength), min_notes
         self.pitch_class = torch.tensor([-1 if p is None else p % 12 for p in types.pitch])
         self._penalty: dict[str, torch.Tensor] = {}
-        self.rows: list[dict] = []
 
     def _penalty_of(self, key: str, width: int) -> torch.Tensor:
         if key not in self._penalty:
@@ -316,23 +331,23 @@ class TonalityLogitsProcessor(LogitsProcessor):
             self._penalty[key] = outside.float() * -self.strength
         return self._penalty[key][:width]
 
+    def _new_state(self) -> dict:
+        return {"histogram": [0.0] * 12, "notes": 0, "pitch": None, "key": None}
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        if kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            state["histogram"][state["pitch"] % 12] += self.types.length[token]
+            state["notes"], state["pitch"], state["key"] = state["notes"] + 1, None, None  # re-estimate
+
     def __call__(self, input_ids, scores):
-        width = min(len(self.types.kind), scores.shape[1])
-        while len(self.rows) < input_ids.shape[0]:
-            self.rows.append({"seen": 0, "histogram": [0.0] * 12, "notes": 0, "pitch": None, "key": None})
-        for row, state in enumerate(self.rows[: input_ids.shape[0]]):
-            new_notes = False
-            for token in input_ids[row, state["seen"]:].tolist():
-                kind = self.types.kind[token] if token < len(self.types.kind) else "special"
-                if kind == "Pitch":
-                    state["pitch"] = self.types.pitch[token]
-                elif kind == "Duration" and state["pitch"] is not None:
-                    state["histogram"][state["pitch"] % 12] += self.length[token]
-                    state["notes"], state["pitch"], new_notes = state["notes"] + 1, None, True
-            state["seen"] = input_ids.shape[1]
+        width = min(self.types.size, scores.shape[1])
+        for row, state in self._states(input_ids):
             if state["notes"] < self.min_notes:
                 continue
-            if new_notes or state["key"] is None:
+            if state["key"] is None:
                 state["key"] = _key_of_histogram(state["histogram"])
             scores[row, :width] = scores[row, :width] + self._penalty_of(state["key"], width).to(scores.device,
                                                                                                 scores.dtype)
@@ -365,19 +380,18 @@ _NEXT = {
 }
 
 
-def _grammar(tokenizer) -> dict[str, set[str]]:
+def _grammar(types: _TokenTypes) -> dict[str, set[str]]:
     """Which token kinds may follow which: `_NEXT`, narrowed by the tokenizer's own graph (miditok's
     `tokens_types_graph`, which its `tokens_errors` checks against; e.g. with programs every Pitch follows a
     Program and every Bar a TimeSig). Drum pitches, end of piece inside a note and padding stay out."""
-    graph = getattr(tokenizer, "tokens_types_graph", None) or {}
     grammar = {}
     for kind, follow in _NEXT.items():
-        theirs = graph.get(kind)
+        theirs = types.graph.get(kind)
         grammar[kind] = follow & {k.split("_")[0] for k in theirs} if theirs is not None and kind != "BOS" else follow
     return grammar
 
 
-class REMIGrammarLogitsProcessor(LogitsProcessor):
+class REMIGrammarLogitsProcessor(_ReadingProcessor):
     """Keeps sampling inside REMI's grammar, so sampled music decodes with nothing to repair:
     - only the token kinds that REMI lets follow the previous token (`_grammar`, the tokenizer's own graph);
     - time moves forward: within a bar, a Position must lie after the previous one and inside the bar's length
@@ -386,10 +400,10 @@ class REMIGrammarLogitsProcessor(LogitsProcessor):
       it (the chorales, like most music, keep one metre; a free TimeSig after every Bar made the metre flip).
     A row the grammar would leave empty (e.g. under a key mask) is left as it is."""
 
-    def __init__(self, types: _TokenTypes, tokenizer=None):
+    def __init__(self, types: _TokenTypes):
         kinds = sorted(set(types.kind))
         index = {kind: i for i, kind in enumerate(kinds)}
-        grammar = _grammar(tokenizer) if tokenizer is not None else _NEXT
+        grammar = _grammar(types)
         self.types = types
         self.kind_of = torch.tensor([index[kind] for kind in types.kind])  # token id -> kind index
         self.allowed = torch.ones(len(kinds), types.size, dtype=torch.bool)  # kind of previous -> allowed tokens
@@ -397,52 +411,40 @@ class REMIGrammarLogitsProcessor(LogitsProcessor):
             follow = grammar.get("BOS" if kind in ("BOS", "PAD", "MASK", "special") else kind)
             if follow is not None:
                 self.allowed[i] = torch.tensor([k in follow for k in types.kind])
-        self.per_beat = max(tokenizer.config.beat_res.values()) if tokenizer is not None else None
-        vocab = {i: tok for tok, i in tokenizer.vocab.items()} if tokenizer is not None else {}
-        self.position_of = {i: int(vocab[i].split("_")[1]) for i, k in enumerate(types.kind)
-                            if k == "Position" and i in vocab}
-        self.timesigs = [i for i, k in enumerate(types.kind) if k == "TimeSig" and i in vocab]
-        self.bar_length_of = {i: self.per_beat * int(vocab[i].split("_")[1].split("/")[0]) for i in self.timesigs}
-        self.position_ids = torch.tensor(sorted(self.position_of), dtype=torch.long)
-        self.position_values = torch.tensor([self.position_of[i] for i in sorted(self.position_of)])
-        self.rest_length = {i: _beats_value(vocab[i], self.per_beat) for i, k in enumerate(types.kind)
-                            if k == "Rest" and i in vocab}
+        self.position_ids = torch.tensor(sorted(types.position), dtype=torch.long)
+        self.position_values = torch.tensor([types.position[i] for i in sorted(types.position)])
         self._others: dict[int, torch.Tensor] = {}  # metre -> the other TimeSig ids
-        self.rows: list[dict] = []
+
+    def _new_state(self) -> dict:
+        return {"position": -1, "metre": None}
 
     def _advance(self, state: dict, token: int) -> None:
-        kind = self.types.kind[token] if token < len(self.types.kind) else "special"
+        kind = self.types.kind[token] if token < self.types.size else "special"
         if kind == "Bar":
             state["position"] = -1
         elif kind == "TimeSig":
             state["metre"] = token
         elif kind == "Position":
-            state["position"] = self.position_of.get(token, state["position"])
+            state["position"] = self.types.position[token]
         elif kind == "Rest":  # a rest moves time on by its length
-            state["position"] = max(state["position"], 0) + self.rest_length.get(token, 0) - 1
+            state["position"] = max(state["position"], 0) + self.types.length[token] - 1
 
     def __call__(self, input_ids, scores):
         width = min(self.allowed.shape[1], scores.shape[1])
         previous = input_ids[:, -1].clamp(max=len(self.kind_of) - 1).cpu()
         mask = self.allowed[self.kind_of[previous]][:, :width].clone()  # (B, width)
-        if self.position_of:  # the time rules need the tokenizer's positions and metres
-            while len(self.rows) < input_ids.shape[0]:
-                self.rows.append({"seen": 0, "position": -1, "metre": None})
-            for row, state in enumerate(self.rows[: input_ids.shape[0]]):
-                for token in input_ids[row, state["seen"]:].tolist():
-                    self._advance(state, token)
-                state["seen"] = input_ids.shape[1]
-                length = self.bar_length_of.get(state["metre"])
-                late = self.position_values <= state["position"]
-                if length:
-                    late |= self.position_values >= length
-                ids = self.position_ids[late]
-                mask[row, ids[ids < width]] = False
-                if state["metre"] is not None:
-                    if state["metre"] not in self._others:
-                        self._others[state["metre"]] = torch.tensor(
-                            [t for t in self.timesigs if t != state["metre"] and t < width], dtype=torch.long)
-                    mask[row, self._others[state["metre"]]] = False
+        for row, state in self._states(input_ids):  # the time rules
+            late = self.position_values <= state["position"]
+            length = self.types.bar_length.get(state["metre"])
+            if length:
+                late |= self.position_values >= length
+            ids = self.position_ids[late]
+            mask[row, ids[ids < width]] = False
+            if state["metre"] is not None:
+                if state["metre"] not in self._others:
+                    self._others[state["metre"]] = torch.tensor(
+                        [t for t in self.types.bar_length if t != state["metre"] and t < width], dtype=torch.long)
+                mask[row, self._others[state["metre"]]] = False
         mask = mask.to(scores.device)
         masked = scores[:, :width].masked_fill(~mask, float("-inf"))
         usable = torch.isfinite(masked).any(dim=1, keepdim=True)
@@ -465,8 +467,7 @@ def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
     previous one in its bar (time running backwards) is an error too: it and its notes are dropped, up to the next
     forward Position or Bar. Incomplete notes at the end are dropped too."""
     types = _TokenTypes(tokenizer)
-    grammar = _grammar(tokenizer)
-    vocab = {i: tok for tok, i in tokenizer.vocab.items()}
+    grammar = _grammar(types)
     clean, dropped, previous, position, skipping = [], 0, "BOS", -1, False
     for token in ids:
         kind = types.kind[token] if token < types.size else "special"
@@ -476,8 +477,8 @@ def repair_tokens(tokenizer, ids: list[int]) -> tuple[list[int], int]:
             continue
         if kind == "Bar":
             position, skipping = -1, False
-        elif kind == "Position" and token in vocab:
-            value = int(vocab[token].split("_")[1])
+        elif kind == "Position":
+            value = types.position[token]
             skipping = value <= position
             position = max(position, value)
         if skipping:
@@ -600,7 +601,7 @@ def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_Melod
     return events, timesigs, bar + 1
 
 
-class HarmonizeLogitsProcessor(LogitsProcessor):
+class HarmonizeLogitsProcessor(_ReadingProcessor):
     """Keeps a melody as the top voice while the model writes the rest (one row per batch entry).
 
     A small state machine reads each row's new tokens (bar, position, the melody note due next) and masks:
@@ -615,21 +616,18 @@ class HarmonizeLogitsProcessor(LogitsProcessor):
     LOWER_NOTES_PER_ONSET = 3
 
     def __init__(self, tokenizer, types: "_TokenTypes", events: list, timesigs: dict, prompt_length: int):
-        self.types, self.events, self.timesigs, self.prompt_length = types, events, timesigs, prompt_length
+        self.types, self.events, self.timesigs, self.start = types, events, timesigs, prompt_length
         kinds = types.kind
-        self.positions = {i: int(tokenizer[i].split("_")[1]) for i, k in enumerate(kinds) if k == "Position"}
+        self.positions = types.position
         self.pitch_of = torch.tensor([-1 if p is None else p for p in types.pitch])
         self.is_kind = {k: torch.tensor([x == k for x in kinds]) for k in set(kinds)}
         self.program = events[0].program if events else None
         # Positions per bar: the tokenizer's finest resolution per beat x the TimeSig's numerator (REMI counts the
         # denominator's beat); a later Position would spill into the next bar and misalign the melody.
-        per_beat = max(tokenizer.config.beat_res.values())
-        self.bar_positions = {bar: per_beat * int(tokenizer[token].split("_")[1].split("/")[0])
-                              for bar, token in timesigs.items()}
-        self.rows: list[dict] = []
+        self.bar_positions = {bar: types.bar_length[token] for bar, token in timesigs.items()}
 
     def _new_state(self) -> dict:
-        return {"seen": self.prompt_length, "bar": -1, "position": 0, "next": 0, "last_pitch": None,
+        return {"bar": -1, "position": 0, "next": 0, "last_pitch": None,
                 "phase": None, "lower_here": 0, "placed": False}
 
     def _advance(self, state: dict, token: int) -> None:
@@ -653,12 +651,7 @@ class HarmonizeLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids, scores):
         width = min(len(self.types.kind), scores.shape[1])
-        while len(self.rows) < input_ids.shape[0]:
-            self.rows.append(self._new_state())
-        for row, state in enumerate(self.rows[: input_ids.shape[0]]):
-            for token in input_ids[row, state["seen"]:].tolist():
-                self._advance(state, token)
-            state["seen"] = input_ids.shape[1]
+        for row, state in self._states(input_ids):
             previous = self.types.kind[input_ids[row, -1].item()] if input_ids.shape[1] else "BOS"
             forced, allowed = self._rule(state, previous)
             if forced is not None:
@@ -867,7 +860,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     input_ids = torch.tensor([prompt], device=model.device)
     processors = LogitsProcessorList()
     if grammar and not getattr(tokenizer, "is_trained", False):
-        processors.append(REMIGrammarLogitsProcessor(types, tokenizer))
+        processors.append(REMIGrammarLogitsProcessor(types))
     if key:
         processors.append(KeyLogitsProcessor(tokenizer, key, types))
     if density:
