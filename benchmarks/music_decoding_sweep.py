@@ -32,11 +32,12 @@ def main():
     parser.add_argument("--tonality", default="0,1,2,3")
     args = parser.parse_args()
     setup_threads(1)
+    from release_quality import release_split
+
     from neuroart import NeuroArtMusicForCausalLM
     from neuroart.music.generation import generate_music, load_tokenizer, to_score
-    from neuroart.training.release_data import DEFAULT_OUTPUT
 
-    split = json.loads((DEFAULT_OUTPUT / "music" / "split.json").read_text())
+    split = release_split("music")  # the release recipe's split, made if missing
     reference = [f for f in (features(to_score(p)) for p in sorted(Path(split["train_dir"]).glob("*.mid"))) if f]
     model = NeuroArtMusicForCausalLM.from_pretrained(args.model).eval()
     tokenizer = load_tokenizer(args.model)
