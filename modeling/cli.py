@@ -244,14 +244,17 @@ def generate_gan(args, out: Path, name: str) -> int:
     if args.num:
         def paint(seeds):
             works = []
-            for seed, image in zip(seeds, model.paint_seeds(seeds, truncation_psi=args.truncation, labels=label)):
+            for seed, image in zip(seeds, model.paint_seeds(seeds, truncation_psi=args.truncation, labels=label,
+                                                            precision=args.precision)):
                 save_image(image, out / f"painting_{seed}.png")
                 works.append(([f"painting_{seed}.png"], {"model": name, "truncation_psi": args.truncation,
-                                                         "label": image.text.get("neuroart:label")}))
+                                                         "label": image.text.get("neuroart:label"),
+                                                         "precision": image.text.get("neuroart:precision")}))
             return works
 
         return _bulk(args, out, paint, args.batch_size)
-    images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation, labels=label)
+    images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation, labels=label,
+                                   precision=args.precision)
     for i, image in enumerate(images):
         save_image(image, out / f"painting_{args.seed}_{i}.png")
     print(f"{len(images)} paintings in {out}")
@@ -416,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     gg.add_argument("--walk_to", type=bounded(0, 2**31 - 1), default=None,
                     help="Also write a latent-walk animation from --seed to this seed.")
     gg.add_argument("--frames", type=bounded(2, 256), default=24, help="Frames of the walk (2-256).")
+    gg.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                    help="auto: bfloat16 where the CPU/GPU runs it natively (AMX, AVX512-BF16), else float32.")
     gg.add_argument("--nearest", action="store_true", help="Print each painting's nearest training thumbnails.")
     gm = common("music", "Compose.")
     gm.add_argument("--bars", type=bounded(1, 64), default=None,

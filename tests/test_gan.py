@@ -254,3 +254,25 @@ def test_paint_seeds_matches_one_image_per_seed():
     for k, seed in enumerate((4, 9, 11)):
         single = model.generate_images(1, seed=seed, output_type="pt")[0]
         assert torch.allclose(batch[k], single, atol=1e-5)
+
+
+def test_precision_auto_follows_the_hardware_and_bf16_stays_close(gan, monkeypatch):
+    import neuroart.gan.modeling_neuroart_gan as gan_module
+
+    flags = open("/proc/cpuinfo").read().split() if __import__("os").path.exists("/proc/cpuinfo") else []
+    native = "amx_bf16" in flags or "avx512_bf16" in flags
+    assert gan_module.native_bf16("cpu") == native
+    assert gan_module.resolve_precision("auto") == ("bf16" if native else "fp32")
+    monkeypatch.setattr(gan_module, "native_bf16", lambda device="cpu": True)
+    assert gan_module.resolve_precision("auto") == "bf16"
+    assert gan_module.resolve_precision("fp32") == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        gan_module.resolve_precision("fp16")
+    gan.eval()
+    fp32 = gan.generate_images(8, seed=3, output_type="pt", precision="fp32")
+    bf16 = gan.generate_images(8, seed=3, output_type="pt", precision="bf16")
+    assert not torch.equal(fp32, bf16)  # bf16 really ran
+    assert (fp32 - bf16).abs().mean() < 0.02  # in [0, 1] pixel units
+    assert torch.equal(bf16, gan.generate_images(8, seed=3, output_type="pt", precision="bf16"))
+    image = gan.generate_images(1, seed=3, precision="bf16")[0]
+    assert image.text["neuroart:precision"] == "bf16"

@@ -384,3 +384,43 @@ def test_continue_a_piece_from_its_state(tokenizer, untrained):
     assert whole.token_ids == piece.token_ids + more.token_ids
     with pytest.raises(ValueError, match="continue_from"):
         generate_music(untrained, tokenizer, primer=make_midi(1), continue_from=piece)
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_lean_sampling_gives_generates_tokens(tokenizer, rnn_type):
+    """The lean loop (`sample_tokens`, generate_music's default) and transformers' generate() write the same tokens
+    for the same seed: greedy and sampled, with the grammar and the other processors, a bar count, a batch with a
+    row that stops early, and a continued piece."""
+    from neuroart.music.generation import REMIGrammarLogitsProcessor, _TokenTypes, sample_tokens
+
+    torch.manual_seed(1)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, rnn_type=rnn_type,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    for seed in range(3):
+        kwargs = dict(max_new_tokens=120, seed=seed, return_details=True, voices=3, tonality=2.0)
+        lean, full = generate_music(model, tokenizer, **kwargs), generate_music(model, tokenizer, lean=False, **kwargs)
+        assert lean.sequence == full.sequence and len(lean.sequence) > 10
+        assert torch.equal(lean.state.h, full.state.h) and lean.state.seen_tokens == full.state.seen_tokens
+        more = dict(max_new_tokens=40, seed=seed + 10, continue_from=lean, return_details=True)
+        assert (generate_music(model, tokenizer, **more).sequence
+                == generate_music(model, tokenizer, lean=False, **more).sequence)
+    bars = dict(num_bars=2, seed=4, return_details=True)
+    assert generate_music(model, tokenizer, **bars).sequence == generate_music(model, tokenizer, lean=False, **bars).sequence
+    # Greedy, a batch of 3 prompts, EOS allowed (rows finish at different steps and are padded as generate() pads).
+    types = _TokenTypes(tokenizer)
+    prompt = torch.tensor([[types.bos]] * 3)
+    with torch.no_grad():
+        model.lm_head.weight[types.eos] += 0.05  # make EOS likely enough that some rows end early
+    for do_sample in (False, True):
+        torch.manual_seed(3)
+        ours, _ = sample_tokens(model, prompt, [REMIGrammarLogitsProcessor(types)], max_new_tokens=80,
+                                do_sample=do_sample, top_k=20, top_p=0.9, temperature=0.8, eos_token_id=types.eos,
+                                pad_token_id=tokenizer.pad_token_id)
+        torch.manual_seed(3)
+        theirs = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=do_sample,
+                                top_k=20 if do_sample else None, top_p=0.9 if do_sample else None,
+                                temperature=0.8 if do_sample else None, max_new_tokens=80,
+                                logits_processor=[REMIGrammarLogitsProcessor(types)], eos_token_id=types.eos,
+                                pad_token_id=tokenizer.pad_token_id)
+        assert torch.equal(ours, theirs)

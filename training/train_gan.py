@@ -88,6 +88,9 @@ def parse_args(argv=None):
     parser.add_argument("--r1_gamma", type=float, default=0.0,
                         help="Weight of the lazy R1 penalty on real images (0 = off; spectral norm already "
                              "regularises D).")
+    parser.add_argument("--reconstruction_weight", type=float, default=0.0,
+                        help="Weight of FastGAN's reconstruction loss: the discriminator also rebuilds real images "
+                             "from its 8x8 and 16x16 maps (0 = off; a new model gets the decoders when > 0).")
     parser.add_argument("--r1_interval", type=positive_int, default=16, help="Apply R1 every N steps (lazy R1).")
     parser.add_argument("--num_sample_images", type=positive_int, default=16, help="Images in each sample grid.")
     parser.add_argument("--max_grad_norm", type=float, default=None,
@@ -106,16 +109,34 @@ def parse_args(argv=None):
     return args
 
 
-def discriminator_loss(discriminator, real, fake, labels, policy: str, r1_weight: float = 0.0) -> torch.Tensor:
-    """Hinge loss on DiffAugmented real and (detached) fake images in one forward pass, plus R1 when weighted.
+def discriminator_loss(discriminator, real, fake, labels, policy: str, r1_weight: float = 0.0,
+                       reconstruction_weight: float = 0.0) -> torch.Tensor:
+    """Hinge loss on DiffAugmented real and (detached) fake images in one forward pass, plus R1 when weighted, plus
+    FastGAN's reconstruction loss (mean squared pixel error of the decoders' rebuilds of the real images) when
+    `reconstruction_weight` > 0.
 
     One pass over the concatenated batch keeps DDP to one forward per backward.
     """
     real_aug = diff_augment(real, policy).requires_grad_(r1_weight > 0)
     fake_aug = diff_augment(fake.detach(), policy)
-    logits = discriminator(torch.cat([real_aug, fake_aug]), None if labels is None else torch.cat([labels, labels]))
+    both = torch.cat([real_aug, fake_aug])
+    both_labels = None if labels is None else torch.cat([labels, labels])
+    if reconstruction_weight > 0:
+        quadrant = int(torch.randint(0, 4, ()))
+        logits, whole, part = discriminator(both, both_labels, reconstruct=real.shape[0], quadrant=quadrant)
+        half = real.shape[-1] // 2
+        row, col = divmod(quadrant, 2)
+        target = real_aug.detach()
+        target_whole = F.interpolate(target, size=whole.shape[-2:], mode="area")
+        target_part = F.interpolate(target[..., row * half:(row + 1) * half, col * half:(col + 1) * half],
+                                    size=part.shape[-2:], mode="area")
+        rebuild = F.mse_loss(whole.float(), target_whole.float()) + F.mse_loss(part.float(), target_part.float())
+    else:
+        logits = discriminator(both, both_labels)
     real_logits, fake_logits = logits.float().chunk(2)
     loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    if reconstruction_weight > 0:
+        loss = loss + reconstruction_weight * rebuild
     if r1_weight > 0:
         (grad,) = torch.autograd.grad(real_logits.sum(), real_aug, create_graph=True)
         loss = loss + r1_weight / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean()
@@ -133,6 +154,9 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         if model.config.image_size != args.resolution:
             raise SystemExit(f"{args.model_name_or_path} paints {model.config.image_size} px images; "
                              f"pass --resolution {model.config.image_size}.")
+        if args.reconstruction_weight > 0 and not model.config.discriminator_reconstruction:
+            raise SystemExit(f"{args.model_name_or_path} has no reconstruction decoders in its discriminator; "
+                             "fine-tune it with --reconstruction_weight 0.")
         return model
     config = NeuroArtGANConfig(
         image_size=args.resolution,
@@ -142,6 +166,7 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         max_channels=args.max_channels,
         discriminator_head=args.discriminator_head,
         discriminator_minibatch_std=args.discriminator_minibatch_std,
+        discriminator_reconstruction=args.reconstruction_weight > 0,
         num_classes=num_classes,
         ema_decay=args.ema_decay,
     )
@@ -259,7 +284,8 @@ def main(args):
                 with accelerator.autocast():
                     fake = generator(z, y)
                     d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
-                                                args.r1_gamma * args.r1_interval if use_r1 else 0.0)
+                                                args.r1_gamma * args.r1_interval if use_r1 else 0.0,
+                                                args.reconstruction_weight)
                 problem = step_ok(d_loss, discriminator, opt_d)
                 opt_d.zero_grad(set_to_none=True)
                 if problem is None:

@@ -45,6 +45,32 @@ from .pipeline_neuroart_gan import NeuroArtGANPipeline
 PIPELINE_TASK = "unconditional-image-generation"
 
 
+def native_bf16(device="cpu") -> bool:
+    """Whether `device` runs bfloat16 convolutions natively: a CUDA device with bf16, or a CPU with AMX or
+    AVX512-BF16 (read from /proc/cpuinfo). On an AVX2-only CPU bfloat16 is emulated and runs 6-20x slower than
+    float32 (benchmarks/results/gan_speed.json), so "auto" precision paints in float32 there."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device="cpu") -> str:
+    """"auto" -> "bf16" where `native_bf16(device)`, else "fp32"; "fp32" and "bf16" are kept as asked."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"`precision={precision!r}` is invalid; use 'auto', 'fp32' or 'bf16'.")
+    if precision == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
 @dataclass
 class NeuroArtGANOutput(ModelOutput):
     """
@@ -161,6 +187,20 @@ class NeuroArtGANDownBlock(nn.Module):
         return (main + skip) / 2
 
 
+class NeuroArtGANDecoder(nn.Module):
+    """FastGAN's `SimpleDecoder`: an 8x8 feature map -> x2 upsampling blocks -> a (B, C, 32, 32) image in [-1, 1]."""
+
+    def __init__(self, config: NeuroArtGANConfig, in_channels: int):
+        super().__init__()
+        widths = [in_channels, max(in_channels // 2, 16), max(in_channels // 4, 16)]
+        self.blocks = nn.Sequential(
+            *(NeuroArtGANUpBlock(config, c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])))
+        self.to_rgb = nn.Conv2d(widths[-1], config.num_channels, 3, padding=1)
+
+    def forward(self, features):
+        return torch.tanh(self.to_rgb(self.blocks(features)))  # (B, C8, 8, 8) -> (B, C, 32, 32)
+
+
 class NeuroArtGANDiscriminator(nn.Module):
     """image (B, C, S, S) [+ label] -> logit (B,). Hinge-loss friendly: no sigmoid."""
 
@@ -187,11 +227,21 @@ class NeuroArtGANDiscriminator(nn.Module):
         self.label_projection = (
             _maybe_sn(nn.Embedding(config.num_classes, pooled_channels), config) if config.num_classes > 0 else None
         )
+        self.decoder_whole = self.decoder_part = None
+        if config.discriminator_reconstruction:
+            self.decoder_whole = NeuroArtGANDecoder(config, config.channels(8, base))
+            self.decoder_part = NeuroArtGANDecoder(config, config.channels(16, base))
 
-    def forward(self, images: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, labels: torch.LongTensor | None = None, reconstruct: int = 0,
+                quadrant: int = 0):
+        """Logits (B,); with `reconstruct=n` (a model with `discriminator_reconstruction`), also the decoders'
+        rebuilds of the first n images: `(logits, whole (n, C, 32, 32), part (n, C, 32, 32))`, where `part` is
+        quadrant `quadrant` (0-3, row-major) of the image rebuilt from that quadrant of the 16x16 map."""
         hidden = self.act(self.from_rgb(images.contiguous(memory_format=torch.channels_last)))
+        maps = {}
         for block in self.blocks:
             hidden = block(hidden)
+            maps[hidden.shape[-1]] = hidden
         if self.minibatch_std:
             hidden = self._append_minibatch_std(hidden)  # (B, C4, 4, 4) -> (B, C4 + 1, 4, 4)
         hidden = self.act(hidden)
@@ -202,7 +252,13 @@ class NeuroArtGANDiscriminator(nn.Module):
             logits = self.to_logit(pooled).squeeze(1)  # (B, 1) -> (B,)
         if self.label_projection is not None and labels is not None:
             logits = logits + (self.label_projection(labels) * pooled).sum(dim=1)
-        return logits
+        if not reconstruct:
+            return logits
+        if self.decoder_whole is None:
+            raise ValueError("This discriminator has no decoders: set `discriminator_reconstruction=True`.")
+        row, col = divmod(quadrant, 2)
+        part = maps[16][:reconstruct, :, row * 8:(row + 1) * 8, col * 8:(col + 1) * 8]  # (n, C16, 8, 8)
+        return logits, self.decoder_whole(maps[8][:reconstruct]), self.decoder_part(part)
 
     def _append_minibatch_std(self, hidden):
         """ProGAN's minibatch standard deviation: per group of images, the std of every feature across the group,
@@ -369,10 +425,13 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         labels=None,
         output_type: str = "pil",
         batch_size: int = 256,
+        precision: str = "auto",
     ):
         """Paint `num_images` images with the EMA generator.
 
-        Deterministic for a given `seed` (a random one is drawn and recorded when `seed` is None).
+        Deterministic for a given `seed` (a random one is drawn and recorded when `seed` is None) and precision.
+        `precision`: "auto" (bfloat16 autocast where the hardware runs it natively, `native_bf16`; float32
+        elsewhere), "fp32" or "bf16"; the one used is recorded in the provenance.
         `output_type`: "pil" (list of RGB/L PIL images carrying PNG text chunks with provenance), "pt" (tensor
         (N, C, H, W) in [0, 1]) or "np" (float32 array (N, H, W, C) in [0, 1]).
         """
@@ -389,10 +448,11 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         chunks = []
         was_training = self.generator_ema.training
         self.generator_ema.eval()
+        precision = resolve_precision(precision, param.device)
         for start in range(0, num_images, batch_size):
             z = noise[start : start + batch_size].to(param.device, param.dtype)
             y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
-            chunks.append(self.generator_ema(z, y).float().cpu())
+            chunks.append(self._paint(z, y, precision))
         self.generator_ema.train(was_training)
         images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
         if output_type == "pt":
@@ -404,6 +464,7 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
             "model": self.name_or_path or "neuroart-gan",
             "seed": seed,
             "truncation_psi": float(truncation_psi),
+            "precision": precision,
         }
         return [
             image_with_provenance(
@@ -413,9 +474,14 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
             for i in range(num_images)
         ]
 
+    def _paint(self, z, y, precision: str) -> torch.Tensor:
+        """The EMA generator on one batch, under bfloat16 autocast for `precision="bf16"`; float32 on the CPU."""
+        with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            return self.generator_ema(z, y).float().cpu()
+
     @torch.inference_mode()
     def paint_seeds(self, seeds, truncation_psi: float = 1.0, labels=None, batch_size: int = 64,
-                    output_type: str = "pil"):
+                    output_type: str = "pil", precision: str = "auto"):
         """One painting per seed, batched: painting k is `generate_images(1, seed=seeds[k])[0]` (up to float
         rounding in the batched convolutions), so each work of a bulk run is reproducible from its own seed.
         `labels`: None (each seed draws its style), one label, or one per seed."""
@@ -430,10 +496,10 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         was_training = self.generator_ema.training
         self.generator_ema.eval()
         chunks = []
+        precision = resolve_precision(precision, param.device)
         for start in range(0, len(seeds), batch_size):
             y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
-            chunks.append(self.generator_ema(noise[start : start + batch_size].to(param.device, param.dtype), y)
-                          .float().cpu())
+            chunks.append(self._paint(noise[start : start + batch_size].to(param.device, param.dtype), y, precision))
         self.generator_ema.train(was_training)
         images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
         if output_type == "pt":
@@ -441,7 +507,7 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
         return [image_with_provenance(array[k], {
             "model": self.name_or_path or "neuroart-gan", "seed": seeds[k], "truncation_psi": float(truncation_psi),
-            "index": 0, "label": None if label_tensor is None else int(label_tensor[k])}) for k in range(len(seeds))]
+            "precision": precision, "index": 0, "label": None if label_tensor is None else int(label_tensor[k])}) for k in range(len(seeds))]
 
     @torch.inference_mode()
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 16, truncation_psi: float = 1.0, labels=None,

@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,9 @@ from transformers import (
     StoppingCriteria,
     StoppingCriteriaList,
     SuppressTokensLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
 )
 
 _RNG_LOCK = threading.Lock()
@@ -363,6 +367,59 @@ class BarStoppingCriteria(StoppingCriteria):
     def __call__(self, input_ids, scores, **kwargs):
         counts = (input_ids[:, self.prompt_length :] == self.bar).sum(1)
         return counts > self.num_bars
+
+
+@torch.inference_mode()
+def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, stopping_criteria=None,
+                  max_new_tokens: int = 512, do_sample: bool = True, temperature: float = 1.0, top_k: int = 0,
+                  top_p: float = 1.0, eos_token_id: int | None = None, pad_token_id: int = 0,
+                  max_time: float | None = None, cache=None):
+    """The lean sampling loop: the same tokens as `model.generate(input_ids, do_sample=..., temperature=...,
+    top_k=..., top_p=..., logits_processor=..., stopping_criteria=..., eos_token_id=..., max_time=..., cache=...)`
+    for the same random stream, without generate()'s per-step bookkeeping. Each step is one `model.model.step`
+    (the cell step generate() also takes), the processors, the warpers in generate()'s order (temperature, top-k,
+    top-p) and one `torch.multinomial` (or argmax) over (B, vocab) float32 scores. Finished rows get `pad_token_id`.
+
+    Returns `(sequences (B, prompt + new), state)`, the state as a `NeuroArtMusicState` of the model's class."""
+    started = time.time()
+    processors = LogitsProcessorList(list(logits_processor or []))
+    if do_sample:
+        if temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(temperature))
+        if top_k:
+            processors.append(TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1))
+        if top_p is not None and top_p < 1.0:
+            processors.append(TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=1))
+    criteria = list(stopping_criteria or [])
+    unseen = input_ids if cache is None else input_ids[:, cache.get_seq_length():]
+    out = model(unseen, cache=cache, use_cache=True)  # the prompt, in one pass
+    logits, state_class = out.logits[:, -1].float(), type(out.cache)
+    state, seen = out.cache.as_torch(), out.cache.seen_tokens
+    base, lm_head = model.model, model.lm_head
+    batch, length = input_ids.shape
+    buffer = input_ids.new_full((batch, length + max_new_tokens), pad_token_id)  # (B, prompt + max new)
+    buffer[:, :length] = input_ids
+    unfinished = torch.ones(batch, dtype=torch.bool, device=input_ids.device)
+    for _ in range(max_new_tokens):
+        scores = processors(buffer[:, :length], logits)
+        if do_sample:
+            tokens = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)  # (B,)
+        else:
+            tokens = scores.argmax(dim=-1)
+        tokens = torch.where(unfinished, tokens, pad_token_id)
+        buffer[:, length] = tokens
+        length += 1
+        if eos_token_id is not None:
+            unfinished &= tokens != eos_token_id
+        for criterion in criteria:
+            unfinished &= ~criterion(buffer[:, :length], scores)
+        if not unfinished.any() or length == buffer.shape[1] or (
+                max_time is not None and time.time() - started > max_time):
+            break
+        hidden, state = base.step(base.embed_tokens(tokens), state)  # (B, hidden)
+        seen += 1
+        logits = lm_head(hidden).float()  # (B, vocab)
+    return buffer[:, :length].clone(), state_class.from_torch(state, seen)
 
 
 # REMI grammar: which token kinds may follow which.
@@ -782,7 +839,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
                    temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
                    keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
                    max_time: float | None = None, grammar: bool = True, harmonize: bool = False,
-                   continue_from: Composition | None = None, voices="auto", tonality="auto"):
+                   continue_from: Composition | None = None, voices="auto", tonality="auto", lean: bool = True):
     """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
 
     `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
@@ -801,7 +858,10 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
 
     `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
-    that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free)."""
+    that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free).
+
+    `lean=True` (the default) samples with `sample_tokens`, the lean loop; `lean=False` with `model.generate()`.
+    Both give the same tokens for the same seed."""
     _need_miditok()
     if not 1 <= max_new_tokens <= 8192:
         raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192.")
@@ -879,14 +939,18 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         criteria.append(BarStoppingCriteria(types.bar, len(prompt) - reopened, num_bars))
     extra = {"cache": continue_from.state} if continue_from is not None and continue_from.state is not None else {}
     with seeded_rng(seed, model.device):  # a private stream: the same seed gives the same music under any load
-        output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
-                                temperature=temperature, top_k=top_k or None, top_p=top_p,
-                                max_new_tokens=max_new_tokens, logits_processor=processors,
-                                stopping_criteria=criteria, eos_token_id=types.eos,
-                                pad_token_id=tokenizer.pad_token_id, max_time=max_time,
-                                return_dict_in_generate=True, **extra)
-    state = getattr(output, "cache", None)
-    output = output.sequences
+        if lean and hasattr(getattr(model, "model", None), "step"):
+            output, state = sample_tokens(model, input_ids, processors, criteria, max_new_tokens,
+                                          temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=types.eos,
+                                          pad_token_id=tokenizer.pad_token_id, max_time=max_time, **extra)
+        else:  # transformers' generate(): the same tokens, more per-step overhead
+            output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
+                                    temperature=temperature, top_k=top_k or None, top_p=top_p,
+                                    max_new_tokens=max_new_tokens, logits_processor=processors,
+                                    stopping_criteria=criteria, eos_token_id=types.eos,
+                                    pad_token_id=tokenizer.pad_token_id, max_time=max_time,
+                                    return_dict_in_generate=True, **extra)
+            output, state = output.sequences, getattr(output, "cache", None)
     new_ids = output[0, len(prompt) - reopened:].tolist()
     if num_bars:  # cut at the start of bar num_bars + 1
         bars = [i for i, t in enumerate(new_ids) if t == types.bar]

@@ -46,6 +46,11 @@ class NeuroArtGANConfig(PreTrainedConfig):
         discriminator_minibatch_std (`int`, defaults to 0): group size of the minibatch standard-deviation feature
             (Karras et al., 2018, ProGAN, arXiv:1710.10196) appended to the final 4x4 map, so the discriminator can
             see a batch with too little variety; 0 turns it off.
+        discriminator_reconstruction (`bool`, defaults to `False`): FastGAN's self-supervised discriminator (section
+            3.2): two small decoders rebuild a real image from the discriminator's 8x8 map (the whole image, at a
+            quarter of its area) and from a random quadrant of its 16x16 map (that quadrant), and the training
+            script adds their pixel error to the discriminator loss, so that D must keep features that describe
+            the whole image rather than memorise a few cues. The decoders are used by training only.
         ema_decay (`float`, defaults to 0.999): decay of the generator's exponential moving average, used by training.
         initializer_range (`float`, defaults to 0.02): std of the normal init of conv and linear weights.
     """
@@ -63,6 +68,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
     use_spectral_norm: bool = True
     discriminator_head: str = "sum"
     discriminator_minibatch_std: int = 0
+    discriminator_reconstruction: bool = False
     ema_decay: float = 0.999
     initializer_range: float = 0.02
 
@@ -81,7 +87,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
         ):
             value = getattr(self, name)
             _require(name, value, _is_int(value) and low <= value <= high, f"use an integer from {low} to {high}")
-        for name in ("use_skip_excitation", "use_spectral_norm"):
+        for name in ("use_skip_excitation", "use_spectral_norm", "discriminator_reconstruction"):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
         _require("discriminator_head", self.discriminator_head, self.discriminator_head in ("conv", "sum"),
                  'use "conv" (position-aware, FastGAN) or "sum" (translation-invariant)')

@@ -224,6 +224,10 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         elif output_hidden_states:
             all_hidden, new_state = self._run_layer_by_layer(hidden, state)
             hidden = all_hidden[-1]
+        elif seq_len == 1 and not self.training:  # one step of generation: the lean cell step
+            top, new_state = self.step(hidden[:, 0], self._zero_state(hidden.shape[0], hidden) if state is None
+                                       else state)
+            hidden = top[:, None]  # (B, hidden) -> (B, 1, hidden)
         else:
             hidden, new_state = self.rnn(hidden, state)
         if output_hidden_states and all_hidden is None:  # (padded prompt) per-layer outputs by a second pass
@@ -236,6 +240,25 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         if not return_dict:
             return tuple(v for v in (hidden, new_cache, hidden_states) if v is not None)
         return BaseModelOutputWithPast(last_hidden_state=hidden, cache=new_cache, hidden_states=hidden_states)
+
+    def step(self, inputs: torch.Tensor, state):
+        """One time step in eval mode, layer by layer through `torch.lstm_cell` / `torch.gru_cell` (what
+        `nn.LSTMCell` runs): `inputs` (B, hidden) embeddings and the state as `nn.LSTM` takes it -> (top layer's
+        output (B, hidden), new state). Calling `nn.LSTM` for a single step costs several times more on a CPU, and
+        generation is nothing but single steps; `generate()` and `generate_music` both come through here."""
+        lstm = self.config.rnn_type == "lstm"
+        hs, cs = [], []
+        x = inputs
+        for index in range(self.config.num_hidden_layers):
+            weights = [getattr(self.rnn, f"{kind}_l{index}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if lstm:
+                x, c = torch.lstm_cell(x, (state[0][index], state[1][index]), *weights)  # each (B, hidden)
+                cs.append(c)
+            else:
+                x = torch.gru_cell(x, state[index], *weights)
+            hs.append(x)
+        h = torch.stack(hs)  # L x (B, hidden) -> (L, B, hidden)
+        return x, ((h, torch.stack(cs)) if lstm else h)
 
     def _run_scan(self, hidden: torch.Tensor, state):
         """The same recurrence written with the gate equations inside `scan`, which torch.export can trace with a
