@@ -50,7 +50,7 @@ def table(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed",
+NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed", "creation_speed",
          "spaces_latency", "memory")
 START, END = "<!-- benchmark tables: python benchmarks/report.py --readme -->", "<!-- /benchmark tables -->"
 

@@ -11,7 +11,7 @@ from conftest import REPO_ROOT, shared_data_dir
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
-SPEED = ["gan_speed", "poetry_speed", "music_speed"]
+SPEED = ["gan_speed", "poetry_speed", "music_speed", "creation_speed"]
 QUALITY = {"gan_quality": "paintings", "poetry_quality": "poetry", "music_quality": "midi"}
 KEYS = {
     "gan_speed": ["images_per_s_64_fp32", "images_per_s_64_bf16", "images_per_s_128_bf16",
@@ -22,6 +22,8 @@ KEYS = {
                        "tang_bigram_nats_per_char", "form_accuracy", "rhyme_accuracy", "tone_accuracy", "copy_rate",
                        "distinct_2"],
     "music_speed": ["speedup_1024", "flatness_2048_vs_128", "train_ratio_vs_lstm"],
+    "creation_speed": ["music_lean_vs_bare_cells", "music_matmul_peak_gflops", "poetry_constrained_vs_unconstrained",
+                       "gan_bulk_vs_raw", "gan_auto_precision", "gan_bf16_mean_abs_diff"],
     "music_quality": ["val_nats_per_token", "val_nats_per_frame", "overlap_mean", "key_in_scale_rate",
                       "key_in_scale_rate_unsteered", "token_error_rate"],
 }

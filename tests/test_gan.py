@@ -276,3 +276,27 @@ def test_precision_auto_follows_the_hardware_and_bf16_stays_close(gan, monkeypat
     assert torch.equal(bf16, gan.generate_images(8, seed=3, output_type="pt", precision="bf16"))
     image = gan.generate_images(1, seed=3, precision="bf16")[0]
     assert image.text["neuroart:precision"] == "bf16"
+
+
+def test_paint_to_folder_writes_each_seeds_painting_with_provenance(conditional_gan, tmp_path):
+    conditional_gan.eval()
+    seeds = [5, 9, 11, 40, 41]
+    works = conditional_gan.paint_to_folder(seeds, tmp_path, batch_size=2, precision="fp32")
+    assert [file for file, _ in works] == [f"painting_{s}.png" for s in seeds]
+    assert not list(tmp_path.glob("*.partial"))
+    for (file, info), seed in zip(works, seeds):
+        saved = Image.open(tmp_path / file)
+        alone = conditional_gan.generate_images(1, seed=seed, precision="fp32")[0]
+        assert np.abs(np.asarray(saved, dtype=int) - np.asarray(alone, dtype=int)).max() <= 1
+        assert saved.text["neuroart:seed"] == str(seed) and saved.text["neuroart:label"] == str(info["label"])
+        assert saved.text["neuroart:label"] == alone.text["neuroart:label"]
+
+
+def test_paintings_save_writes_files_with_provenance(gan, tmp_path):
+    gan.eval()
+    images = gan.generate_images(2, seed=21)
+    paths = images.save(tmp_path / "out")
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["painting_21_0.png", "painting_21_1.png"]
+    saved = Image.open(paths[1])
+    assert saved.text["neuroart:seed"] == "21" and saved.text["neuroart:index"] == "1"
+    assert np.array_equal(np.asarray(saved), np.asarray(images[1]))

@@ -424,3 +424,14 @@ def test_lean_sampling_gives_generates_tokens(tokenizer, rnn_type):
                                 logits_processor=[REMIGrammarLogitsProcessor(types)], eos_token_id=types.eos,
                                 pad_token_id=tokenizer.pad_token_id)
         assert torch.equal(ours, theirs)
+
+
+def test_composition_save_writes_midi_with_provenance_and_audio(tokenizer, untrained, tmp_path):
+    piece = generate_music(untrained, tokenizer, max_new_tokens=80, seed=6, return_details=True)
+    paths = piece.save(tmp_path / "out", {"model": "tiny"}, audio=True)
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["music_6.mid", "music_6.wav", "music_6.png"]
+    midi = open(paths[0], "rb").read()
+    assert midi == score_to_midi_bytes(piece.score, {"model": "tiny", "seed": 6})
+    assert any("seed" in line for line in midi_provenance(midi))
+    with wave.open(paths[1]) as audio:
+        assert audio.getnframes() > 0

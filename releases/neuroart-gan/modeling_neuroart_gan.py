@@ -17,6 +17,7 @@ This file is Hub remote code: it imports only the standard library, torch, trans
 
 import io
 import math
+import os
 import random
 from dataclasses import dataclass
 
@@ -78,6 +79,21 @@ class NeuroArtGANOutput(ModelOutput):
     """
 
     images: torch.FloatTensor | None = None
+
+
+class Paintings(list):
+    """What `generate_images` returns: a list of PIL images (each carrying its provenance chunks, `image.text`) with
+    `.save(folder)`, which writes `painting_<seed>_<index>.png` files with those chunks and returns their paths."""
+
+    def save(self, folder) -> list[str]:
+        os.makedirs(folder, exist_ok=True)
+        paths = []
+        for image in self:
+            text = getattr(image, "text", {})
+            path = os.path.join(folder, f"painting_{text.get('neuroart:seed', 'x')}_{text.get('neuroart:index', 0)}.png")
+            save_image(image, path)
+            paths.append(path)
+        return paths
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -466,13 +482,13 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
             "truncation_psi": float(truncation_psi),
             "precision": precision,
         }
-        return [
+        return Paintings(
             image_with_provenance(
                 array[i],
                 {**provenance, "index": i, "label": None if label_tensor is None else int(label_tensor[i])},
             )
             for i in range(num_images)
-        ]
+        )
 
     def _paint(self, z, y, precision: str) -> torch.Tensor:
         """The EMA generator on one batch, under bfloat16 autocast for `precision="bf16"`; float32 on the CPU."""
@@ -508,6 +524,46 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         return [image_with_provenance(array[k], {
             "model": self.name_or_path or "neuroart-gan", "seed": seeds[k], "truncation_psi": float(truncation_psi),
             "precision": precision, "index": 0, "label": None if label_tensor is None else int(label_tensor[k])}) for k in range(len(seeds))]
+
+    def paint_to_folder(self, seeds, folder, truncation_psi: float = 1.0, labels=None, batch_size: int = 64,
+                        precision: str = "auto", name: str = "painting_{seed}.png"):
+        """Bulk painting: one PNG per seed (the image `paint_seeds` paints for it, with the same provenance chunks)
+        written into `folder`. While a chunk of the batch is painted, a writer thread encodes the previous one, so
+        the files cost little beyond the painting; at most two chunks are held in memory. Returns, per seed,
+        `(file name, provenance dict)` in the order of `seeds`."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        seeds = [int(s) for s in seeds]
+        chunk = max(1, min(batch_size, 16))
+        per_seed = labels if isinstance(labels, (list, tuple)) else [labels] * len(seeds)
+        precision = resolve_precision(precision, next(self.generator_ema.parameters()).device)
+        works, pending = [], None
+
+        def write(images, chunk_seeds, chunk_labels):
+            array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+            done = []
+            for k, seed in enumerate(chunk_seeds):
+                provenance = {"model": self.name_or_path or "neuroart-gan", "seed": seed,
+                              "truncation_psi": float(truncation_psi), "precision": precision, "index": 0,
+                              "label": chunk_labels[k]}
+                write_png(array[k], os.path.join(folder, name.format(seed=seed)), provenance)
+                done.append((name.format(seed=seed), provenance))
+            return done
+
+        with ThreadPoolExecutor(1) as writer:
+            for start in range(0, len(seeds), chunk):
+                chunk_seeds = seeds[start:start + chunk]
+                latents = [self.sample_latents(1, s, truncation_psi, y)
+                           for s, y in zip(chunk_seeds, per_seed[start:start + chunk])]
+                chunk_labels = [None if y is None else int(y) for _, y in latents]
+                images = self.paint_seeds(chunk_seeds, truncation_psi, per_seed[start:start + chunk],
+                                          batch_size=chunk, output_type="pt", precision=precision)
+                if pending is not None:
+                    works.extend(pending.result())
+                pending = writer.submit(write, images, chunk_seeds, chunk_labels)
+            if pending is not None:
+                works.extend(pending.result())
+        return works
 
     @torch.inference_mode()
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 16, truncation_psi: float = 1.0, labels=None,
@@ -569,6 +625,17 @@ def image_with_provenance(array, provenance: dict):
 
     The image is encoded to PNG and read back, so `image.text` holds the chunks; `save_image` writes them again.
     """
+    buffer = io.BytesIO()
+    write_png(array, buffer, provenance)
+    buffer.seek(0)
+    image = Image.open(buffer)
+    image.load()
+    return image
+
+
+def write_png(array, target, provenance: dict) -> None:
+    """Write an (H, W, C) float array in [0, 1] as a PNG with `provenance` as tEXt chunks, to a path or a binary
+    file object; a path is written through a temporary file and renamed, so it is never seen half-written."""
     if Image is None:
         raise ImportError("Painting to PIL images needs Pillow and numpy: `pip install pillow numpy`.")
     pixels = (np.asarray(array) * 255).round().clip(0, 255).astype("uint8")
@@ -579,12 +646,12 @@ def image_with_provenance(array, provenance: dict):
     info.add_text("AI-generated", "true")
     for key, value in provenance.items():
         info.add_text(f"neuroart:{key}", str(value))
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", pnginfo=info)
-    buffer.seek(0)
-    image = Image.open(buffer)
-    image.load()
-    return image
+    if hasattr(target, "write"):
+        Image.fromarray(pixels).save(target, format="PNG", pnginfo=info)
+        return
+    partial = f"{target}.partial"
+    Image.fromarray(pixels).save(partial, format="PNG", pnginfo=info)
+    os.replace(partial, target)
 
 
 def save_animation(frames, path, duration_ms: int = 80, boomerang: bool = True) -> None:
@@ -639,6 +706,7 @@ def save_image(image, path) -> None:
 
 __all__ = [
     "NEAREST_INDEX_FILE",
+    "Paintings",
     "NeuroArtGANModel",
     "NeuroArtGANOutput",
     "NeuroArtGANPreTrainedModel",

@@ -382,7 +382,7 @@ def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, sto
 
     Returns `(sequences (B, prompt + new), state)`, the state as a `NeuroArtMusicState` of the model's class."""
     started = time.time()
-    processors = LogitsProcessorList(list(logits_processor or []))
+    processors = list(logits_processor or [])  # called directly: LogitsProcessorList inspects signatures per step
     if do_sample:
         if temperature != 1.0:
             processors.append(TemperatureLogitsWarper(temperature))
@@ -401,7 +401,9 @@ def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, sto
     buffer[:, :length] = input_ids
     unfinished = torch.ones(batch, dtype=torch.bool, device=input_ids.device)
     for _ in range(max_new_tokens):
-        scores = processors(buffer[:, :length], logits)
+        scores = logits
+        for processor in processors:
+            scores = processor(buffer[:, :length], scores)
         if do_sample:
             tokens = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)  # (B,)
         else:
@@ -568,6 +570,21 @@ class Composition:
     @property
     def token_error_rate(self) -> float:
         return self.token_errors / max(1, len(self.token_ids))
+
+    def save(self, folder, provenance: dict | None = None, audio: bool = True) -> list[str]:
+        """Write `music_<seed>.mid` (with `provenance` and the seed in its meta text) into `folder`, and with
+        `audio` also `music_<seed>.wav` (`render_audio`) and `music_<seed>.png` (the piano roll). Returns the paths
+        written."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = folder / f"music_{self.seed}"
+        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(self.score, {**(provenance or {}), "seed": self.seed}))
+        paths = [str(stem.with_suffix(".mid"))]
+        if audio:
+            render_audio(self.score, stem.with_suffix(".wav"))
+            piano_roll_image(self.score).save(stem.with_suffix(".png"))
+            paths += [str(stem.with_suffix(".wav")), str(stem.with_suffix(".png"))]
+        return paths
 
 
 # --------------------------------------------------------------------------------------------------------------
