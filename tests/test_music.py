@@ -57,10 +57,20 @@ def test_decode_steps_see_only_the_new_token(rnn_type):
     """The state is reused: after the prompt, each forward call receives one token."""
     model = make(rnn_type)
     lengths = []
-    hook = model.model.rnn.register_forward_hook(lambda m, args, out: lengths.append(args[0].shape[1]))
+    steps = []
+
+    def record(module, args, kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        lengths.append(ids.shape[1])
+
+    hook = model.model.register_forward_pre_hook(record, with_kwargs=True)
+    step = model.model.step
+    model.model.step = lambda *a, **k: steps.append(1) or step(*a, **k)  # the lean cell step takes single tokens
     model.generate(prompt(), max_new_tokens=10, min_new_tokens=10, do_sample=False)
     hook.remove()
+    del model.model.step
     assert lengths[0] == 6 and set(lengths[1:]) == {1} and len(lengths) == 10
+    assert len(steps) == 9  # every one-token call went through the lean cell step
 
 
 @pytest.mark.parametrize("rnn_type", RNN_TYPES)
