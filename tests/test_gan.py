@@ -319,3 +319,32 @@ def test_same_seed_same_painting_from_threads(gan):
     torch.manual_seed(7)
     paint(4)
     assert torch.equal(torch.rand(1), before)  # the global stream is left as it was
+
+
+def test_reconstruction_decoders_rebuild_real_images_and_train():
+    """FastGAN's self-supervised discriminator: with `discriminator_reconstruction` the discriminator rebuilds the
+    whole image (from its 8x8 map) and one quadrant (from that quadrant of its 16x16 map), and the training loss
+    pulls the rebuilds toward the real images; without it, checkpoints keep their old keys."""
+    from neuroart.training.train_gan import discriminator_loss
+
+    torch.manual_seed(0)
+    model = NeuroArtGANModel(tiny_gan_config(image_size=64, discriminator_reconstruction=True))
+    plain = NeuroArtGANModel(tiny_gan_config(image_size=64))
+    assert not any("decoder" in k for k in plain.state_dict())
+    assert any(k.startswith("discriminator.decoder_whole") for k in model.state_dict())
+    real = torch.nn.functional.interpolate(torch.rand(4, 3, 4, 4) * 2 - 1, size=64, mode="bilinear")  # smooth
+    logits, whole, part = model.discriminator(real, reconstruct=2, quadrant=3)
+    assert logits.shape == (4,) and whole.shape == (2, 3, 32, 32) and part.shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="discriminator_reconstruction"):
+        plain.discriminator(real, reconstruct=2)
+    fake = model.generator(torch.randn(4, 16)).detach()
+    optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
+    error = lambda: float(torch.nn.functional.mse_loss(  # noqa: E731
+        model.discriminator(real, reconstruct=4)[1], torch.nn.functional.interpolate(real, size=32, mode="area")))
+    before = error()
+    for _ in range(60):
+        loss = discriminator_loss(model.discriminator, real, fake, None, "", reconstruction_weight=1.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert torch.isfinite(loss) and error() < 0.5 * before
