@@ -43,6 +43,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
             logit, with a weight per canvas position. Measured on the release data (1 thread, 64 px): without
             FastGAN's auto-encoding regulariser on the discriminator, `"conv"` made the generator collapse to one
             picture within 500-1,000 steps, with or without the minibatch-std feature, so it is not the default.
+            With `discriminator_reconstruction` it did not collapse (2,400 CPU-s), but scored KID 0.344 against
+            the release's 0.298 (benchmarks/results/release_sweep.json).
         discriminator_minibatch_std (`int`, defaults to 0): group size of the minibatch standard-deviation feature
             (Karras et al., 2018, ProGAN, arXiv:1710.10196) appended to the final 4x4 map, so the discriminator can
             see a batch with too little variety; 0 turns it off.
