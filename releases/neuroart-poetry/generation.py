@@ -34,6 +34,7 @@ import math
 import random
 import re
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -81,6 +82,24 @@ class _Vocabulary:
             self.any_rhyme = torch.tensor([bool(g) for g in self.char_groups])
 
 
+_VOCABULARIES = weakref.WeakKeyDictionary()  # tokenizer -> {(vocabulary size, need_prosody): _Vocabulary}
+_VOCABULARIES_LOCK = threading.Lock()
+
+
+def _vocabulary_of(tokenizer, need_prosody: bool) -> _Vocabulary:
+    """The `_Vocabulary` of a tokenizer, built on its first poem and kept while the tokenizer lives (a poem
+    otherwise spends about a tenth of its time rebuilding the prosody tables). Rebuilt if tokens are added."""
+    key = (len(tokenizer), need_prosody)
+    try:
+        with _VOCABULARIES_LOCK:
+            cached = _VOCABULARIES.setdefault(tokenizer, {})
+            if key not in cached:
+                cached[key] = _Vocabulary(tokenizer, need_prosody)
+            return cached[key]
+    except TypeError:  # a tokenizer that cannot be weakly referenced or hashed
+        return _Vocabulary(tokenizer, need_prosody)
+
+
 @dataclass
 class _LineState:
     lines: list[list[str]]  # finished lines' characters
@@ -100,7 +119,7 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         self.num_lines, self.line_length = FORMS[form]
         self.prompt_length = prompt_length
         self.rhyme, self.tone = rhyme, tone
-        self.vocab = vocabulary or _Vocabulary(tokenizer, need_prosody=rhyme or tone)
+        self.vocab = vocabulary or _vocabulary_of(tokenizer, need_prosody=rhyme or tone)
         self.acrostic = None
         if acrostic:
             if len(acrostic) != self.num_lines or not all(is_han(c) for c in acrostic):
