@@ -40,8 +40,14 @@ def music(args, results: dict) -> None:
     from torch import nn
     from transformers import AutoModelForCausalLM, SuppressTokensLogitsProcessor
 
-    from neuroart.music.generation import (REMIGrammarLogitsProcessor, TonalityLogitsProcessor, VoicesLogitsProcessor,
-                                           _TokenTypes, load_tokenizer, sample_tokens)
+    from neuroart.music.generation import (
+        REMIGrammarLogitsProcessor,
+        TonalityLogitsProcessor,
+        VoicesLogitsProcessor,
+        _TokenTypes,
+        load_tokenizer,
+        sample_tokens,
+    )
 
     path = REPO_ROOT / "releases" / "neuroart-music"
     model = AutoModelForCausalLM.from_pretrained(path).eval()

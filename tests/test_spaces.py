@@ -280,26 +280,30 @@ CONCURRENT = {  # per Space: the request for a seed, and its endpoint
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_output_under_concurrent_requests(clients, name):
+def test_same_seed_same_output_under_concurrent_requests(clients, name, tmp_path):
     """8 requests at once, in pairs with the same settings and seed: each pair comes back identical (the Spaces
     run up to 2 events at once, so the requests of a pair really do overlap with others)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    make_args, api_name = CONCURRENT[name]
-    client = clients[name]
-    seeds = [11, 12, 13, 14] * 2
-    def request(seed):
-        import httpx
+    import httpx
 
-        for attempt in range(3):  # gradio writes identical outputs to one cached path at once: a download can be
-            try:  # cut off while the twin request rewrites it (a transport flake, not different art)
-                return client.predict(*make_args(seed), api_name=api_name)
+    make_args, api_name = CONCURRENT[name]
+    seeds = [11, 12, 13, 14] * 2
+    # One client per request, each downloading into its own folder: gradio_client names a download by its content
+    # hash, so the twin of a pair would otherwise write the same local file at the same moment.
+    users = [Client(clients[name].src, verbose=False, download_files=str(tmp_path / f"user{k}"))
+             for k in range(len(seeds))]
+
+    def request(k):
+        for attempt in range(3):  # the server caches identical outputs under one path too: a download can be cut
+            try:  # off while the twin request rewrites it (a transport flake, not different art)
+                return users[k].predict(*make_args(seeds[k]), api_name=api_name)
             except httpx.RemoteProtocolError:
                 if attempt == 2:
                     raise
 
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(request, seeds))
+        results = list(pool.map(request, range(len(seeds))))
     outputs = [_content(result) for result in results]  # read once every download has finished
     for k in range(4):
         assert outputs[k] == outputs[k + 4], f"{name}: seed {seeds[k]} gave two different outputs"

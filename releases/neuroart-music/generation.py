@@ -808,8 +808,8 @@ def _split_voices(score, melody_notes: set[tuple[int, int]], melody_end: int | N
             voices["Soprano"].notes.append(note)
         elif melody_end is None or note.time < melody_end:
             lower.setdefault(note.time, []).append(note)
-    for time in sorted(lower):
-        group = lower[time]  # highest first
+    for onset in sorted(lower):
+        group = lower[onset]  # highest first
         if len(group) >= 3:
             names = ["Alto", "Tenor"] + ["Bass"] * (len(group) - 2)
         else:  # fewer notes than voices: keep the order, choose the nearest voices
