@@ -22,7 +22,7 @@ KEYS = {
                        "tang_bigram_nats_per_char", "form_accuracy", "rhyme_accuracy", "tone_accuracy", "copy_rate",
                        "distinct_2"],
     "music_speed": ["speedup_1024", "flatness_2048_vs_128", "train_ratio_vs_lstm"],
-    "creation_speed": ["music_lean_vs_bare_cells", "music_matmul_peak_gflops", "poetry_constrained_vs_unconstrained",
+    "creation_speed": ["music_lean_vs_bare_cells", "music_lean_top_p_1_vs_bare_cells", "music_matmul_peak_gflops", "poetry_constrained_vs_unconstrained",
                        "gan_bulk_vs_raw", "gan_auto_precision", "gan_bf16_mean_abs_diff"],
     "music_quality": ["val_nats_per_token", "val_nats_per_frame", "overlap_mean", "key_in_scale_rate",
                       "key_in_scale_rate_unsteered", "token_error_rate"],
