@@ -19,20 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO_ROOT, setup_threads, write_results  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from common import timed as best_of  # noqa: E402  (best wall time of `repeats` calls)
 
 
 def music(args, results: dict) -> None:

@@ -15,6 +15,7 @@ Papers it follows:
 This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
 """
 
+import functools
 import io
 import math
 import os
@@ -46,6 +47,16 @@ from .pipeline_neuroart_gan import NeuroArtGANPipeline
 PIPELINE_TASK = "unconditional-image-generation"
 
 
+@functools.lru_cache(maxsize=None)
+def _cpu_flags() -> frozenset:
+    """The CPU's feature flags from /proc/cpuinfo, read once (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return frozenset(next((line for line in handle if line.startswith("flags")), "").split())
+    except OSError:
+        return frozenset()
+
+
 def native_bf16(device="cpu") -> bool:
     """Whether `device` runs bfloat16 convolutions natively: a CUDA device with bf16, or a CPU with AMX or
     AVX512-BF16 (read from /proc/cpuinfo). On an AVX2-only CPU bfloat16 is emulated and runs 6-20x slower than
@@ -55,12 +66,7 @@ def native_bf16(device="cpu") -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return bool({"amx_bf16", "avx512_bf16"} & _cpu_flags())
 
 
 def resolve_precision(precision: str, device="cpu") -> str:
@@ -490,6 +496,18 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
             for i in range(num_images)
         )
 
+    @torch.inference_mode()
+    def _paint_latents(self, latents, precision: str) -> torch.Tensor:
+        """Paint a list of `sample_latents(1, ...)` results in one batch: (n, C, H, W) in [0, 1]."""
+        param = next(self.generator_ema.parameters())
+        noise = torch.cat([z for z, _ in latents]).to(param.device, param.dtype)  # (n, Z)
+        labels = None if latents[0][1] is None else torch.cat([y for _, y in latents]).to(param.device)
+        was_training = self.generator_ema.training
+        self.generator_ema.eval()
+        images = self._paint(noise, labels, precision)
+        self.generator_ema.train(was_training)
+        return ((images + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
+
     def _paint(self, z, y, precision: str) -> torch.Tensor:
         """The EMA generator on one batch, under bfloat16 autocast for `precision="bf16"`; float32 on the CPU."""
         with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
@@ -556,8 +574,7 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
                 latents = [self.sample_latents(1, s, truncation_psi, y)
                            for s, y in zip(chunk_seeds, per_seed[start:start + chunk])]
                 chunk_labels = [None if y is None else int(y) for _, y in latents]
-                images = self.paint_seeds(chunk_seeds, truncation_psi, per_seed[start:start + chunk],
-                                          batch_size=chunk, output_type="pt", precision=precision)
+                images = self._paint_latents(latents, precision)  # (n, C, H, W) in [0, 1]
                 if pending is not None:
                     works.extend(pending.result())
                 pending = writer.submit(write, images, chunk_seeds, chunk_labels)
