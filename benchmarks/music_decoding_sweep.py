@@ -1,10 +1,15 @@
 """Choose the music release's decoding defaults (`max_voices`, `tonality`) against the *training* chorales.
 
     python benchmarks/music_decoding_sweep.py --model outputs/release-music2 [--pieces 12]
+    python benchmarks/music_decoding_sweep.py --model OTHER_MODEL --density -1,1.25,2,2.5 --name music_density_sweep
 
 For each setting, `--pieces` 8-bar pieces from no primer (seeds 0..pieces-1) are compared with the training split's
 chorales by Yang & Lerch's overlap (the measure of `release_quality.py`, which uses the held-out chorales instead):
 the held-out chorales stay out of the choice. Writes `benchmarks/results/<--name>.json`.
+
+`--density` instead sweeps the bias of `generate_music(density=...)` (under the release's decoding defaults,
+voices 5 and tonality 2) and reports notes per bar as a ratio of the training chorales' and the grammar errors per
+token, to set `DENSITIES` on a model other than the release.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ def main():
     parser.add_argument("--pieces", type=int, default=12)
     parser.add_argument("--voices", default="none,4,5,6")
     parser.add_argument("--tonality", default="0,1,2,3")
+    parser.add_argument("--density", default=None, help="Comma-separated density biases to sweep instead.")
     args = parser.parse_args()
     setup_threads(1)
     from release_quality import release_split
@@ -41,6 +47,8 @@ def main():
     reference = [f for f in (features(to_score(p)) for p in sorted(Path(split["train_dir"]).glob("*.mid"))) if f]
     model = NeuroArtMusicForCausalLM.from_pretrained(args.model).eval()
     tokenizer = load_tokenizer(args.model)
+    if args.density:
+        return density_sweep(args, model, tokenizer, reference)
     rows = {}
     for voices, tonality in itertools.product(args.voices.split(","), args.tonality.split(",")):
         started = time.time()
@@ -55,6 +63,25 @@ def main():
         print(name, json.dumps(rows[name]), flush=True)
     best = max(rows, key=lambda k: rows[k]["overlap_mean"])
     summary = {"best": best, "best_overlap_vs_train": rows[best]["overlap_mean"], "pieces": args.pieces,
+               "reference": "training chorales", "model": args.model}
+    write_results(args.name, summary, {"settings": rows})
+
+
+def density_sweep(args, model, tokenizer, reference) -> None:
+    from neuroart.music.generation import generate_music, notes_per_bar
+
+    train_density = sum(f["notes_per_bar"] for f in reference) / len(reference)
+    rows = {}
+    for bias in (float(b) for b in args.density.split(",")):
+        started = time.time()
+        results = [generate_music(model, tokenizer, num_bars=8, max_new_tokens=2400, seed=i, voices=5, tonality=2.0,
+                                  density=bias, return_details=True) for i in range(args.pieces)]
+        density = sum(notes_per_bar(r.score) for r in results) / len(results)
+        errors = sum(r.token_errors for r in results) / max(1, sum(len(r.token_ids) for r in results))
+        rows[f"density={bias:g}"] = {"notes_per_bar": round(density, 2), "ratio": round(density / train_density, 3),
+                                     "token_error_rate": round(errors, 4), "seconds": round(time.time() - started, 1)}
+        print(bias, json.dumps(rows[f"density={bias:g}"]), flush=True)
+    summary = {"notes_per_bar_training_chorales": round(train_density, 2), "pieces": args.pieces,
                "reference": "training chorales", "model": args.model}
     write_results(args.name, summary, {"settings": rows})
 

@@ -10,7 +10,8 @@ Importing `neuroart` registers the three models with the transformers auto class
   (AutoModelForCausalLM).
 
 It also marks each class for its auto class, so `save_pretrained` writes the remote code and an `auto_map` that
-lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model where `neuroart` is not installed.
+lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model where `neuroart` is not installed, and
+gives the three models their model card on `save_pretrained` and `push_to_hub` (`neuroart.hub`).
 Only torch and transformers are needed.
 
 Small CPUs: unless you set it, `OMP_WAIT_POLICY` is set to PASSIVE before torch is first imported here; OpenMP's
@@ -37,6 +38,11 @@ NeuroArtGANModel.register_for_auto_class("AutoModel")
 PIPELINE_REGISTRY.register_pipeline(
     "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=AutoModel, type="image"
 )
+
+from .hub import add_model_card_hooks  # noqa: E402
+
+for _model_class in (NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM):
+    add_model_card_hooks(_model_class)  # save_pretrained writes the model card; push_to_hub keeps it
 
 for _config, _base, _lm in (
     (NeuroArtMusicConfig, NeuroArtMusicModel, NeuroArtMusicForCausalLM),

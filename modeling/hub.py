@@ -1,15 +1,20 @@
 """Model cards and Hub pushes for NeuroArt models.
 
-`write_model_card` renders `model_cards/<model_type>.md` (a `string.Template`) into `README.md` beside the weights.
-The models' `save_pretrained` calls it, so every saved folder is a Hub-ready repo. Training scripts call it again
-with what they know: the data, the hyperparameters, metrics and a sample image.
+This is the one place where cards are written. `write_model_card` renders `model_cards/<model_type>.md` (a
+`string.Template`) into `README.md` beside the weights. Training scripts call it with what they know: the data, the
+hyperparameters, metrics and a sample image.
 
 `push_model_to_hub` replaces transformers' `push_to_hub` for our models: that one would overwrite our card with a
 generic one. It saves into a temporary folder, renders the card with the real repo id, and uploads it in one commit.
+
+`add_model_card_hooks(cls)` (applied by `import neuroart` to the three model classes) makes `save_pretrained` write
+the card and `push_to_hub` go through `push_model_to_hub`, so every folder the package saves is a Hub-ready repo.
+The remote code that ships beside the weights knows nothing of cards: it cannot import this package.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import string
@@ -120,4 +125,27 @@ def push_model_to_hub(
         )
 
 
-__all__ = ["push_model_to_hub", "render_model_card", "write_model_card"]
+def add_model_card_hooks(cls):
+    """Wrap `cls.save_pretrained` to write the model card after the weights (on the main process), and route
+    `cls.push_to_hub` through `push_model_to_hub`. Idempotent; returns `cls`."""
+    if getattr(cls, "_neuroart_card_hooks", False):
+        return cls
+    save_pretrained = cls.save_pretrained
+
+    @functools.wraps(save_pretrained)
+    def save_with_card(self, save_directory, *args, **kwargs):
+        result = save_pretrained(self, save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            write_model_card(self, save_directory)
+        return result
+
+    @functools.wraps(cls.push_to_hub)
+    def push_with_card(self, repo_id: str, **kwargs):
+        return push_model_to_hub(self, repo_id, **kwargs)
+
+    cls.save_pretrained, cls.push_to_hub = save_with_card, push_with_card
+    cls._neuroart_card_hooks = True
+    return cls
+
+
+__all__ = ["add_model_card_hooks", "push_model_to_hub", "render_model_card", "write_model_card"]

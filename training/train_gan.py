@@ -74,6 +74,8 @@ def parse_args(argv=None):
     parser.add_argument("--discriminator_base_channels", type=positive_int, default=24,
                         help="Discriminator width at full resolution.")
     parser.add_argument("--max_channels", type=positive_int, default=256, help="Widest layer of either network.")
+    parser.add_argument("--upsample_mode", choices=["nearest", "bilinear"], default="nearest",
+                        help="How the generator doubles its maps (bilinear: no pixel-replication grid).")
     parser.add_argument("--discriminator_head", choices=["conv", "sum"], default="sum",
                         help="Discriminator head on its final 4x4 map: a position-blind sum (the default; it lets the "
                              "generator tile one patch) or a position-aware 4x4 conv (FastGAN; it collapsed here "
@@ -165,6 +167,7 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         discriminator_base_channels=args.discriminator_base_channels,
         max_channels=args.max_channels,
         discriminator_head=args.discriminator_head,
+        upsample_mode=args.upsample_mode,
         discriminator_minibatch_std=args.discriminator_minibatch_std,
         discriminator_reconstruction=args.reconstruction_weight > 0,
         num_classes=num_classes,

@@ -37,6 +37,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
         use_skip_excitation (`bool`, defaults to `True`): FastGAN's skip-layer excitation (low-res features gate
             high-res ones).
         use_spectral_norm (`bool`, defaults to `True`): spectral norm on every discriminator layer.
+        upsample_mode (`str`, defaults to `"nearest"`): how the generator doubles its maps before each 3x3 conv:
+            `"nearest"` (FastGAN) or `"bilinear"` (smoother: no pixel-replication grid for the conv to inherit).
         discriminator_head (`str`, defaults to `"sum"`): how the discriminator turns its final 4x4 map into a
             logit. `"sum"` sums the 16 positions first (translation-invariant: a generator can fool it by tiling one
             convincing patch, which is what the release does); `"conv"` is FastGAN's 4x4 valid convolution to one
@@ -68,6 +70,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
     num_classes: int = 0
     use_skip_excitation: bool = True
     use_spectral_norm: bool = True
+    upsample_mode: str = "nearest"
     discriminator_head: str = "sum"
     discriminator_minibatch_std: int = 0
     discriminator_reconstruction: bool = False
@@ -91,6 +94,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
             _require(name, value, _is_int(value) and low <= value <= high, f"use an integer from {low} to {high}")
         for name in ("use_skip_excitation", "use_spectral_norm", "discriminator_reconstruction"):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
+        _require("upsample_mode", self.upsample_mode, self.upsample_mode in ("nearest", "bilinear"),
+                 'use "nearest" or "bilinear"')
         _require("discriminator_head", self.discriminator_head, self.discriminator_head in ("conv", "sum"),
                  'use "conv" (position-aware, FastGAN) or "sum" (translation-invariant)')
         group = self.discriminator_minibatch_std

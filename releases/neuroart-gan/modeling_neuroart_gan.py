@@ -106,11 +106,13 @@ class Paintings(list):
 # Generator
 # --------------------------------------------------------------------------------------------------------------
 class NeuroArtGANUpBlock(nn.Module):
-    """x2 nearest upsample -> 3x3 conv to 2C -> BatchNorm -> GLU (halves back to C). FastGAN's `UpBlock`."""
+    """x2 upsample (nearest or bilinear) -> 3x3 conv to 2C -> BatchNorm -> GLU (halves back to C). FastGAN's
+    `UpBlock`."""
 
     def __init__(self, config: NeuroArtGANConfig, in_channels: int, out_channels: int):
         super().__init__()
-        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        mode = config.upsample_mode
+        self.upsample = nn.Upsample(scale_factor=2, mode=mode, align_corners=False if mode == "bilinear" else None)
         self.conv = nn.Conv2d(in_channels, out_channels * 2, 3, padding=1, bias=False)
         self.norm = nn.BatchNorm2d(out_channels * 2)
         self.act = nn.GLU(dim=1)
@@ -611,7 +613,7 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
         return [image_with_provenance(array[i], {**provenance, "frame": i}) for i in range(steps)]
 
     # ----------------------------------------------------------------------------------------------------------
-    # Hub: the custom pipeline and the model card travel with the weights
+    # Hub: the custom pipeline travels with the weights (`import neuroart` adds the model card: neuroart.hub)
     # ----------------------------------------------------------------------------------------------------------
     def save_pretrained(self, save_directory, *args, **kwargs):
         self.config.custom_pipelines = {
@@ -622,19 +624,6 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
             }
         }
         super().save_pretrained(save_directory, *args, **kwargs)
-        try:  # Optional: the card template ships with the neuroart package, not with the remote code.
-            from neuroart.hub import write_model_card
-        except ImportError:
-            return
-        if kwargs.get("is_main_process", True):
-            write_model_card(self, save_directory)
-
-    def push_to_hub(self, repo_id: str, **kwargs):
-        try:  # Keep our model card: transformers' push_to_hub would replace it with a generic one.
-            from neuroart.hub import push_model_to_hub
-        except ImportError:
-            return super().push_to_hub(repo_id, **kwargs)
-        return push_model_to_hub(self, repo_id, **kwargs)
 
 
 def image_with_provenance(array, provenance: dict):

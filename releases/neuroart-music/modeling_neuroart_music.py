@@ -396,19 +396,6 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
             for name in HELPER_MODULES:
                 if os.path.exists(os.path.join(here, name)):
                     shutil.copyfile(os.path.join(here, name), os.path.join(save_directory, name))
-        try:  # Optional: the card template ships with the neuroart package, not with the remote code.
-            from neuroart.hub import write_model_card
-        except ImportError:
-            return
-        if kwargs.get("is_main_process", True):
-            write_model_card(self, save_directory)
-
-    def push_to_hub(self, repo_id: str, **kwargs):
-        try:  # Keep our model card: transformers' push_to_hub would replace it with a generic one.
-            from neuroart.hub import push_model_to_hub
-        except ImportError:
-            return super().push_to_hub(repo_id, **kwargs)
-        return push_model_to_hub(self, repo_id, **kwargs)
 
 
 __all__ = ["NeuroArtMusicForCausalLM", "NeuroArtMusicModel", "NeuroArtMusicPreTrainedModel", "NeuroArtMusicState"]
