@@ -56,7 +56,7 @@ def main():
     from anchors import DCGANDiscriminator, DCGANGenerator
 
     from neuroart import NeuroArtGANConfig, NeuroArtGANModel
-    from neuroart.training.train_gan import discriminator_loss, generator_loss
+    from neuroart.training.gan_losses import discriminator_loss, generator_loss
 
     if args.smoke:
         args.batch_size, args.bf16_batch_size, args.train_batch_size, args.iterations = 8, 4, 4, 1

@@ -189,9 +189,7 @@ def tang(cpu_seconds: float, seed: int, per_form: int, smoke: bool) -> tuple[dic
     from neuroart.poetry import FORMS, LineIndex, check_poem, format_prompt, write_poem
     from neuroart.training.data import load_poems
     from neuroart.training.lm import split_train_eval
-
-    sys.path.insert(0, str(REPO_ROOT / "training"))
-    from train_poetry import normalise
+    from neuroart.training.train_poetry import normalise
 
     source = shared_data() / "poetry" / "zh_tang_jueju_lushi.jsonl"
     with tempfile.TemporaryDirectory() as tmp:

@@ -77,9 +77,7 @@ def poetry_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
 
     from neuroart.poetry import FORMS, LineIndex, write_poem
     from neuroart.training.data import load_poems
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-    from train_poetry import normalise
+    from neuroart.training.train_poetry import normalise
 
     split = release_split("poetry")
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()

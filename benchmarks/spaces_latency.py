@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import REPO_ROOT, write_results  # noqa: E402
+from common import write_results  # noqa: E402
 
 # (Space, endpoint, arguments)
 CALLS = [
@@ -36,9 +36,10 @@ LIGHT = {("neuroart-gan", "/paint"), ("neuroart-poetry", "/write")}
 
 def measure(models: str, repeats: int, light_only: bool) -> dict:
     """In this process: serve each Space, time its endpoints."""
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
     from gradio_client import Client
-    from space_helpers import load_app, serve
+
+    from neuroart.cli import load_space as load_app
+    from neuroart.cli import serve_space as serve
 
     results = {}
     for name in dict.fromkeys(space for space, _, _ in CALLS):

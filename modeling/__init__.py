@@ -14,16 +14,13 @@ lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model w
 gives the three models their model card on `save_pretrained` and `push_to_hub` (`neuroart.hub`).
 Only torch and transformers are needed.
 
-Small CPUs: unless you set it, `OMP_WAIT_POLICY` is set to PASSIVE before torch is first imported here; OpenMP's
-default spin-wait makes 2-thread PyTorch up to 60x slower on small ops on 2-vCPU machines.
+Importing it changes no process setting. On small CPUs set `OMP_WAIT_POLICY=PASSIVE` before torch is first
+imported (OpenMP's default spin-wait makes 2-thread PyTorch up to 60x slower on small ops on 2-vCPU machines); the
+entry points (the `neuroart` CLI, the training scripts, the Spaces, the benchmarks) do it themselves.
 """
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM  # noqa: E402
-from transformers.pipelines import PIPELINE_REGISTRY  # noqa: E402
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline  # noqa: E402
 from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel  # noqa: E402

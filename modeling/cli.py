@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see the README's note on small CPUs
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -137,6 +138,51 @@ def space_env(root) -> dict:
     """The environment that points the Spaces at the quickstart models."""
     root = Path(root).resolve()
     return {f"NEUROART_{kind.upper()}_MODEL": str(root / f"neuroart-{kind}") for kind in ("gan", "music", "poetry")}
+
+
+def load_space(name: str, models_root):
+    """Import spaces/<name>/app.py (of this clone) as a fresh module, with NEUROART_*_MODEL pointing into
+    `models_root` while it imports (the apps read their model ids then); the environment is restored after."""
+    import importlib.util
+
+    app_path = space_app(name)
+    if app_path is None:
+        raise FileNotFoundError(f"spaces/{name}/app.py is not in this installation; use a clone of the repository.")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    module_name = "space_" + name.replace("-", "_")
+    spec = importlib.util.spec_from_file_location(module_name, app_path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    variables = space_env(models_root)
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return module
+
+
+@contextlib.contextmanager
+def serve_space(app, max_file_size: str = "1mb"):
+    """Launch a loaded Space (`load_space`) on a free loopback port, as `python app.py` would (models loaded
+    first, the upload cap); yield its URL and close it after."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app.load()
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                                max_file_size=max_file_size)
+    try:
+        yield url
+    finally:
+        app.demo.close()
 
 
 def launch_studio(root_or_env, port: int) -> int:

@@ -325,7 +325,7 @@ def test_reconstruction_decoders_rebuild_real_images_and_train():
     """FastGAN's self-supervised discriminator: with `discriminator_reconstruction` the discriminator rebuilds the
     whole image (from its 8x8 map) and one quadrant (from that quadrant of its 16x16 map), and the training loss
     pulls the rebuilds toward the real images; without it, checkpoints keep their old keys."""
-    from neuroart.training.train_gan import discriminator_loss
+    from neuroart.training.gan_losses import discriminator_loss
 
     torch.manual_seed(0)
     model = NeuroArtGANModel(tiny_gan_config(image_size=64, discriminator_reconstruction=True))

@@ -27,18 +27,17 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from neuroart import NeuroArtGANConfig, NeuroArtGANModel  # noqa: E402
 from neuroart.gan import NEAREST_INDEX_FILE, save_nearest_index  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
-from neuroart.training.augment import diff_augment  # noqa: E402
 from neuroart.training.checkpointing import (  # noqa: E402
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
+from neuroart.training.gan_losses import discriminator_loss, generator_loss  # noqa: E402, F401  (also re-exported)
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.numerics import all_finite, budget_exhausted  # noqa: E402
 from neuroart.training.tracking import (  # noqa: E402
@@ -109,45 +108,6 @@ def parse_args(argv=None):
     if not 0 <= args.ema_decay < 1:
         parser.error(f"--ema_decay={args.ema_decay} must lie in [0, 1).")
     return args
-
-
-def discriminator_loss(discriminator, real, fake, labels, policy: str, r1_weight: float = 0.0,
-                       reconstruction_weight: float = 0.0) -> torch.Tensor:
-    """Hinge loss on DiffAugmented real and (detached) fake images in one forward pass, plus R1 when weighted, plus
-    FastGAN's reconstruction loss (mean squared pixel error of the decoders' rebuilds of the real images) when
-    `reconstruction_weight` > 0.
-
-    One pass over the concatenated batch keeps DDP to one forward per backward.
-    """
-    real_aug = diff_augment(real, policy).requires_grad_(r1_weight > 0)
-    fake_aug = diff_augment(fake.detach(), policy)
-    both = torch.cat([real_aug, fake_aug])
-    both_labels = None if labels is None else torch.cat([labels, labels])
-    if reconstruction_weight > 0:
-        quadrant = int(torch.randint(0, 4, ()))
-        logits, whole, part = discriminator(both, both_labels, reconstruct=real.shape[0], quadrant=quadrant)
-        half = real.shape[-1] // 2
-        row, col = divmod(quadrant, 2)
-        target = real_aug.detach()
-        target_whole = F.interpolate(target, size=whole.shape[-2:], mode="area")
-        target_part = F.interpolate(target[..., row * half:(row + 1) * half, col * half:(col + 1) * half],
-                                    size=part.shape[-2:], mode="area")
-        rebuild = F.mse_loss(whole.float(), target_whole.float()) + F.mse_loss(part.float(), target_part.float())
-    else:
-        logits = discriminator(both, both_labels)
-    real_logits, fake_logits = logits.float().chunk(2)
-    loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-    if reconstruction_weight > 0:
-        loss = loss + reconstruction_weight * rebuild
-    if r1_weight > 0:
-        (grad,) = torch.autograd.grad(real_logits.sum(), real_aug, create_graph=True)
-        loss = loss + r1_weight / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean()
-    return loss
-
-
-def generator_loss(discriminator, fake, labels, policy: str) -> torch.Tensor:
-    """Hinge generator loss: -D(augment(G(z)))."""
-    return -discriminator(diff_augment(fake, policy), labels).float().mean()
 
 
 def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
