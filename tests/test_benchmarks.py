@@ -6,7 +6,6 @@ import sys
 
 import pytest
 
-
 from conftest import REPO_ROOT, shared_data_dir
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out

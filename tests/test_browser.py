@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from space_helpers import load_app, serve
 
 from conftest import REPO_ROOT

@@ -111,8 +111,9 @@ def test_primer_that_is_not_midi_is_refused(models, tmp_path):
 
 
 def test_harmonize_from_the_command_line(models, tmp_path):
-    from conftest import check_harmonisation, chorale_tune
     from symusic import Score
+
+    from conftest import check_harmonisation, chorale_tune
 
     melody = tmp_path / "tune.mid"
     chorale_tune().dump_midi(str(melody))

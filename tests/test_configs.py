@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 from transformers import AutoConfig, AutoModel
 
 import neuroart
@@ -93,9 +92,9 @@ def test_no_pickle_loading_in_the_package():
         text = path.read_text()
         assert "torch.load(" not in text and "pickle" not in text, path
     # ... and the weights a model saves are safetensors only: no pickle file appears beside them.
-    from conftest import tiny_music_config
-
     import tempfile
+
+    from conftest import tiny_music_config
 
     with tempfile.TemporaryDirectory() as folder:
         NeuroArtMusicForCausalLM(tiny_music_config()).save_pretrained(folder)

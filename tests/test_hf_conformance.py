@@ -6,9 +6,9 @@ import warnings
 import pytest
 import torch
 
-from conftest import tiny_music_config, tiny_poetry_config
-
 from neuroart import NeuroArtMusicForCausalLM, NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E402
+
+from conftest import tiny_music_config, tiny_poetry_config
 
 
 def poet(**overrides):

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 import torch
 from transformers import AutoModel
 

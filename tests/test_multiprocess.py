@@ -7,7 +7,6 @@
 import json
 
 import pytest
-
 import torch
 from test_poetry_generation import POEMS
 from test_train_gan import write_image_folder

@@ -16,11 +16,11 @@ from neuroart import NeuroArtMusicForCausalLM  # noqa: E402
 from neuroart.music.generation import (  # noqa: E402
     build_tokenizer,
     encode,
-    generate_music,
     estimate_key,
-    melody_line,
+    generate_music,
     in_scale_rate,
     load_tokenizer,
+    melody_line,
     midi_provenance,
     notes_per_bar,
     parse_key,

@@ -4,7 +4,6 @@ import re
 
 import pytest
 
-
 from conftest import REPO_ROOT, run_python
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out

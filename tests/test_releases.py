@@ -277,8 +277,9 @@ def test_the_release_composer_harmonizes_and_steers_density():
     notes per bar at fixed seeds."""
     from transformers import AutoModelForCausalLM
 
+    from neuroart.music.generation import generate_music, load_tokenizer, notes_per_bar
+
     from conftest import check_harmonisation, chorale_tune
-    from neuroart.music.generation import generate_music, in_scale_rate, load_tokenizer, notes_per_bar
 
     folder = release("music")
     model = AutoModelForCausalLM.from_pretrained(folder).eval()

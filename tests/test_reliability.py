@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 import torch
 
 from neuroart.training.checkpointing import list_checkpoints

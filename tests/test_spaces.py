@@ -7,7 +7,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from space_helpers import NAMES, SPACES, load_app, serve
 
 from conftest import REPO_ROOT, check_harmonisation, chorale_tune, make_midi, run_python

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_poetry_generation import POEMS
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 

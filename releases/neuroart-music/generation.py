@@ -246,8 +246,9 @@ class DensityLogitsProcessor(LogitsProcessor):
     - sparser (bias < 0): -bias on Bar, so bars end sooner;
     - denser (bias > 0): onsets come sooner. Each Position token gets -bias x its place in the bar in beats; the
       grammar allows only positions after the current one, so among them the nearest gains most (the next eighth
-      rather than the third beat). The Bar token counts as the position at the bar's end (4 beats), and a Rest as
-      that plus its length, so that time moves on by the next onset rather than by a rest over the bar line.
+      rather than the third beat). The Bar and EOS tokens count as the position at the bar's end (4 beats), and a
+      Rest as that plus its length, so that time moves on by the next onset rather than by a rest over the bar
+      line or the end of the piece.
     """
 
     def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
@@ -264,6 +265,8 @@ class DensityLogitsProcessor(LogitsProcessor):
                 self.bias[i] = -bias * position / types.per_beat
         if types.bar is not None:
             self.bias[types.bar] = -bias * (4 if bias > 0 else 1)
+        if bias > 0 and types.eos is not None:  # ending the piece is no shortcut either
+            self.bias[types.eos] = -bias * 4
 
     def __call__(self, input_ids, scores):
         width = min(len(self.bias), scores.shape[1])

@@ -8,7 +8,6 @@ This file is Hub remote code: it imports only the standard library and transform
 
 from transformers import PreTrainedConfig
 
-
 MAX_PARAMETERS = 20_000_000_000  # 80 GB in float32: more than any machine this model is meant for
 
 
