@@ -72,6 +72,28 @@ def launch_script(script: str, *args, check: bool = True, num_processes: int = 1
     return result.returncode, output
 
 
+
+def wait_for_page(process, url: str, text: str, timeout: float, poll: float = 1.0) -> None:
+    """Poll `url` until it serves a page containing `text` (within `timeout` s, while `process` lives), then stop
+    the process group; fails with the process's output if it died first."""
+    import signal
+    import time
+    import urllib.request
+
+    try:
+        deadline, page = time.time() + timeout, ""
+        while time.time() < deadline and process.poll() is None:
+            try:
+                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(poll)
+        assert text in page, process.stdout.read() if process.poll() is not None else "no page"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
 def tiny_gan_config(**overrides):
     from neuroart import NeuroArtGANConfig
 

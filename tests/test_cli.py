@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for_page
+
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 
@@ -133,9 +135,6 @@ def test_check_poem_exit_codes():
 
 def test_quickstart_opens_the_studio_on_its_models(models):
     """What `neuroart quickstart` does after training (without --no-launch): serve the studio on the models."""
-    import signal
-    import time
-    import urllib.request
 
     from space_helpers import free_port
 
@@ -144,15 +143,4 @@ def test_quickstart_opens_the_studio_on_its_models(models):
                                 f"launch_studio({str(models)!r}, {port})"], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})
-    try:
-        deadline, page = time.time() + 180, ""
-        while time.time() < deadline and process.poll() is None:
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-                break
-            except OSError:
-                time.sleep(1)
-        assert "NeuroArt Studio" in page, process.stdout.read() if process.poll() is not None else "no page"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    wait_for_page(process, f"http://127.0.0.1:{port}/", "NeuroArt Studio", timeout=180, poll=1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, launch_script, run_python
+from conftest import REPO_ROOT, launch_script, run_python, wait_for_page
 
 RELEASES = REPO_ROOT / "releases"
 KINDS = ["gan", "music", "poetry"]
@@ -176,9 +176,6 @@ def test_demo_path_serves_the_studio_on_the_releases_without_training(tmp_path):
     """`make demo` = install + `neuroart quickstart`: samples from the releases, then the studio is served."""
     for kind in KINDS:
         release(kind)
-    import signal
-    import time
-    import urllib.request
 
     from space_helpers import free_port
 
@@ -188,18 +185,7 @@ def test_demo_path_serves_the_studio_on_the_releases_without_training(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "neuroart.cli", "quickstart", "--output_dir",
                                 str(tmp_path / "demo"), "--port", str(port)], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
-    try:
-        deadline, page = time.time() + 400, ""
-        while time.time() < deadline and process.poll() is None:
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-                break
-            except OSError:
-                time.sleep(2)
-        assert "NeuroArt Studio" in page, process.stdout.read() if process.poll() is not None else "no page"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    wait_for_page(process, f"http://127.0.0.1:{port}/", "NeuroArt Studio", timeout=400, poll=2)
     samples = tmp_path / "demo" / "samples"
     assert list(samples.glob("painting_*.png")) and list(samples.glob("music_*.mid")) and list(
         samples.glob("poem_*.txt"))

@@ -50,6 +50,7 @@ def styles() -> list[str]:
     return [ANY_STYLE] + [str(names.get(i, i)) for i in range(model.config.num_classes)]
 
 
+# Copied from spaces/neuroart-poetry/app.py::number
 def number(name: str, value, kind=float):
     """`value` as `kind` within LIMITS[name], or a gr.Error that says the allowed range."""
     low, high = LIMITS[name]

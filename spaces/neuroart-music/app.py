@@ -51,6 +51,7 @@ def load():
         return _load()
 
 
+# Copied from spaces/neuroart-poetry/app.py::number
 def number(name: str, value, kind=float):
     """`value` as `kind` within LIMITS[name], or a gr.Error that says the allowed range."""
     low, high = LIMITS[name]
