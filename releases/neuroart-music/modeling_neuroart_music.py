@@ -163,12 +163,6 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         self.dropout = nn.Dropout(config.dropout)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
-
     def _zero_state(self, batch_size: int, like: torch.Tensor):
         zeros = like.new_zeros(self.config.num_hidden_layers, batch_size, self.config.hidden_size)
         return (zeros, zeros.clone()) if self.config.rnn_type == "lstm" else zeros
@@ -335,18 +329,6 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
         self.model = NeuroArtMusicModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, new_embeddings):
-        self.lm_head = new_embeddings
 
     def forward(
         self,
