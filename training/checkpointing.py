@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from neuroart.training.faults import fault_at
+
 CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 COMPLETE = "COMPLETE"
 
@@ -78,7 +80,7 @@ def save_checkpoint(accelerator, output_dir, step: int, state: dict, tensors: di
             for old in list_checkpoints(output_dir)[:-total_limit]:
                 shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
-    if os.environ.get("NEUROART_FAULT_CRASH_AFTER_CHECKPOINT") == str(step):  # tests: a crash at a known step
+    if fault_at("CRASH_AFTER_CHECKPOINT") == step:  # the test seam (faults.py): a crash at a known step
         os._exit(17)
     return final
 

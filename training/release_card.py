@@ -119,6 +119,11 @@ def harmonisation_sample(model, tokenizer, folder: Path) -> list[str]:
             f"[WAV](samples/harmonized.wav), {engine}):\n\n![harmonised](samples/harmonized.png)\n"]
 
 
+# Where each release trained (the recipes run fp32 everywhere: bf16 autocast is native only on AMX / AVX512-BF16).
+TRAINED_ON = {"gan": "a 2-vCPU AMD EPYC with AVX512-BF16 (2026-12-02)",
+              "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU AMD EPYC"}
+
+
 def write_release_card(kind: str, trained: Path, folder: Path | None = None, stage_dirs=None) -> Path:
     from neuroart.hub import write_model_card
 
@@ -143,9 +148,8 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
                         "warm-up and cosine decay, a new data order)" if len(launches) > 1 else "")
         + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
-        f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, fp32 (no "
-        f"native bf16 on the AVX2-only CPU), "
-        f"{(quality.get('machine') or {}).get('cpu', 'CPU')}; weights stored in "
+        f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, fp32 "
+        f"(`--mixed_precision no`), on {TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
         f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}."
         + (" The first stage was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
            "seconds of the first segment are estimated from the process clock at the stop."

@@ -37,6 +37,7 @@ from neuroart.training.checkpointing import (  # noqa: E402
     save_checkpoint,
 )
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
+from neuroart.training.faults import fault_at  # noqa: E402
 from neuroart.training.gan_losses import discriminator_loss, generator_loss  # noqa: E402, F401  (also re-exported)
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.numerics import all_finite, budget_exhausted  # noqa: E402
@@ -211,7 +212,7 @@ def main(args):
     progress.start_clock(cpu_started)
     d_loss = g_loss = torch.zeros(())
     loss_history, consecutive_bad, restored, history_start = [], 0, 0, global_step
-    fault_step = int(os.environ.get("NEUROART_FAULT_NAN_WEIGHTS_AT_STEP", "0"))  # tests: simulate a divergence
+    fault_step = fault_at("NAN_WEIGHTS_AT_STEP")  # the test seam (faults.py): a simulated divergence
 
     def step_ok(loss, network, optimizer) -> str | None:
         """Backward + clip + step for one network; the reason when the step is skipped instead (all ranks agree)."""

@@ -25,6 +25,7 @@ from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_po
 from neuroart.poetry.prosody import split_lines  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
 from neuroart.training.data import SkipCounter, clean_poem_record, load_poems, stream_dataset  # noqa: E402
+from neuroart.training.faults import fault_on  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import (  # noqa: E402
     StreamedBlocks,
@@ -167,7 +168,7 @@ def main(args):
                            type(error).__name__, error)
 
     def write_samples(unwrapped, step):
-        if os.environ.get("NEUROART_FAULT_SAMPLE"):  # tests: a sample writer that crashes
+        if fault_on("SAMPLE"):  # the test seam (faults.py): a sample writer that crashes
             raise RuntimeError("simulated failure")
         unwrapped.eval()
         lines = []
