@@ -257,6 +257,18 @@ def test_release_code_is_the_package_code():
                 f"{path} differs from {source}: copy it (python -m neuroart.training.release {kind} --steps code)")
 
 
+def test_the_music_release_s_decoding_defaults_survive_loading():
+    """`generation_config.json`'s own keys (the voices cap, the tonality weight) are what `voices="auto"` and
+    `tonality="auto"` read; a config marked `_from_model_config` would lose them on load."""
+    from transformers import GenerationConfig
+
+    from neuroart.training.release import GENERATION_DEFAULTS
+
+    for kind, defaults in GENERATION_DEFAULTS.items():
+        loaded = GenerationConfig.from_pretrained(release(kind))
+        assert {name: getattr(loaded, name, None) for name in defaults} == defaults
+
+
 @pytest.mark.slow
 def test_the_release_composer_harmonizes_and_steers_density():
     """On the music release: a melody stays note for note as the top voice, and density low < medium < high in

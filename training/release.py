@@ -140,6 +140,10 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
         model = model.half()
     for name, value in GENERATION_DEFAULTS.get(kind, {}).items():
         setattr(model.generation_config, name, value)
+    if GENERATION_DEFAULTS.get(kind):
+        # A generation config marked `_from_model_config` is rebuilt from the model config on load, and transformers
+        # then drops every attribute it does not know (our `max_voices`, `tonality`): unmark it.
+        model.generation_config._from_model_config = False
     model.save_pretrained(target)
     config_path = target / "config.json"  # stored in float16, loaded as float32 (save_pretrained writes float16)
     config = json.loads(config_path.read_text())

@@ -66,7 +66,7 @@ MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (harmonic minor)
 # Retuned 2026-12-02 with the time-forward grammar and the voices cap, on the stage-1 composer (not the release):
 # notes per bar 0.66x / 1.89x of its free pieces. Free release pieces are 0.85x the held-out chorales, hence high > |low|.
-DENSITIES = {"low": -1.0, "medium": 0.0, "high": 1.5}  # chosen on another model: benchmarks/results/music_density_sweep.json
+DENSITIES = {"low": -1.0, "medium": 0.0, "high": 2.0}  # chosen on another model: benchmarks/results/music_density_sweep.json
 MAX_BEATS = 12
 
 
@@ -240,29 +240,31 @@ class DensityLogitsProcessor(LogitsProcessor):
 
     Both ways: +bias on the note-start tokens (Program and Pitch: more or fewer notes per onset), and -bias x
     log2(beats) on each Duration (high density favours eighths over halves: under a voices cap more notes per bar
-    must come from shorter notes).
+    must come from shorter notes). Durations below an eighth count as an eighth: a chorale's quickest motion.
 
     Time, the other half of notes per bar:
     - sparser (bias < 0): -bias on Bar, so bars end sooner;
-    - denser (bias > 0): onsets come sooner. Each Position token gets -bias x its place in the bar in beats; the
-      grammar allows only positions after the current one, so among them the nearest gains most (the next eighth
-      rather than the third beat). The Bar and EOS tokens count as the position at the bar's end (4 beats), and a
-      Rest as that plus its length, so that time moves on by the next onset rather than by a rest over the bar
-      line or the end of the piece.
+    - denser (bias > 0): onsets come sooner. Each Position token gets -bias x its place in the bar in beats,
+      rounded up to the eighth-note grid; the grammar allows only positions after the current one, so among them
+      the nearest eighth gains most (the next eighth rather than the third beat), and the model's own taste picks
+      within it. The Bar and EOS tokens count as the position at the bar's end (4 beats), and a Rest as that plus
+      its length, so that time moves on by the next onset rather than by a rest over the bar line or the end of
+      the piece.
     """
 
     def __init__(self, tokenizer, bias: float, types: _TokenTypes | None = None):
         types = types or _TokenTypes(tokenizer)
+        eighth = types.per_beat / 2
         # A note starts at its Program token where the tokenizer has programs (Program -> Pitch), else at its Pitch.
         self.bias = torch.tensor([bias if k in ("Pitch", "Program") else 0.0 for k in types.kind])
         for i, length in types.length.items():
             if types.kind[i] == "Duration":
-                self.bias[i] = -bias * math.log2(max(length, 1) / types.per_beat)
+                self.bias[i] = -bias * math.log2(max(length, eighth) / types.per_beat)
             elif bias > 0:  # Rest
-                self.bias[i] = -bias * (4 + length / types.per_beat)
+                self.bias[i] = -bias * (4 + max(length, eighth) / types.per_beat)
         if bias > 0:
             for i, position in types.position.items():
-                self.bias[i] = -bias * position / types.per_beat
+                self.bias[i] = -bias * math.ceil(position / eighth) * eighth / types.per_beat
         if types.bar is not None:
             self.bias[types.bar] = -bias * (4 if bias > 0 else 1)
         if bias > 0 and types.eos is not None:  # ending the piece is no shortcut either
