@@ -152,8 +152,7 @@ def test_density_and_validation(tokenizer, untrained):
 
 def test_high_density_moves_time_forward_by_the_nearest_onset(tokenizer):
     """density > 0: among the positions the grammar allows (those after the current one) the nearest is favoured
-    most, and ending the bar, the piece or resting over the bar line each costs more than the last position of a 4/4
-    bar; shorter
+    most, ending the bar or the piece costs as much as the last eighth of a 4/4 bar, and a rest more; shorter
     notes and more notes per onset gain. density < 0 ends bars sooner and leaves positions alone."""
     from neuroart.music.generation import DensityLogitsProcessor
 
@@ -164,7 +163,9 @@ def test_high_density_moves_time_forward_by_the_nearest_onset(tokenizer):
     assert bias == sorted(bias, reverse=True) and bias[0] == 0.0 and bias[-1] < bias[0]
     per_beat = max(tokenizer.config.beat_res.values())
     last = min(float(dense[i]) for p, i in positions if p < 4 * per_beat)  # the last position of a 4/4 bar
-    for token in ("Bar_None", "EOS_None", *[t for t in vocab if t.startswith("Rest_")]):
+    for token in ("Bar_None", "EOS_None"):  # the bar's end: as late as its last eighth
+        assert float(dense[vocab[token]]) <= last, token
+    for token in (t for t in vocab if t.startswith("Rest_")):
         assert float(dense[vocab[token]]) < last, token
     pitch = next(i for t, i in vocab.items() if t.startswith("Pitch_"))
     assert float(dense[pitch]) == 1.5 and float(dense[vocab["Duration_0.1.8"]]) > 0 > float(dense[vocab["Duration_2.0.8"]])
