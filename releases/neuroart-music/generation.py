@@ -889,7 +889,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     ("add 8 more bars"): the result holds the new bars only, or the whole piece with `keep_primer=True`.
 
     `voices` caps how many notes sound at once (`VoicesLogitsProcessor`): an int, None for no cap, or "auto" (the
-    default) for the model's own `generation_config.max_voices` (4 for the Bach-chorale release; none elsewhere).
+    default) for the model's own `generation_config.max_voices` (5 for the Bach-chorale release; none elsewhere). With
+    `harmonize=True`, "auto" means no cap: a cap could keep a melody note from starting, and the melody's onsets
+    and at most three lower notes per onset shape the texture instead.
 
     `tonality` (nats, 0 = off) keeps the music in the key it has set up (`TonalityLogitsProcessor`, a soft bias
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
@@ -912,8 +914,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         density = DENSITIES[density]
     if density is not None and not -5 <= float(density) <= 5:
         raise ValueError(f"density={density} is out of range; use -5 to 5.")
-    if voices == "auto":
-        voices = getattr(getattr(model, "generation_config", None), "max_voices", None)
+    if voices == "auto":  # harmonising: the melody's onsets and the lower-notes rule shape the texture instead
+        voices = None if harmonize else getattr(getattr(model, "generation_config", None), "max_voices", None)
     if voices is not None and (isinstance(voices, (bool, str)) or not 1 <= int(voices) <= 64):
         raise ValueError(f"voices={voices!r} is out of range; use 1 to 64, None (no cap) or 'auto'.")
     if tonality == "auto":
