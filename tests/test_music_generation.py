@@ -314,12 +314,28 @@ def _most_sounding(score) -> int:
 
 
 def test_voices_cap_holds_by_construction(tokenizer, untrained):
-    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=3) for s in range(4)]
-    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None) for s in range(4)]
-    assert all(s.note_num() > 10 for s in capped)
+    # (An untrained model: the cap, the 1-beat silence limit and rests only in silence leave it few notes per piece
+    # before it picks EOS, hence 8 seeds.)
+    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=3) for s in range(8)]
+    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None) for s in range(8)]
+    assert all(s.note_num() > 0 for s in capped) and sum(s.note_num() for s in capped) > 50
     assert max(_most_sounding(s) for s in capped) <= 3 < max(_most_sounding(s) for s in free)
     with pytest.raises(ValueError, match="voices"):
         generate_music(untrained, tokenizer, voices=0)
+
+
+def test_no_long_silence_under_the_voices_cap(tokenizer, untrained):
+    """With a voices cap the music never falls silent for more than a beat (a rest is timed from the last note's
+    end, as miditok decodes it); without one an untrained model leaves long gaps."""
+    def longest_gap(score):
+        notes, end, gap = sorted((n.time, n.time + n.duration) for t in score.tracks for n in t.notes), 0, 0
+        for start, stop in notes:
+            gap, end = max(gap, start - end), max(end, stop)
+        return gap / score.ticks_per_quarter
+
+    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=4) for s in range(8)]
+    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None) for s in range(8)]
+    assert max(longest_gap(s) for s in capped if s.note_num()) <= 1.0 < max(longest_gap(s) for s in free)
 
 
 def test_tonality_keeps_the_piece_in_its_key(tokenizer, untrained):

@@ -288,7 +288,10 @@ class VoicesLogitsProcessor(_ReadingProcessor):
     A state machine follows each row's time (Bar, TimeSig, Position, Rest) and the notes still sounding (each
     note's onset plus its Duration). While `max_voices` notes sound, no new note may start there (Program and Pitch
     are banned), and a Position at which every voice is still held is banned, so time moves on to where a voice is
-    free. The primer's notes count too. A row the mask would leave empty is left as it is."""
+    free. Nor does the music fall silent for long (a chorale never does): time may move on at most `max_silence`
+    (1 beat) past the end of the last note; later Positions, a Bar or a Rest that would pass it are banned, and a
+    Rest only comes in silence (miditok times a Rest from the end of the last note). The primer's notes count too.
+    A row the mask would leave empty is left as it is."""
 
     def __init__(self, tokenizer, max_voices: int, types: _TokenTypes | None = None):
         self.types = types = types or _TokenTypes(tokenizer)
@@ -296,9 +299,13 @@ class VoicesLogitsProcessor(_ReadingProcessor):
         self.position_ids = torch.tensor(sorted(types.position), dtype=torch.long)
         self.position_values = torch.tensor([types.position[i] for i in sorted(types.position)])
         self.note_start = torch.tensor([k in ("Pitch", "Program") for k in types.kind])
+        self.max_silence = types.per_beat  # 1 beat
+        self.rest_ids = torch.tensor([i for i in sorted(types.length) if types.kind[i] == "Rest"], dtype=torch.long)
+        self.rest_lengths = torch.tensor([types.length[i] for i in self.rest_ids.tolist()])
 
     def _new_state(self) -> dict:
-        return {"bar": -1, "bar_start": 0, "bar_length": 4 * self.types.per_beat, "now": 0, "ends": []}
+        return {"bar": -1, "bar_start": 0, "bar_length": 4 * self.types.per_beat, "now": 0, "ends": [],
+                "last_end": 0}
 
     def _advance(self, state: dict, token: int) -> None:
         kind = self.types.kind[token] if token < self.types.size else "special"
@@ -311,25 +318,41 @@ class VoicesLogitsProcessor(_ReadingProcessor):
             state["bar_length"] = self.types.bar_length[token]
         elif kind == "Position":
             state["now"] = state["bar_start"] + self.types.position[token]
-        elif kind == "Rest":
-            state["now"] += self.types.length[token]
+        elif kind == "Rest":  # as miditok decodes it: from the end of the last note, across bar lines
+            state["now"] = max(state["now"], state["last_end"]) + self.types.length[token]
+            while state["now"] >= state["bar_start"] + state["bar_length"]:
+                state["bar_start"] += state["bar_length"]
         elif kind == "Duration":
             state["ends"].append(state["now"] + self.types.length[token])
+            state["last_end"] = max(state["last_end"], state["ends"][-1])
 
     def __call__(self, input_ids, scores):
         width = min(self.types.size, scores.shape[1])
         for row, state in self._states(input_ids):
             state["ends"] = [e for e in state["ends"] if e > state["now"]]  # notes still sounding from now on
-            if not state["ends"]:
-                continue
             banned = torch.zeros(width, dtype=torch.bool)
-            if len(state["ends"]) >= self.max_voices:
-                banned |= self.note_start[:width]
-            ends = torch.tensor(state["ends"])
-            at = state["bar_start"] + self.position_values  # each Position's time in this bar
-            full = (ends[None, :] > at[:, None]).sum(1) >= self.max_voices
-            ids = self.position_ids[full]
-            banned[ids[ids < width]] = True
+            if state["bar"] >= 0:  # no long silence: a note starts within max_silence of the last note's end
+                limit = state["last_end"] + self.max_silence
+                late = self.position_ids[state["bar_start"] + self.position_values > limit]
+                banned[late[late < width]] = True
+                long_rests = self.rest_ids[state["now"] + self.rest_lengths > limit]
+                banned[long_rests[long_rests < width]] = True
+                bar = self.types.bar
+                if bar is not None and bar < width and state["bar_start"] + state["bar_length"] > limit:
+                    banned[bar] = True
+            if state["ends"]:
+                # miditok decodes a Rest from the end of the last note (time = max(previous note end, now) + rest):
+                # a Rest while notes still sound would open a silence the model never meant. Rests only in silence.
+                banned[self.rest_ids[self.rest_ids < width]] = True
+                if len(state["ends"]) >= self.max_voices:
+                    banned |= self.note_start[:width]
+                ends = torch.tensor(state["ends"])
+                at = state["bar_start"] + self.position_values  # each Position's time in this bar
+                full = (ends[None, :] > at[:, None]).sum(1) >= self.max_voices
+                ids = self.position_ids[full]
+                banned[ids[ids < width]] = True
+            if not banned.any():
+                continue
             masked = scores[row, :width].masked_fill(banned.to(scores.device), float("-inf"))
             if torch.isfinite(masked).any():
                 scores[row, :width] = masked
