@@ -339,16 +339,24 @@ def generate_music_cli(args, out: Path, name: str) -> int:
     settings = {"model": name, "bars": bars, "key": args.key, "density": args.density,
                 "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
                 "primer": args.primer, "keep_primer": args.keep_primer, "harmonize": args.harmonize,
-                "voices": args.voices, "tonality": args.tonality}
+                "voices": args.voices, "tonality": args.tonality, "meter": args.meter}
+    meter = "auto" if args.meter is None else args.meter
     voices = "auto" if args.voices is None else (args.voices or None)
     tonality = "auto" if args.tonality is None else args.tonality
 
     def compose(seed: int, audio: bool = True) -> list[str]:
-        piece = generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
-                               max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
-                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
-                               harmonize=args.harmonize, voices=voices, tonality=tonality, return_details=True)
+        try:
+            piece = _compose(seed)
+        except ValueError as error:  # a setting the model cannot honour (a metre or key it does not know)
+            raise SystemExit(str(error)) from None
         return [Path(path).name for path in piece.save(out, settings, audio=audio)]
+
+    def _compose(seed: int):
+        return generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
+                              max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
+                              temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
+                              harmonize=args.harmonize, voices=voices, tonality=tonality, meter=meter,
+                              return_details=True)
 
     if args.num:
         return _bulk(args, out, lambda seeds: [(compose(s, audio=not args.midi_only), settings) for s in seeds], 1)
@@ -465,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     gm.add_argument("--tonality", type=bounded(0.0, 20.0, float), default=None,
                     help="Nats an out-of-key pitch loses once a key has set in (0 = off; default: the model's own, "
                          "2 for the release).")
+    gm.add_argument("--meter", default=None,
+                    help="Metre of a new piece, e.g. 3/4 (default: drawn as often as the model's training pieces "
+                         "use each metre; a primer brings its own).")
     gm.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
     gm.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Top-k sampling (0 = off).")
     gm.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")

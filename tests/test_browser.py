@@ -54,6 +54,22 @@ def browser():
         browser.close()
 
 
+def click_until(page, button: str, output: str, tries: int = 3, wait_ms: int = 60_000) -> None:
+    """Click `button` until `output` appears. A click that lands while the Svelte app is still wiring its event
+    handlers is lost without a trace (CI once waited 120 s on a GAN page whose paint function was never called), so a
+    click with no output after `wait_ms` is repeated; an error toast from the server fails at once, with its text."""
+    for attempt in range(tries):
+        page.locator(button).click(timeout=120_000)
+        try:
+            page.locator(output).first.wait_for(state="attached", timeout=wait_ms * (attempt + 1))
+            return
+        except sync_api.TimeoutError:
+            toasts = page.locator(".toast-body").all_inner_texts()
+            if any("error" in t.lower() for t in toasts):
+                raise AssertionError(f"the Space answered {button} with an error: {toasts}") from None
+    raise AssertionError(f"{output} never appeared after {tries} clicks on {button}")
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_space_in_a_real_browser(name, models, browser):
     button, output = PAGES[name]
@@ -63,8 +79,7 @@ def test_space_in_a_real_browser(name, models, browser):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         try:
             page.goto(url, wait_until="domcontentloaded", timeout=120_000)
-            page.locator(button).click(timeout=120_000)
-            page.locator(output).first.wait_for(state="attached", timeout=120_000)
+            click_until(page, button, output)
             if name == "neuroart-studio":
                 page.locator("#bundle a").first.wait_for(timeout=60_000)  # the zip is offered for download
                 poem = page.locator("#poem textarea").input_value()

@@ -21,6 +21,7 @@ from neuroart.music.generation import (  # noqa: E402
     in_scale_rate,
     load_tokenizer,
     melody_line,
+    meter_prior,
     midi_provenance,
     notes_per_bar,
     parse_key,
@@ -474,3 +475,37 @@ def test_composition_save_writes_midi_with_provenance_and_audio(tokenizer, untra
     assert any("seed" in line for line in midi_provenance(midi))
     with wave.open(paths[1]) as audio:
         assert audio.getnframes() > 0
+
+
+def _metres(tokenizer, composition) -> set[str]:
+    return {tokenizer[i].split("_", 1)[1] for i in composition.token_ids if tokenizer[i].startswith("TimeSig_")}
+
+
+def test_meter_sets_the_metre_of_a_new_piece(tokenizer, untrained, tmp_path):
+    def compose(seed, **kwargs):
+        return generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=200, seed=seed, return_details=True,
+                              **kwargs)
+
+    assert all(_metres(tokenizer, compose(s, meter="3/4")) == {"3/4"} for s in range(6))
+    drawn = [_metres(tokenizer, compose(s, meter={"4/4": 0.5, "6/8": 0.5})) for s in range(16)]
+    assert set().union(*drawn) == {"4/4", "6/8"} and all(len(m) == 1 for m in drawn)
+    untrained.generation_config.meter_prior = {"6/8": 1.0}  # "auto" (the default) reads the model's prior
+    try:
+        assert all(_metres(tokenizer, compose(s)) == {"6/8"} for s in range(4))
+    finally:
+        del untrained.generation_config.meter_prior
+    with pytest.raises(ValueError, match="meter='7/4'"):
+        compose(0, meter="7/4")
+    with pytest.raises(ValueError, match="primer"):
+        compose(0, meter="3/4", primer=make_midi())
+
+
+def test_meter_prior_counts_the_opening_metres(tokenizer):
+    from symusic import TimeSignature
+
+    def piece(numerator):
+        score = to_score(make_midi())
+        score.time_signatures = [TimeSignature(0, numerator, 4)]
+        return score
+
+    assert meter_prior(tokenizer, [piece(4), piece(4), piece(4), piece(3)]) == {"4/4": 0.75, "3/4": 0.25}

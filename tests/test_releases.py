@@ -267,6 +267,8 @@ def test_the_music_release_s_decoding_defaults_survive_loading():
     for kind, defaults in GENERATION_DEFAULTS.items():
         loaded = GenerationConfig.from_pretrained(release(kind))
         assert {name: getattr(loaded, name, None) for name in defaults} == defaults
+    prior = GenerationConfig.from_pretrained(release("music")).meter_prior  # `meter="auto"`: the training metres
+    assert max(prior, key=prior.get) == "4/4" and 0 < prior["3/4"] < 0.2 and abs(sum(prior.values()) - 1) < 1e-3
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from neuroart.music.generation import (  # noqa: E402
     encode,
     generate_music,
     load_tokenizer,
+    meter_prior,
     piano_roll_image,
     render_audio,
     score_to_midi_bytes,
@@ -169,6 +170,12 @@ def main(args):
             rnn_type=args.rnn_type, vocab_size=len(tokenizer), hidden_size=args.hidden_size,
             num_hidden_layers=args.num_hidden_layers, dropout=args.dropout, pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"]))
+    if not args.streaming:  # `generate_music(meter="auto")` draws a new piece's metre as often as these pieces use it
+        prior = meter_prior(tokenizer, [data for _, data in train_items])
+        if prior:
+            model.generation_config.meter_prior = prior
+            model.generation_config._from_model_config = False  # else transformers drops the key on load
+            logger.info("Metres of the training pieces: %s.", prior)
     init_trackers(accelerator, args, "neuroart-music")
     samples = Path(args.output_dir) / "samples"
 
