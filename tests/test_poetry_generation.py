@@ -165,6 +165,25 @@ def test_write_poem_is_deterministic_and_validates(untrained, tokenizer):
         write_poem(untrained, tokenizer, form="词")
 
 
+@pytest.mark.parametrize("form", ["七言绝句", "quatrain"])
+def test_candidates_are_scored_by_the_model_s_own_logits(untrained, tokenizer, form, monkeypatch):
+    """write_poem ranks its candidates by the mean log-probability of their tokens under the model itself: taken
+    from generate()'s raw logits (no second forward pass), which the form processors must leave untouched."""
+    from neuroart.poetry import generation
+
+    score, seen = generation._mean_logprob, []
+
+    def spy(model, sequences, prompt_length, step_logits=None):
+        seen.append((score(model, sequences, prompt_length, step_logits), score(model, sequences, prompt_length)))
+        return seen[-1][0]
+
+    monkeypatch.setattr(generation, "_mean_logprob", spy)
+    poem = write_poem(untrained, tokenizer, form=form, seed=3, keywords=None if form == "quatrain" else "风 花")
+    (from_steps, scored_again), = seen
+    assert from_steps == pytest.approx(scored_again, abs=1e-4)
+    assert any(poem.score == pytest.approx(s, abs=1e-6) for s in from_steps)
+
+
 def test_english_form_controls_line_count(untrained, tokenizer):
     poem = write_poem(untrained, tokenizer, form="quatrain", rhyme_scheme="ABAB", seed=0, num_candidates=2)
     assert len(poem.text.split("\n")) == 4 and all(line.strip() for line in poem.text.split("\n"))
