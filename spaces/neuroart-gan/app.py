@@ -13,13 +13,14 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from transformers import AutoModel  # noqa: E402
+from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 from transformers.utils import cached_file  # noqa: E402
 
 MODEL_ID = os.environ.get("NEUROART_GAN_MODEL", "neuroart/neuroart-gan")
@@ -32,10 +33,12 @@ LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the mode
 
 @functools.lru_cache(maxsize=1)
 def _load():
-    """(model, its remote-code module, path of the nearest-training index or None), loaded once."""
+    """(model, the painting I/O helpers of the model's images.py, path of the nearest-training index or None),
+    loaded once."""
     model = AutoModel.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
-    module = sys.modules[type(model).__module__]  # save_image, save_animation, nearest_in_index live there
-    index = cached_file(MODEL_ID, module.NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
+    module = SimpleNamespace(**{name: get_class_from_dynamic_module(f"images.{name}", MODEL_ID)
+                                for name in ("save_image", "save_animation", "nearest_in_index")})
+    index = cached_file(MODEL_ID, "nearest_index.safetensors", _raise_exceptions_for_missing_entries=False)
     return model, module, index
 
 
