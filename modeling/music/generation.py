@@ -934,10 +934,15 @@ def estimate_key(score) -> str:
     return _key_of_histogram(histogram)
 
 
+# The keys `key=` takes and `estimate_key` names, tonic by pitch class (apps list them: the Spaces' key menus).
+KEY_TONICS = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+KEYS = KEY_TONICS + [tonic + "m" for tonic in KEY_TONICS]
+
+
 def _key_of_histogram(histogram) -> str:
     major = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88]
     minor = [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17]
-    names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+    names = KEY_TONICS
 
     def correlation(a, b):
         ma, mb = sum(a) / 12, sum(b) / 12
@@ -1217,6 +1222,8 @@ __all__ = [
     "melody_line",
     "Composition",
     "DensityLogitsProcessor",
+    "KEYS",
+    "KEY_TONICS",
     "KeyLogitsProcessor",
     "MeterLogitsProcessor",
     "meter_prior",

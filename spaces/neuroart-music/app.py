@@ -23,8 +23,7 @@ from transformers import AutoModelForCausalLM  # noqa: E402
 from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 
 MODEL_ID = os.environ.get("NEUROART_MUSIC_MODEL", "neuroart/neuroart-music")
-NOTES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
-KEYS = ["any"] + NOTES + [note + "m" for note in NOTES]
+KEYS = ["any"] + list(get_class_from_dynamic_module("generation.KEYS", MODEL_ID))  # the model's remote code's
 DENSITIES = ["any", "low", "medium", "high"]
 LIMITS = {"temperature": (0.1, 2.0), "top_k": (0, 200), "top_p": (0.1, 1.0), "seed": (0, 2**31 - 1),
           "bars": (1, 16)}

@@ -20,8 +20,8 @@ from transformers.dynamic_module_utils import get_class_from_dynamic_module  # n
 from transformers.utils import cached_file  # noqa: E402
 
 MODEL_ID = os.environ.get("NEUROART_POETRY_MODEL", "neuroart/neuroart-poetry")
-CHINESE_FORMS = ["五言绝句", "七言绝句", "五言律诗", "七言律诗"]
-ENGLISH_FORMS = ["quatrain", "sonnet"]
+CHINESE_FORMS = list(get_class_from_dynamic_module("prosody.FORMS", MODEL_ID))  # the poet's remote code's forms
+ENGLISH_FORMS = list(get_class_from_dynamic_module("prosody.ENGLISH_FORMS", MODEL_ID))
 LIMITS = {"candidates": (1, 8), "temperature": (0.1, 2.0), "seed": (0, 2**31 - 1), "text": 40, "pasted": 400}
 
 

@@ -43,7 +43,7 @@ MODELS = {
     "music": os.environ.get("NEUROART_MUSIC_MODEL", "neuroart/neuroart-music"),
     "poetry": os.environ.get("NEUROART_POETRY_MODEL", "neuroart/neuroart-poetry"),
 }
-NOTES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+NOTES = get_class_from_dynamic_module("generation.KEY_TONICS", MODELS["music"])  # by pitch class, from the composer
 MAX_THEME = 24
 MAX_SEED = 2**31 - 1
 BARS = 4
