@@ -62,6 +62,16 @@ def write_results(script: str, summary: dict, details: dict | None = None, comma
     return path
 
 
+def timed_pair(fn_a, fn_b, repeats: int = 3) -> tuple[float, float]:
+    """Best wall times of `repeats` calls each of fn_a() and fn_b(), taken in turns (a, b, a, b, ...), so that a
+    change in the machine's load during the run (another process, a thermal step) falls on both sides alike."""
+    best_a = best_b = float("inf")
+    for _ in range(repeats):
+        best_a = min(best_a, timed(fn_a, 1))
+        best_b = min(best_b, timed(fn_b, 1))
+    return best_a, best_b
+
+
 def timed(fn, repeats: int = 3) -> float:
     """Best wall time of `repeats` calls of fn()."""
     best = float("inf")
