@@ -22,9 +22,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO_ROOT, setup_threads, write_results  # noqa: E402
+from common import (  # noqa: E402
+    REPO_ROOT,
+    setup_threads,
+    timed_pair,  # noqa: E402
+    write_results,
+)
 from common import timed as best_of  # noqa: E402  (best wall time of `repeats` calls)
-from common import timed_pair  # noqa: E402
 
 
 def music(args, results: dict) -> None:
