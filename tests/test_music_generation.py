@@ -259,7 +259,7 @@ def test_midi_from_a_local_hub_style_dataset(tmp_path):
 def test_fluidsynth_engine_when_installed(tmp_path):
     import shutil
 
-    from neuroart.music.generation import _soundfont
+    from neuroart.music.audio import _soundfont
 
     if not shutil.which("fluidsynth") or _soundfont() is None:
         pytest.skip("FluidSynth and a GM soundfont are not installed (apt-get install fluidsynth fluid-soundfont-gm)")

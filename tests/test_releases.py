@@ -249,8 +249,12 @@ def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
 def test_release_code_is_the_package_code():
     """Each release ships the package's current remote code (so the Spaces, which run the shipped helpers, get the
     features the package documents)."""
+    import importlib
+
     for kind in KINDS:
         folder = release(kind)
+        helpers = getattr(importlib.import_module(f"neuroart.{kind}.modeling_neuroart_{kind}"), "HELPER_MODULES", ())
+        assert all((folder / name).exists() for name in helpers), f"{folder} lacks one of its helpers {helpers}"
         for path in folder.glob("*.py"):
             source = REPO_ROOT / "modeling" / kind / path.name
             assert source.exists() and path.read_bytes() == source.read_bytes(), (

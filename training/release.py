@@ -169,13 +169,16 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
 
 def refresh_code(kind: str, target: Path | None = None) -> list[str]:
     """Copy the package's current remote code over the `.py` files a release folder ships (weights untouched)."""
+    import importlib
+
     target = target or release_dir(kind)
+    helpers = getattr(importlib.import_module(f"neuroart.{kind}.modeling_neuroart_{kind}"), "HELPER_MODULES", ())
     copied = []
-    for path in sorted(target.glob("*.py")):
-        source = REPO_ROOT / "modeling" / kind / path.name
-        if source.exists() and source.read_bytes() != path.read_bytes():
+    for name in sorted({path.name for path in target.glob("*.py")} | set(helpers)):  # a new helper module too
+        source, path = REPO_ROOT / "modeling" / kind / name, target / name
+        if source.exists() and (not path.exists() or source.read_bytes() != path.read_bytes()):
             shutil.copyfile(source, path)
-            copied.append(path.name)
+            copied.append(name)
     return copied
 
 

@@ -1,7 +1,7 @@
 """The NeuroArt music model: an LSTM/GRU language model over miditok MIDI tokens.
 
-`generate_music`, `render_audio`, `piano_roll_image`, `score_to_midi_bytes` and the tokenizer helpers live in
-`generation.py` (they need miditok/symusic only when called).
+`generate_music` lives in `generation.py`, the tokenizer and MIDI I/O (`build_tokenizer`, `score_to_midi_bytes`) in
+`tokenization.py`, `render_audio` and `piano_roll_image` in `audio.py` (they need miditok/symusic only when called).
 """
 
 from .configuration_neuroart_music import NeuroArtMusicConfig
