@@ -6,6 +6,7 @@
 - `abstract_art`: the procedurally generated painting set, for runs with no data at all.
 - `augment`: DiffAugment (colour, translation, cutout).
 - `gan_losses`: the painting GAN's hinge, R1 and reconstruction losses (also used by the benchmarks).
+- `loop`: the skeleton of both training loops (resume, epochs, progress, checkpoints, CPU budget); each keeps its step.
 - `lm`: the language-model training loop shared by `train_music.py` and `train_poetry.py`.
 - `numerics`: non-finite-loss checks and the CPU-seconds budget.
 - `checkpointing`: atomic checkpoints, rotation and `--resume_from_checkpoint latest`.

@@ -17,9 +17,9 @@ from collections.abc import Callable
 import torch
 
 from .args import positive_int
-from .checkpointing import load_checkpoint, resolve_checkpoint, save_checkpoint
-from .numerics import all_finite, budget_exhausted
-from .tracking import logger, progress_bar
+from .loop import Run, resume
+from .numerics import all_finite
+from .tracking import logger
 
 
 def add_lm_args(parser, *, default_seq_len: int) -> None:
@@ -168,85 +168,56 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
         eval_loader = accelerator.prepare(eval_loader)
     unwrapped = accelerator.unwrap_model(model)
 
-    global_step, skipped, cpu_before = 0, 0, 0.0
-    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-    if checkpoint is not None:
-        state, _ = load_checkpoint(accelerator, checkpoint)
-        global_step, skipped = state["step"], state.get("skipped_steps", 0)
-        cpu_before = state.get("train_cpu_seconds", 0.0)  # a CPU budget spans the interrupted run and this one
-        logger.info("Resumed from %s at step %d.", checkpoint, global_step)
-    elif args.resume_from_checkpoint:
-        logger.info("No complete checkpoint in %s: starting from scratch.", args.output_dir)
-
+    state, _ = resume(accelerator, args)
     logger.info("Training %.2fM parameters for %d steps: %s blocks of %d tokens, batch %d x %d processes.",
                 unwrapped.num_parameters() / 1e6, max_steps, "streamed" if streaming else len(train_blocks),
                 args.max_seq_length, args.train_batch_size, accelerator.num_processes)
     metrics: dict = {}
     history = []
-    progress = progress_bar(accelerator, max_steps, global_step, budget)
-    start_epoch = global_step // steps_per_epoch
-    to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
-    started, cpu_started = time.time(), time.process_time() - cpu_before
-    clock["start"] = cpu_started
-    progress.start_clock(cpu_started)
+    run = Run(accelerator, args, max_steps, steps_per_epoch, state)
+    clock["start"] = run.cpu_started
     tokens_seen = 0
     loss = torch.zeros(())
-    num_epochs = math.ceil(max_steps / steps_per_epoch)
-    for epoch in range(start_epoch, num_epochs):
-        if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(epoch)
-        loader = accelerator.skip_first_batches(train_loader, to_skip) if epoch == start_epoch and to_skip else train_loader
-        for (batch,) in loader:
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    loss = model(input_ids=batch, labels=batch, use_cache=False).loss
-                finite = all_finite(accelerator, loss)
-                if finite:
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and args.max_grad_norm:
-                        accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            tokens_seen += batch.numel() * accelerator.num_processes
-            if not accelerator.sync_gradients:
-                continue
-            if not finite:
-                skipped += 1
-                logger.warning("Step %d: non-finite loss, skipped (%d so far).", global_step, skipped)
-            global_step += 1
-            mean_loss = accelerator.reduce(loss.detach().float(), "mean").item()  # over processes
-            progress.update(1)
-            progress.set_postfix(loss=f"{mean_loss:.3f}")
-            history.append(round(mean_loss, 5))
-            accelerator.log({"train_loss": mean_loss, "lr": scheduler.get_last_lr()[0]}, step=global_step)
-            if eval_loader is not None and (global_step % args.eval_steps == 0 or global_step == max_steps):
-                metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
-                metrics["val_step"] = global_step
-                accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=global_step)
-                logger.info("step %d: validation %.4f nats/token", global_step, metrics["val_nats_per_token"])
-            if global_step % args.checkpointing_steps == 0 or global_step == max_steps:
-                save_checkpoint(accelerator, args.output_dir, global_step,
-                                {"skipped_steps": skipped, "epoch": epoch,
-                                 "train_cpu_seconds": time.process_time() - cpu_started},
-                                None, args.checkpoints_total_limit)
-            if on_sample is not None and accelerator.is_main_process and (
-                    global_step % args.sample_steps == 0 or global_step == max_steps):
-                on_sample(unwrapped, global_step)
-                model.train()
-            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds, global_step):
-                max_steps = global_step
-            if global_step >= max_steps:
-                break
-        if global_step >= max_steps:
+    for (batch,) in run.batches(train_loader):
+        with accelerator.accumulate(model):
+            with accelerator.autocast():
+                loss = model(input_ids=batch, labels=batch, use_cache=False).loss
+            finite = all_finite(accelerator, loss)
+            if finite:
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        tokens_seen += batch.numel() * accelerator.num_processes
+        if not accelerator.sync_gradients:
+            continue
+        if not finite:
+            run.skipped += 1
+            logger.warning("Step %d: non-finite loss, skipped (%d so far).", run.step, run.skipped)
+        mean_loss = accelerator.reduce(loss.detach().float(), "mean").item()  # over processes
+        run.advance(loss=f"{mean_loss:.3f}")
+        history.append(round(mean_loss, 5))
+        accelerator.log({"train_loss": mean_loss, "lr": scheduler.get_last_lr()[0]}, step=run.step)
+        if eval_loader is not None and run.due(args.eval_steps):
+            metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
+            metrics["val_step"] = run.step
+            accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=run.step)
+            logger.info("step %d: validation %.4f nats/token", run.step, metrics["val_nats_per_token"])
+        run.checkpoint()
+        if on_sample is not None and accelerator.is_main_process and run.due(args.sample_steps):
+            on_sample(unwrapped, run.step)
+            model.train()
+        if run.done():
             break
-    progress.close()
-    if eval_loader is not None and metrics.get("val_step") != global_step:  # the final weights, not an earlier step's
+    run.close()
+    if eval_loader is not None and metrics.get("val_step") != run.step:  # the final weights, not an earlier step's
         metrics["val_nats_per_token"] = evaluate_loss(model, eval_loader, accelerator)
-        metrics["val_step"] = global_step
-    wall = time.time() - started
-    metrics.update(steps=global_step, skipped_steps=skipped, train_seconds=round(wall, 1),
-                   train_cpu_seconds=round(time.process_time() - cpu_started, 1),
+        metrics["val_step"] = run.step
+    wall = run.wall_seconds()
+    metrics.update(steps=run.step, skipped_steps=run.skipped, train_seconds=round(wall, 1),
+                   train_cpu_seconds=round(run.cpu_seconds(), 1),
                    train_tokens_per_second=round(tokens_seen / max(wall, 1e-9), 1), loss_history=history)
     accelerator.wait_for_everyone()
     return metrics

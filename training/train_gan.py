@@ -11,7 +11,9 @@ With no data flag it trains on the embedded procedural abstract-art set. The rec
 - Adam 2e-4, betas (0.5, 0.999), as FastGAN and lightweight-gan;
 - a fixed-seed latent grid written to `output_dir/samples/step_N.png` and to the tracker.
 
-Steps whose losses are not finite are skipped (all processes agree) and counted; no NaN reaches the weights.
+Steps whose losses are not finite are skipped (all processes agree) and counted; no NaN reaches the weights. The
+loop's skeleton (resume, epochs, progress toward the real end, checkpoints, CPU budget) is `neuroart.training.loop`,
+shared with the language models; only the GAN's step is here.
 The output folder is a Hub-ready repo: config, safetensors (generator, discriminator, EMA), remote code, a model card
 with the data, hyperparameters, metrics and a sample grid; `--push_to_hub` uploads it.
 """
@@ -23,7 +25,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waitin
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
@@ -31,23 +32,19 @@ import torch  # noqa: E402
 from neuroart import NeuroArtGANConfig, NeuroArtGANModel  # noqa: E402
 from neuroart.gan import NEAREST_INDEX_FILE, save_nearest_index  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
-from neuroart.training.checkpointing import (  # noqa: E402
-    load_checkpoint,
-    resolve_checkpoint,
-    save_checkpoint,
-)
+from neuroart.training.checkpointing import load_checkpoint, resolve_checkpoint  # noqa: E402
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
 from neuroart.training.faults import fault_at  # noqa: E402
 from neuroart.training.gan_losses import discriminator_loss, generator_loss  # noqa: E402, F401  (also re-exported)
 from neuroart.training.hub import export_model, publish  # noqa: E402
-from neuroart.training.numerics import all_finite, budget_exhausted  # noqa: E402
+from neuroart.training.loop import Run, resume  # noqa: E402
+from neuroart.training.numerics import all_finite  # noqa: E402
 from neuroart.training.tracking import (  # noqa: E402
     image_grid,
     init_trackers,
     log_image,
     logger,
     make_accelerator,
-    progress_bar,
     save_samples_image,
 )
 
@@ -187,31 +184,19 @@ def main(args):
 
     steps_per_epoch = math.ceil(len(loader) / args.gradient_accumulation_steps)
     max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
-    num_epochs = math.ceil(max_steps / steps_per_epoch)
 
-    global_step, skipped_steps, cpu_before = 0, 0, 0.0
-    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
-    if checkpoint is not None:
-        state, tensors = load_checkpoint(accelerator, checkpoint)
+    state, tensors = resume(accelerator, args)
+    if tensors:
         model.generator_ema.load_state_dict({k[len("ema."):]: v for k, v in tensors.items()})
-        global_step, skipped_steps = state["step"], state.get("skipped_steps", 0)
-        cpu_before = state.get("train_cpu_seconds", 0.0)  # a CPU budget spans the interrupted run and this one
-        logger.info("Resumed from %s at step %d.", checkpoint, global_step)
-    elif args.resume_from_checkpoint:
-        logger.info("No complete checkpoint in %s: starting from scratch.", args.output_dir)
 
     init_trackers(accelerator, args, "neuroart-gan")
     logger.info("Training %s (%.2fM parameters) for %d steps on %d images, %d per process, %d processes.",
                 "conditional" if conditional else "unconditional", model.num_parameters() / 1e6, max_steps,
                 len(dataset), args.train_batch_size, accelerator.num_processes)
-    progress = progress_bar(accelerator, max_steps, global_step, args.max_train_cpu_seconds)
+    run = Run(accelerator, args, max_steps, steps_per_epoch, state)
     device = accelerator.device
-    start_epoch = global_step // steps_per_epoch
-    batches_to_skip = (global_step % steps_per_epoch) * args.gradient_accumulation_steps
-    started, cpu_started = time.time(), time.process_time() - cpu_before
-    progress.start_clock(cpu_started)
     d_loss = g_loss = torch.zeros(())
-    loss_history, consecutive_bad, restored, history_start = [], 0, 0, global_step
+    loss_history, consecutive_bad, restored, history_start = [], 0, 0, run.step
     fault_step = fault_at("NAN_WEIGHTS_AT_STEP")  # the test seam (faults.py): a simulated divergence
 
     def step_ok(loss, network, optimizer) -> str | None:
@@ -227,86 +212,74 @@ def main(args):
         optimizer.step()
         return None
 
-    for epoch in range(start_epoch, num_epochs):
-        loader.set_epoch(epoch)
-        epoch_loader = loader
-        if epoch == start_epoch and batches_to_skip:
-            epoch_loader = accelerator.skip_first_batches(loader, batches_to_skip)
-        for pixels_batch, label_batch in epoch_loader:
-            real = pixels_batch.to(device).float() / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
-            flip = torch.rand(real.shape[0], 1, 1, 1, device=device) < 0.5
-            real = torch.where(flip, real.flip(3), real)
-            y = label_batch.to(device) if conditional else None
-            if fault_step and global_step == fault_step:
-                fault_step = 0  # once: NaN weights, as after a blown-up update
-                with torch.no_grad():
-                    for param in [*generator.parameters(), *discriminator.parameters()]:
-                        param.fill_(float("nan"))
-            with accelerator.accumulate(generator, discriminator):
-                z = torch.randn(real.shape[0], model.config.latent_dim, device=device)
-                use_r1 = args.r1_gamma > 0 and global_step % args.r1_interval == 0
-                with accelerator.autocast():
-                    fake = generator(z, y)
-                    d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
-                                                args.r1_gamma * args.r1_interval if use_r1 else 0.0,
-                                                args.reconstruction_weight)
-                problem = step_ok(d_loss, discriminator, opt_d)
-                opt_d.zero_grad(set_to_none=True)
-                if problem is None:
-                    with accelerator.autocast():
-                        g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
-                    problem = step_ok(g_loss, generator, opt_g)
-                opt_g.zero_grad(set_to_none=True)
-                opt_d.zero_grad(set_to_none=True)
-            if not accelerator.sync_gradients:
-                continue
-            means = accelerator.reduce(torch.stack([d_loss.detach().float(), g_loss.detach().float()]), "mean")
-            logs = {"d_loss": means[0].item(), "g_loss": means[1].item()}  # one all-reduce for both
-            if problem is not None:
-                skipped_steps += 1
-                consecutive_bad += 1
-                logger.warning("Step %d: %s (D %.4g, G %.4g), skipped (%d so far).", global_step, problem,
-                               logs["d_loss"], logs["g_loss"], skipped_steps)
-                if consecutive_bad >= args.max_consecutive_bad_steps:
-                    checkpoint = resolve_checkpoint(args.output_dir, "latest")
-                    if checkpoint is None:
-                        raise SystemExit(f"Training diverged ({consecutive_bad} bad steps in a row) before the "
-                                         "first checkpoint; lower --learning_rate or raise --explode_grad_norm.")
-                    state, tensors = load_checkpoint(accelerator, checkpoint)
-                    model.generator_ema.load_state_dict({k[len("ema."):]: v for k, v in tensors.items()})
-                    global_step, consecutive_bad, restored = state["step"], 0, restored + 1
-                    loss_history = loss_history[: max(0, global_step - history_start)]
-                    progress.n = global_step
-                    logger.warning("Diverged: restored %s (step %d); %d restore(s) so far.", checkpoint.name,
-                                   global_step, restored)
-                    continue
-            else:
-                consecutive_bad = 0
-                model.update_ema(min(model.config.ema_decay, (1 + global_step) / (10 + global_step)))
-            global_step += 1
-            progress.update(1)
-            loss_history.append([round(logs["d_loss"], 5), round(logs["g_loss"], 5)])
-            progress.set_postfix(**{k: f"{v:.3f}" for k, v in logs.items()})
-            accelerator.log({**logs, "skipped_steps": skipped_steps}, step=global_step)
+    def ema_tensors() -> dict:
+        return {f"ema.{k}": v for k, v in model.generator_ema.state_dict().items()}
 
-            if global_step % args.checkpointing_steps == 0 or global_step == max_steps:
-                ema = {f"ema.{k}": v for k, v in model.generator_ema.state_dict().items()}
-                save_checkpoint(accelerator, args.output_dir, global_step,
-                                {"skipped_steps": skipped_steps, "epoch": epoch,
-                                 "train_cpu_seconds": time.process_time() - cpu_started},
-                                ema, args.checkpoints_total_limit)
-            if accelerator.is_main_process and (global_step % args.sample_steps == 0 or global_step == max_steps):
-                grid = sample_grid(model, args, global_step)
-                save_samples_image(grid, args.output_dir, global_step)
-                log_image(accelerator, "samples", grid, global_step)
-            if budget_exhausted(accelerator, cpu_started, args.max_train_cpu_seconds, global_step):
-                max_steps = global_step
-            if global_step >= max_steps:
-                break
-        if global_step >= max_steps:
+    for pixels_batch, label_batch in run.batches(loader):
+        real = pixels_batch.to(device).float() / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
+        flip = torch.rand(real.shape[0], 1, 1, 1, device=device) < 0.5
+        real = torch.where(flip, real.flip(3), real)
+        y = label_batch.to(device) if conditional else None
+        if fault_step and run.step == fault_step:
+            fault_step = 0  # once: NaN weights, as after a blown-up update
+            with torch.no_grad():
+                for param in [*generator.parameters(), *discriminator.parameters()]:
+                    param.fill_(float("nan"))
+        with accelerator.accumulate(generator, discriminator):
+            z = torch.randn(real.shape[0], model.config.latent_dim, device=device)
+            use_r1 = args.r1_gamma > 0 and run.step % args.r1_interval == 0
+            with accelerator.autocast():
+                fake = generator(z, y)
+                d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
+                                            args.r1_gamma * args.r1_interval if use_r1 else 0.0,
+                                            args.reconstruction_weight)
+            problem = step_ok(d_loss, discriminator, opt_d)
+            opt_d.zero_grad(set_to_none=True)
+            if problem is None:
+                with accelerator.autocast():
+                    g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
+                problem = step_ok(g_loss, generator, opt_g)
+            opt_g.zero_grad(set_to_none=True)
+            opt_d.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        means = accelerator.reduce(torch.stack([d_loss.detach().float(), g_loss.detach().float()]), "mean")
+        logs = {"d_loss": means[0].item(), "g_loss": means[1].item()}  # one all-reduce for both
+        if problem is not None:
+            run.skipped += 1
+            consecutive_bad += 1
+            logger.warning("Step %d: %s (D %.4g, G %.4g), skipped (%d so far).", run.step, problem,
+                           logs["d_loss"], logs["g_loss"], run.skipped)
+            if consecutive_bad >= args.max_consecutive_bad_steps:
+                checkpoint = resolve_checkpoint(args.output_dir, "latest")
+                if checkpoint is None:
+                    raise SystemExit(f"Training diverged ({consecutive_bad} bad steps in a row) before the "
+                                     "first checkpoint; lower --learning_rate or raise --explode_grad_norm.")
+                state, tensors = load_checkpoint(accelerator, checkpoint)
+                model.generator_ema.load_state_dict({k[len("ema."):]: v for k, v in tensors.items()})
+                run.step, consecutive_bad, restored = state["step"], 0, restored + 1
+                loss_history = loss_history[: max(0, run.step - history_start)]
+                run.progress.n = run.step
+                logger.warning("Diverged: restored %s (step %d); %d restore(s) so far.", checkpoint.name,
+                               run.step, restored)
+                continue
+        else:
+            consecutive_bad = 0
+            model.update_ema(min(model.config.ema_decay, (1 + run.step) / (10 + run.step)))
+        run.advance(**{k: f"{v:.3f}" for k, v in logs.items()})
+        loss_history.append([round(logs["d_loss"], 5), round(logs["g_loss"], 5)])
+        accelerator.log({**logs, "skipped_steps": run.skipped}, step=run.step)
+        run.checkpoint(ema_tensors)
+        if accelerator.is_main_process and run.due(args.sample_steps):
+            grid = sample_grid(model, args, run.step)
+            save_samples_image(grid, args.output_dir, run.step)
+            log_image(accelerator, "samples", grid, run.step)
+        if run.done():
             break
-    progress.close()
-    train_seconds = time.time() - started
+    run.close()
+    global_step, skipped_steps = run.step, run.skipped
+    train_seconds = run.wall_seconds()
+    cpu_seconds = run.cpu_seconds()
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -316,7 +289,7 @@ def main(args):
         (Path(args.output_dir) / "loss_history.json").write_text(json.dumps(loss_history))
         metrics = {"steps": global_step, "skipped_steps": skipped_steps, "restored_from_checkpoint": restored,
                    "train_seconds": round(train_seconds, 1),
-                   "train_cpu_seconds": round(time.process_time() - cpu_started, 1)}
+                   "train_cpu_seconds": round(cpu_seconds, 1)}
         metrics.update(evaluate(model, pixels, args))
         hyperparameters = {k: v for k, v in vars(args).items() if k not in ("hub_token",)}
         card = {
