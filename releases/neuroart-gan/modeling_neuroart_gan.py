@@ -32,7 +32,6 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_neuroart_gan import NeuroArtGANConfig
-
 from .images import (  # noqa: F401  (the painting I/O helpers, re-exported)
     NEAREST_INDEX_FILE,
     image_with_provenance,

@@ -1,20 +1,17 @@
-"""Composing with the NeuroArt music model: tokenizer, primer continuation, steering, and output you can hear and see.
+"""Composing with the NeuroArt music model: primer continuation, steering, harmonisation, and the decoding loop.
 
-- `build_tokenizer()`: a miditok REMI tokenizer for polyphonic, multi-track music (Huang & Yang, 2020): pitches
-  21-108 (piano range), 8 positions per beat for the first 4 beats and 4 up to 12 beats, 16 velocities, rests,
-  tempos, time signatures, and programs in one token stream (multi-track); special tokens PAD, BOS, EOS, MASK
-  (ids 0-3, matching `NeuroArtMusicConfig`'s defaults). Optional BPE through `tokenizer.train`.
-- `split_long_notes`: REMI cannot store a duration above its maximum (12 beats); longer notes are cut into
-  consecutive notes at that length instead of being shortened.
+The composer's other helpers live beside this file and are re-exported here: `tokenization.py` (the REMI tokenizer,
+MIDI sources to scores and token ids, MIDI bytes with provenance) and `audio.py` (`render_audio`, `piano_roll_image`).
+
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
   continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
-  outside the key's scale (a logits processor); `density` biases notes per onset and bar length; generation stops after `num_bars`
-  bars. A grammar mask keeps sampling inside REMI's grammar; tokens that still break it (e.g. with a BPE
-  vocabulary) are dropped before decoding and counted (`token_errors`, `token_error_rate`). A note cut off by the
-  length limit (`max_new_tokens`, `max_time`) is dropped too and counted apart (`unfinished`): it is no error.
-- `score_to_midi_bytes` writes provenance into the MIDI meta text; `render_audio` uses FluidSynth with a General MIDI
-  soundfont when installed (`fluidsynth`, `fluid-soundfont-gm`) and otherwise a small additive synthesiser in
-  numpy, so every user gets a WAV; `piano_roll_image` draws a piano roll with Pillow.
+  outside the key's scale (a logits processor); `density` biases notes per onset and bar length; `meter` sets the
+  metre of a new piece; `voices` caps the notes sounding at once; generation stops after `num_bars` bars. A grammar
+  mask keeps sampling inside REMI's grammar (Huang & Yang, 2020, arXiv:2002.00212); tokens that still break it (e.g.
+  with a BPE vocabulary) are dropped before decoding and counted (`token_errors`, `token_error_rate`). A note cut off
+  by the length limit (`max_new_tokens`, `max_time`) is dropped too and counted apart (`unfinished`): it is no error.
+- `harmonize=True` keeps a melody note for note as the top voice and writes the voices under it (Magenta's
+  PolyphonyRNN harmonisation, Hadjeres et al.'s DeepBach task).
 
 Optional dependencies: miditok and symusic (the `train` extra); numpy and Pillow.
 """
@@ -25,12 +22,8 @@ import contextlib
 import math
 import random
 import re
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +37,20 @@ from transformers import (
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
+)
+
+from .audio import piano_roll_image, render_audio  # noqa: F401  (re-exported: one import for apps)
+from .tokenization import (  # noqa: F401  (re-exported)
+    MAX_BEATS,
+    _empty_midi,
+    _need_miditok,
+    build_tokenizer,
+    encode,
+    load_tokenizer,
+    midi_provenance,
+    score_to_midi_bytes,
+    split_long_notes,
+    to_score,
 )
 
 _RNG_LOCK = threading.Lock()
@@ -67,80 +74,6 @@ MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (
 # Chosen 2026-12-02 on the stage-1 composer, not the release (benchmarks/results/music_density_sweep.json): notes per
 # bar 0.35x (low) and 1.52x (high, the smallest bias reaching 1.4x) of the training chorales, grammar errors 0.
 DENSITIES = {"low": -1.0, "medium": 0.0, "high": 2.0}
-MAX_BEATS = 12
-
-
-def _need_miditok():
-    try:
-        import miditok  # noqa: F401
-        import symusic  # noqa: F401
-    except ImportError as error:
-        raise ImportError("Music tokenization needs miditok and symusic: pip install 'neuroart[train]'.") from error
-
-
-def build_tokenizer():
-    """The REMI tokenizer described in the module docstring."""
-    _need_miditok()
-    from miditok import REMI, TokenizerConfig
-
-    config = TokenizerConfig(
-        pitch_range=(21, 109), beat_res={(0, 4): 8, (4, MAX_BEATS): 4}, num_velocities=16,
-        special_tokens=["PAD", "BOS", "EOS", "MASK"], use_chords=False, use_rests=True, use_tempos=True,
-        use_time_signatures=True, use_programs=True, one_token_stream_for_programs=True,
-    )
-    return REMI(config)
-
-
-def load_tokenizer(name_or_path):
-    """A miditok REMI tokenizer saved in a model folder or Hub repo (`tokenizer.json`)."""
-    _need_miditok()
-    from miditok import REMI
-
-    path = Path(name_or_path)
-    if path.is_dir():
-        return REMI(params=path / "tokenizer.json")
-    return REMI.from_pretrained(str(name_or_path))
-
-
-def to_score(source):
-    """A `symusic.Score` from a path, MIDI bytes or a Score."""
-    _need_miditok()
-    from symusic import Score
-
-    if isinstance(source, Score):
-        return source
-    if isinstance(source, (bytes, bytearray)):
-        return Score.from_midi(bytes(source))
-    return Score(str(source))
-
-
-def split_long_notes(score, max_beats: int = MAX_BEATS):
-    """Cut notes longer than `max_beats` into consecutive notes (REMI would otherwise shorten them)."""
-    limit = score.ticks_per_quarter * max_beats
-    for track in score.tracks:
-        long_notes = [n for n in track.notes if n.duration > limit]
-        if not long_notes:
-            continue
-        from symusic import Note
-
-        keep = [n for n in track.notes if n.duration <= limit]
-        for note in long_notes:
-            start, remaining = note.time, note.duration
-            while remaining > 0:
-                piece = min(limit, remaining)
-                keep.append(Note(start, piece, note.pitch, note.velocity))
-                start, remaining = start + piece, remaining - piece
-        track.notes = sorted(keep, key=lambda n: (n.time, n.pitch))
-    return score
-
-
-def encode(tokenizer, source) -> list[int]:
-    """Token ids of a MIDI source (long notes split first)."""
-    score = split_long_notes(to_score(source).copy())
-    seq = tokenizer(score)
-    if isinstance(seq, list):  # one stream per track when programs are off
-        seq = seq[0]
-    return list(seq.ids)
 
 
 def parse_key(key: str) -> tuple[int, bool]:
@@ -1108,104 +1041,6 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed,
                            sequence=output[0].tolist(), state=state, unfinished=unfinished)
     return score
-
-
-def _empty_midi() -> bytes:
-    from symusic import Score
-
-    return Score(480).dumps_midi()
-
-
-def score_to_midi_bytes(score, provenance: dict | None = None) -> bytes:
-    """MIDI bytes with `provenance` (and "AI-generated") in a meta text marker at time 0."""
-    from symusic import TextMeta
-
-    score = score.copy()
-    text = "AI-generated by NeuroArt; " + "; ".join(f"{k}={v}" for k, v in (provenance or {}).items())
-    score.markers.append(TextMeta(0, text))
-    return score.dumps_midi()
-
-
-def midi_provenance(midi: bytes) -> list[str]:
-    from symusic import Score
-
-    return [m.text for m in Score.from_midi(midi).markers]
-
-
-def _soundfont() -> Path | None:
-    for path in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2",
-                 "/usr/share/soundfonts/default.sf2"):
-        if Path(path).exists():
-            return Path(path)
-    return None
-
-
-def render_audio(score, path, sample_rate: int = 22050, engine: str = "auto") -> str:
-    """Write a WAV of `score`; returns the engine used ("fluidsynth" or "builtin").
-
-    FluidSynth with a GM soundfont when both are installed (`engine="auto"` or "fluidsynth"); otherwise the
-    built-in additive synthesiser: each note a sum of three harmonics with an exponential decay, mixed and
-    normalised to -1 dBFS.
-    """
-    path = Path(path)
-    soundfont = _soundfont()
-    if engine in ("auto", "fluidsynth") and shutil.which("fluidsynth") and soundfont is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            midi = Path(tmp) / "in.mid"
-            midi.write_bytes(score.dumps_midi())
-            subprocess.run(["fluidsynth", "-ni", "-g", "0.6", "-r", str(sample_rate), "-F", str(path), str(soundfont),
-                            str(midi)], check=True, capture_output=True, timeout=300)
-        return "fluidsynth"
-    if engine == "fluidsynth":
-        raise RuntimeError("FluidSynth or a GM soundfont is missing: apt-get install fluidsynth fluid-soundfont-gm.")
-    import numpy as np
-
-    seconds = score.to("second")
-    notes = [(n.time, n.duration, n.pitch, n.velocity) for t in seconds.tracks if not t.is_drum for n in t.notes]
-    end = max((t + d for t, d, _, _ in notes), default=0.0) + 0.5
-    audio = np.zeros(int(end * sample_rate) + 1, dtype=np.float32)
-    for start, duration, pitch, velocity in notes:
-        length = int(min(duration + 0.3, 8.0) * sample_rate)
-        t = np.arange(length, dtype=np.float32) / sample_rate
-        freq = 440.0 * 2 ** ((pitch - 69) / 12)
-        tone = sum(np.sin(2 * math.pi * freq * h * t) / h for h in (1, 2, 3))
-        envelope = np.exp(-3.0 * t) * np.minimum(1.0, t / 0.01)
-        release = np.clip((duration + 0.3 - t) / 0.3, 0, 1)
-        first = int(start * sample_rate)
-        segment = (tone * envelope * release * velocity / 127).astype(np.float32)
-        audio[first : first + len(segment)] += segment[: len(audio) - first]
-    peak = float(np.abs(audio).max()) or 1.0
-    pcm = (audio / peak * 0.89 * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(sample_rate)
-        handle.writeframes(pcm.tobytes())
-    return "builtin"
-
-
-def piano_roll_image(score, width: int = 1000, height: int = 400):
-    """A PIL piano roll: time on x, pitch on y, one colour per track, bar lines in grey."""
-    from PIL import Image, ImageDraw
-
-    colours = [(66, 133, 244), (219, 68, 55), (244, 180, 0), (15, 157, 88), (171, 71, 188), (0, 172, 193)]
-    notes = [(i, n) for i, t in enumerate(score.tracks) for n in t.notes]
-    image = Image.new("RGB", (width, height), (250, 250, 248))
-    draw = ImageDraw.Draw(image)
-    if not notes:
-        return image
-    end = max(n.time + n.duration for _, n in notes) or 1
-    low = min(n.pitch for _, n in notes) - 2
-    high = max(n.pitch for _, n in notes) + 2
-    row = height / (high - low + 1)
-    bar = score.ticks_per_quarter * 4
-    for x in range(0, end + 1, bar):
-        draw.line([(x / end * width, 0), (x / end * width, height)], fill=(220, 220, 220))
-    for track, n in notes:
-        x0, x1 = n.time / end * width, (n.time + n.duration) / end * width
-        y = (high - n.pitch) * row
-        draw.rectangle([x0, y, max(x0 + 1, x1 - 1), y + max(1, row - 1)], fill=colours[track % len(colours)])
-    return image
 
 
 def notes_per_bar(score) -> float:

@@ -30,7 +30,7 @@ from .configuration_neuroart_music import NeuroArtMusicConfig
 
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
 # `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
-HELPER_MODULES = ("generation.py",)
+HELPER_MODULES = ("generation.py", "tokenization.py", "audio.py")
 
 # Keyword arguments that transformers itself may pass to `forward` (generate(), Trainer's loss) and that we accept;
 # any other unknown name raises a TypeError instead of being swallowed.

@@ -310,13 +310,14 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         return mask
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        blocked = torch.ones(scores.shape, dtype=torch.bool)  # (B, V)
         for row in range(input_ids.shape[0]):
             mask = self.allowed(input_ids[row, self.prompt_length :].tolist(), row)
             width = min(mask.shape[0], scores.shape[1])
-            blocked = torch.ones(scores.shape[1], dtype=torch.bool, device=scores.device)
-            blocked[:width] = ~mask[:width].to(scores.device)
-            scores[row] = scores[row].masked_fill(blocked, NEG_INF)
-        return scores
+            blocked[row, :width] = ~mask[:width]
+        # Out of place: generate() keeps the tensor it passed in as the raw logits (`output_logits`) that rank the
+        # candidates, so it must stay the model's own.
+        return scores.masked_fill(blocked.to(scores.device), NEG_INF)
 
 
 class EnglishLinesLogitsProcessor(LogitsProcessor):
@@ -338,6 +339,7 @@ class EnglishLinesLogitsProcessor(LogitsProcessor):
                              "use a classical form such as 七言绝句, or a model trained with English poems.")
 
     def __call__(self, input_ids, scores):
+        scores = scores.clone()  # generate() keeps the tensor passed in as the raw logits that rank the candidates
         for row in range(input_ids.shape[0]):
             tokens = input_ids[row, self.prompt_length :].tolist()
             if self.eos in tokens:
@@ -410,12 +412,17 @@ def seeded_rng(seed: int, device=None):
         yield
 
 
-def _mean_logprob(model, sequences: torch.Tensor, prompt_length: int) -> list[float]:
-    with torch.no_grad():
-        logits = model(input_ids=sequences, use_cache=False).logits[:, prompt_length - 1 : -1].float()
-    logprobs = torch.log_softmax(logits, dim=-1)
-    targets = sequences[:, prompt_length:]
-    picked = logprobs.gather(-1, targets[..., None])[..., 0]
+def _mean_logprob(model, sequences: torch.Tensor, prompt_length: int, step_logits=None) -> list[float]:
+    """Each row's mean log-probability of its sampled tokens under the model's own distribution (no processors, no
+    temperature). `step_logits` (generate()'s `output_logits`, one (B, V) tensor per new token) spares a second
+    forward pass over the candidates; without it the sequences are scored again."""
+    if step_logits is not None:
+        logits = torch.stack(step_logits, dim=1).float()  # (B, new tokens, V)
+    else:
+        with torch.no_grad():
+            logits = model(input_ids=sequences, use_cache=False).logits[:, prompt_length - 1 : -1].float()
+    targets = sequences[:, prompt_length : prompt_length + logits.shape[1]]
+    picked = logits.gather(-1, targets[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)  # log-softmax, picked
     valid = torch.isfinite(picked) & (targets != model.config.pad_token_id)
     totals = torch.where(valid, picked, torch.zeros_like(picked)).sum(1)
     return (totals / valid.sum(1).clamp_min(1)).tolist()
@@ -461,13 +468,15 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
     limit = model.config.max_position_embeddings - prompt_length
     max_new_tokens = min(max_new_tokens, limit)
     with seeded_rng(seed, model.device):
-        sequences = model.generate(
+        output = model.generate(
             input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True, temperature=temperature,
             top_k=top_k, top_p=top_p, num_return_sequences=num_candidates, max_new_tokens=max_new_tokens,
             logits_processor=LogitsProcessorList([processor]) if processor else None,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+            return_dict_in_generate=True, output_logits=True,  # the raw logits rank the candidates below
         )
-    scores = _mean_logprob(model, sequences, prompt_length)
+    sequences = output.sequences
+    scores = _mean_logprob(model, sequences, prompt_length, output.logits)
     ranked = []
     for row, score in zip(sequences, scores):
         text = tokenizer.decode(row[prompt_length:], skip_special_tokens=True).strip()
