@@ -188,6 +188,26 @@ def test_embedded_default_runs_with_no_data_arguments(tmp_path):
     assert model.config.num_classes == len(STYLES)
 
 
+def test_no_spectral_norm_and_a_separate_discriminator_learning_rate(tmp_path):
+    """`--no_spectral_norm` trains and saves a discriminator without spectral norm; `--discriminator_learning_rate`
+    gives D's Adam its own rate (TTUR) while G keeps `--learning_rate`; the loss history logs D's mean logits on the
+    real and the fake images beside the two losses."""
+    out = tmp_path / "ttur"
+    launch("--output_dir", out, "--resolution", 32, "--max_train_steps", 3, "--train_batch_size", 4,
+           "--num_default_images", 12, "--no_spectral_norm", "--learning_rate", 1e-4,
+           "--discriminator_learning_rate", 4e-4, "--checkpointing_steps", 3)
+    model = NeuroArtGANModel.from_pretrained(out)
+    assert model.config.use_spectral_norm is False
+    assert not any("parametrizations" in name for name, _ in model.discriminator.named_parameters())
+    checkpoint = resolve_checkpoint(out, "latest")
+    rates = [torch.load(checkpoint / name, weights_only=True)["param_groups"][0]["lr"]
+             for name in ("optimizer.bin", "optimizer_1.bin")]  # prepared in the order G, D
+    assert rates == [pytest.approx(1e-4), pytest.approx(4e-4)]
+    history = json.loads((out / "loss_history.json").read_text())
+    assert len(history) == 3 and all(len(row) == 4 for row in history)  # d_loss, g_loss, D(real), D(fake)
+    assert all(np.isfinite(row).all() for row in history)
+
+
 def test_local_dataset_through_load_dataset(tmp_path):
     data = write_image_folder(tmp_path / "ds", per_class=4)
     _, log = launch("--dataset_name", data, "--label_column", "label", "--output_dir", tmp_path / "out",

@@ -15,12 +15,13 @@ from neuroart.training.augment import diff_augment
 
 
 def discriminator_loss(discriminator, real, fake, labels, policy: str, r1_weight: float = 0.0,
-                       reconstruction_weight: float = 0.0) -> torch.Tensor:
+                       reconstruction_weight: float = 0.0, stats: dict | None = None) -> torch.Tensor:
     """Hinge loss on DiffAugmented real and (detached) fake images in one forward pass, plus R1 when weighted, plus
     FastGAN's reconstruction loss (mean squared pixel error of the decoders' rebuilds of the real images) when
     `reconstruction_weight` > 0.
 
-    One pass over the concatenated batch keeps DDP to one forward per backward.
+    One pass over the concatenated batch keeps DDP to one forward per backward. A `stats` dict gets the mean logits
+    on the real and the fake images (`d_real`, `d_fake`: how well D separates them; hinge margins are +1 / -1).
     """
     real_aug = diff_augment(real, policy).requires_grad_(r1_weight > 0)
     fake_aug = diff_augment(fake.detach(), policy)
@@ -40,6 +41,8 @@ def discriminator_loss(discriminator, real, fake, labels, policy: str, r1_weight
         logits = discriminator(both, both_labels)
     real_logits, fake_logits = logits.float().chunk(2)
     loss = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    if stats is not None:
+        stats["d_real"], stats["d_fake"] = real_logits.detach().mean(), fake_logits.detach().mean()
     if reconstruction_weight > 0:
         loss = loss + reconstruction_weight * rebuild
     if r1_weight > 0:

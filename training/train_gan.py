@@ -77,8 +77,13 @@ def parse_args(argv=None):
                         help="Discriminator head on its final 4x4 map: a position-blind sum (the default; it lets the "
                              "generator tile one patch) or a position-aware 4x4 conv (FastGAN; it collapsed here "
                              "without FastGAN's reconstruction regulariser).")
+    parser.add_argument("--no_spectral_norm", action="store_true",
+                        help="Train the discriminator without spectral norm (then regularise it with --r1_gamma).")
     parser.add_argument("--discriminator_minibatch_std", type=int, default=0,
                         help="Group size of the discriminator's minibatch-std feature against mode collapse (0: off).")
+    parser.add_argument("--discriminator_learning_rate", type=float, default=None,
+                        help="The discriminator's learning rate when it differs from the generator's "
+                             "--learning_rate (two time-scale update rule; default: the same).")
     parser.add_argument("--adam_beta1", type=float, default=0.5, help="Adam beta1 for both networks.")
     parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2 for both networks.")
     parser.add_argument("--ema_decay", type=float, default=0.999, help="Decay of the EMA generator.")
@@ -127,6 +132,7 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         discriminator_head=args.discriminator_head,
         upsample_mode=args.upsample_mode,
         discriminator_minibatch_std=args.discriminator_minibatch_std,
+        use_spectral_norm=not args.no_spectral_norm,
         discriminator_reconstruction=args.reconstruction_weight > 0,
         num_classes=num_classes,
         ema_decay=args.ema_decay,
@@ -176,7 +182,8 @@ def main(args):
 
     betas = (args.adam_beta1, args.adam_beta2)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=args.learning_rate, betas=betas)
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=args.learning_rate, betas=betas)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=args.discriminator_learning_rate or args.learning_rate,
+                             betas=betas)
     model.train()
     generator, discriminator, opt_g, opt_d, loader = accelerator.prepare(
         model.generator, model.discriminator, opt_g, opt_d, loader)
@@ -228,23 +235,31 @@ def main(args):
         with accelerator.accumulate(generator, discriminator):
             z = torch.randn(real.shape[0], model.config.latent_dim, device=device)
             use_r1 = args.r1_gamma > 0 and run.step % args.r1_interval == 0
+            logit_stats = {}
             with accelerator.autocast():
                 fake = generator(z, y)
                 d_loss = discriminator_loss(discriminator, real, fake, y, args.diffaug_policy,
                                             args.r1_gamma * args.r1_interval if use_r1 else 0.0,
-                                            args.reconstruction_weight)
+                                            args.reconstruction_weight, stats=logit_stats)
             problem = step_ok(d_loss, discriminator, opt_d)
             opt_d.zero_grad(set_to_none=True)
             if problem is None:
+                # G's step needs D's input gradients, not its weight gradients: a frozen, unwrapped D (no DDP
+                # reduction to wait for) skips a third of D's backward.
+                frozen_d = accelerator.unwrap_model(discriminator).requires_grad_(False)
                 with accelerator.autocast():
-                    g_loss = generator_loss(discriminator, fake, y, args.diffaug_policy)
+                    g_loss = generator_loss(frozen_d, fake, y, args.diffaug_policy)
                 problem = step_ok(g_loss, generator, opt_g)
+                frozen_d.requires_grad_(True)
             opt_g.zero_grad(set_to_none=True)
             opt_d.zero_grad(set_to_none=True)
         if not accelerator.sync_gradients:
             continue
-        means = accelerator.reduce(torch.stack([d_loss.detach().float(), g_loss.detach().float()]), "mean")
-        logs = {"d_loss": means[0].item(), "g_loss": means[1].item()}  # one all-reduce for both
+        zero = torch.zeros((), device=device)
+        means = accelerator.reduce(torch.stack([d_loss.detach().float(), g_loss.detach().float(),
+                                                logit_stats.get("d_real", zero), logit_stats.get("d_fake", zero)]),
+                                   "mean").tolist()  # one all-reduce for all four
+        logs = {"d_loss": means[0], "g_loss": means[1]}
         if problem is not None:
             run.skipped += 1
             consecutive_bad += 1
@@ -267,8 +282,10 @@ def main(args):
             consecutive_bad = 0
             model.update_ema(min(model.config.ema_decay, (1 + run.step) / (10 + run.step)))
         run.advance(**{k: f"{v:.3f}" for k, v in logs.items()})
-        loss_history.append([round(logs["d_loss"], 5), round(logs["g_loss"], 5)])
-        accelerator.log({**logs, "skipped_steps": run.skipped}, step=run.step)
+        # [D loss, G loss, D's mean logit on the real images, on the fakes]: a D that stops separating them shows
+        # as the last two meeting near 0 (hinge D loss near 2).
+        loss_history.append([round(v, 5) for v in means])
+        accelerator.log({**logs, "d_real": means[2], "d_fake": means[3], "skipped_steps": run.skipped}, step=run.step)
         run.checkpoint(ema_tensors)
         if accelerator.is_main_process and run.due(args.sample_steps):
             grid = sample_grid(model, args, run.step)
