@@ -348,3 +348,36 @@ def test_reconstruction_decoders_rebuild_real_images_and_train():
         loss.backward()
         optimizer.step()
     assert torch.isfinite(loss) and error() < 0.5 * before
+
+
+def test_discriminator_without_spectral_norm_passes_signal_from_its_initialisation():
+    """Without spectral norm the discriminator's layers get He init: its logits and input gradients at init are of
+    order 0.1, not the 1e-5 that the N(0, 0.02) init leaves after ten unnormalised layers. The flag round-trips."""
+    from neuroart import NeuroArtGANConfig
+
+    torch.manual_seed(0)
+    images = (torch.rand(8, 3, 64, 64) * 2 - 1).requires_grad_(True)
+    model = NeuroArtGANModel(NeuroArtGANConfig(use_spectral_norm=False))
+    logits = model.discriminator(images)
+    (grad,) = torch.autograd.grad(logits.sum(), images)
+    assert logits.std() > 0.01 and grad.flatten(1).norm(dim=1).mean() > 0.05
+    assert not model.config.use_spectral_norm
+
+
+def test_pixel_norm_generator_has_no_batch_statistics(tmp_path):
+    """`generator_norm="pixel"`: no BatchNorm in the generator, so one image does not depend on the others in its
+    batch (in train mode too); each position's feature vector has unit RMS after the norm. Saves and reloads."""
+    from neuroart import NeuroArtGANConfig
+    from neuroart.gan.modeling_neuroart_gan import NeuroArtGANPixelNorm
+
+    with pytest.raises(ValueError, match="generator_norm"):
+        NeuroArtGANConfig(generator_norm="layer")
+    model = NeuroArtGANModel(NeuroArtGANConfig(generator_norm="pixel")).train()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.generator.modules())
+    z = torch.randn(4, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model.generator(z)[:1], model.generator(z[:1]), rtol=1e-4, atol=1e-5)
+    normed = NeuroArtGANPixelNorm()(torch.randn(2, 8, 4, 4) * 5)
+    torch.testing.assert_close(normed.pow(2).mean(dim=1), torch.ones(2, 4, 4), rtol=1e-4, atol=1e-4)
+    model.save_pretrained(tmp_path)
+    assert NeuroArtGANModel.from_pretrained(tmp_path).config.generator_norm == "pixel"

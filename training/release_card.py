@@ -9,7 +9,7 @@ from pathlib import Path
 from .release import DATA_NOTES, GENERATION_DEFAULTS, HALF_PRECISION, REPO_ROOT, release_dir, train_command
 
 # Releases whose (first-stage) run was stopped once at a checkpoint and resumed.
-RESUMED_ONCE = {"poetry"}
+RESUMED_ONCE: set[str] = set()
 
 
 def _table(rows: dict) -> str:
@@ -119,9 +119,9 @@ def harmonisation_sample(model, tokenizer, folder: Path) -> list[str]:
             f"[WAV](samples/harmonized.wav), {engine}):\n\n![harmonised](samples/harmonized.png)\n"]
 
 
-# Where each release trained (the recipes run fp32 everywhere: bf16 autocast is native only on AMX / AVX512-BF16).
+# Where each release trained (bf16 autocast only where the CPU runs it natively: `release.training_precision`).
 TRAINED_ON = {"gan": "a 2-vCPU AMD EPYC with AVX512-BF16 (2026-12-02)",
-              "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU AMD EPYC"}
+              "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU Intel Xeon with AMX (2026-12-03)"}
 
 
 def write_release_card(kind: str, trained: Path, folder: Path | None = None, stage_dirs=None) -> Path:
@@ -136,7 +136,9 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
     samples = {"gan": gan_samples, "poetry": poetry_samples, "music": music_samples}[kind](folder)
     metrics = summary.get("metrics", {})
     command = f"make release-{kind}   # = python -m neuroart.training.release {kind}"
-    launches = [" ".join(train_command(kind, f"outputs/release-{kind}", i)[3:]) for i in range(len(stage_dirs))]
+    precision = (summary.get("hyperparameters") or {}).get("mixed_precision") or "no"  # as the run recorded it
+    launches = [" ".join(train_command(kind, f"outputs/release-{kind}", i, precision)[3:])
+                for i in range(len(stage_dirs))]
     cpu = sum(float(m.get("train_cpu_seconds", 0) or 0) for m in stage_metrics)
     steps = sum(int(m.get("steps", 0) or 0) for m in stage_metrics)
     per_stage = (" (" + " + ".join(f"{m.get('train_cpu_seconds', '?')} CPU-s / {m.get('steps', '?')} steps"
@@ -148,8 +150,8 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
                         "warm-up and cosine decay, a new data order)" if len(launches) > 1 else "")
         + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
-        f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, fp32 "
-        f"(`--mixed_precision no`), on {TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
+        f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, "
+        f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on {TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
         f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}."
         + (" The first stage was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
            "seconds of the first segment are estimated from the process clock at the stop."

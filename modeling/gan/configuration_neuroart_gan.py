@@ -39,6 +39,11 @@ class NeuroArtGANConfig(PreTrainedConfig):
         use_spectral_norm (`bool`, defaults to `True`): spectral norm on every discriminator layer.
         upsample_mode (`str`, defaults to `"nearest"`): how the generator doubles its maps before each 3x3 conv:
             `"nearest"` (FastGAN) or `"bilinear"` (smoother: no pixel-replication grid for the conv to inherit).
+        generator_norm (`str`, defaults to `"batch"`): the normalisation after each generator conv: `"batch"`
+            (FastGAN's BatchNorm) or `"pixel"` (ProGAN's pixelwise feature normalisation, Karras et al., 2018,
+            arXiv:1710.10196: each position's feature vector scaled to unit RMS; no batch or spatial statistics, so
+            the generator gains nothing from the fixed-position spikes that steer BatchNorm's statistics, the
+            "droplet" artefact of StyleGAN2's section 2).
         discriminator_head (`str`, defaults to `"sum"`): how the discriminator turns its final 4x4 map into a
             logit. `"sum"` sums the 16 positions first (translation-invariant: a generator can fool it by tiling one
             convincing patch, which is what the release does); `"conv"` is FastGAN's 4x4 valid convolution to one
@@ -71,6 +76,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
     use_skip_excitation: bool = True
     use_spectral_norm: bool = True
     upsample_mode: str = "nearest"
+    generator_norm: str = "batch"
     discriminator_head: str = "sum"
     discriminator_minibatch_std: int = 0
     discriminator_reconstruction: bool = False
@@ -96,6 +102,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
         _require("upsample_mode", self.upsample_mode, self.upsample_mode in ("nearest", "bilinear"),
                  'use "nearest" or "bilinear"')
+        _require("generator_norm", self.generator_norm, self.generator_norm in ("batch", "pixel"),
+                 'use "batch" (BatchNorm, FastGAN) or "pixel" (pixelwise feature normalisation, ProGAN)')
         _require("discriminator_head", self.discriminator_head, self.discriminator_head in ("conv", "sum"),
                  'use "conv" (position-aware, FastGAN) or "sum" (translation-invariant)')
         group = self.discriminator_minibatch_std

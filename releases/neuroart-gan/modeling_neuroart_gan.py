@@ -108,16 +108,27 @@ class Paintings(list):
 # --------------------------------------------------------------------------------------------------------------
 # Generator
 # --------------------------------------------------------------------------------------------------------------
+class NeuroArtGANPixelNorm(nn.Module):
+    """ProGAN's pixelwise feature normalisation: every position's feature vector divided by its RMS over channels."""
+
+    def forward(self, hidden_states):
+        return hidden_states * torch.rsqrt(hidden_states.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+def _generator_norm(config: NeuroArtGANConfig, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if config.generator_norm == "batch" else NeuroArtGANPixelNorm()
+
+
 class NeuroArtGANUpBlock(nn.Module):
-    """x2 upsample (nearest or bilinear) -> 3x3 conv to 2C -> BatchNorm -> GLU (halves back to C). FastGAN's
-    `UpBlock`."""
+    """x2 upsample (nearest or bilinear) -> 3x3 conv to 2C -> BatchNorm (or pixel norm) -> GLU (halves back to C).
+    FastGAN's `UpBlock`."""
 
     def __init__(self, config: NeuroArtGANConfig, in_channels: int, out_channels: int):
         super().__init__()
         mode = config.upsample_mode
         self.upsample = nn.Upsample(scale_factor=2, mode=mode, align_corners=False if mode == "bilinear" else None)
         self.conv = nn.Conv2d(in_channels, out_channels * 2, 3, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(out_channels * 2)
+        self.norm = _generator_norm(config, out_channels * 2)
         self.act = nn.GLU(dim=1)
 
     def forward(self, hidden_states):
@@ -152,7 +163,7 @@ class NeuroArtGANGenerator(nn.Module):
         channels_4 = config.channels(4, base)
         # FastGAN's InitLayer: (B, Z, 1, 1) -> ConvTranspose 4x4 -> (B, 2*C4, 4, 4) -> BN -> GLU -> (B, C4, 4, 4)
         self.init_conv = nn.ConvTranspose2d(in_dim, channels_4 * 2, 4, bias=False)
-        self.init_norm = nn.BatchNorm2d(channels_4 * 2)
+        self.init_norm = _generator_norm(config, channels_4 * 2)
         self.init_act = nn.GLU(dim=1)
 
         self.resolutions = [2**i for i in range(3, int(math.log2(config.image_size)) + 1)]  # 8, 16, ..., S
@@ -194,7 +205,13 @@ class NeuroArtGANGenerator(nn.Module):
 # Discriminator
 # --------------------------------------------------------------------------------------------------------------
 def _maybe_sn(module: nn.Module, config: NeuroArtGANConfig) -> nn.Module:
-    return spectral_norm(module) if config.use_spectral_norm else module
+    """Spectral norm on a discriminator layer; without it, the layer is marked for He initialisation (`_init_weights`):
+    with the N(0, 0.02) init, an unnormalised 10-layer D passes no signal (its last map's std is 0.0000 at init, and
+    so is its gradient), while He init keeps about 0.14."""
+    if config.use_spectral_norm:
+        return spectral_norm(module)
+    module._neuroart_he_init = True
+    return module
 
 
 class NeuroArtGANDownBlock(nn.Module):
@@ -310,7 +327,11 @@ class NeuroArtGANPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module):
         std = self.config.initializer_range
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        if getattr(module, "_neuroart_he_init", False) and isinstance(module, (nn.Conv2d, nn.Linear)):
+            init.kaiming_normal_(module.weight, a=0.2)  # He init for LeakyReLU(0.2): the signal keeps its scale
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             if parametrize.is_parametrized(module, "weight"):  # spectral norm keeps the raw weight here
                 init.normal_(module.parametrizations.weight.original, 0.0, std)
             else:
