@@ -8,9 +8,6 @@ from pathlib import Path
 
 from .release import DATA_NOTES, GENERATION_DEFAULTS, HALF_PRECISION, REPO_ROOT, release_dir, train_command
 
-# Releases whose (first-stage) run was stopped once at a checkpoint and resumed.
-RESUMED_ONCE: set[str] = set()
-
 
 def _table(rows: dict) -> str:
     lines = ["| measure | value |", "| --- | --- |"]
@@ -151,11 +148,9 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
         + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
         f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, "
-        f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on {TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
-        f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}."
-        + (" The first stage was stopped once at a checkpoint and resumed (`--resume_from_checkpoint latest`); the CPU "
-           "seconds of the first segment are estimated from the process clock at the stop."
-           if kind in RESUMED_ONCE else ""),
+        f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on "
+        f"{TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
+        f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.",
         *(["**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"` and "
            "`tonality=\"auto\"`): " + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
            + ". At most that many notes sound at once (`VoicesLogitsProcessor`), and once a key has set in, "

@@ -258,9 +258,8 @@ def main(args):
             opt_d.zero_grad(set_to_none=True)
         if not accelerator.sync_gradients:
             continue
-        zero = torch.zeros((), device=device)
         means = accelerator.reduce(torch.stack([d_loss.detach().float(), g_loss.detach().float(),
-                                                logit_stats.get("d_real", zero), logit_stats.get("d_fake", zero)]),
+                                                logit_stats["d_real"], logit_stats["d_fake"]]),
                                    "mean").tolist()  # one all-reduce for all four
         logs = {"d_loss": means[0], "g_loss": means[1]}
         if problem is not None:
