@@ -381,3 +381,45 @@ def test_pixel_norm_generator_has_no_batch_statistics(tmp_path):
     torch.testing.assert_close(normed.pow(2).mean(dim=1), torch.ones(2, 4, 4), rtol=1e-4, atol=1e-4)
     model.save_pretrained(tmp_path)
     assert NeuroArtGANModel.from_pretrained(tmp_path).config.generator_norm == "pixel"
+
+
+def test_two_convs_per_generator_block(tmp_path):
+    """`generator_convs_per_block=2` (FastGAN's UpBlockComp): each upsampling block gets a second 3x3 conv at its
+    new resolution, the output shape is unchanged, gradients reach the second convs, and the choice round-trips;
+    other values are refused naming the field."""
+    from neuroart import NeuroArtGANConfig
+
+    with pytest.raises(ValueError, match="generator_convs_per_block"):
+        NeuroArtGANConfig(generator_convs_per_block=3)
+    one = NeuroArtGANModel(NeuroArtGANConfig(image_size=32, generator_base_channels=8, max_channels=32))
+    two = NeuroArtGANModel(NeuroArtGANConfig(image_size=32, generator_base_channels=8, max_channels=32,
+                                             generator_convs_per_block=2)).train()
+    assert all(block.conv2 is None for block in one.generator.blocks)
+    assert all(block.conv2 is not None for block in two.generator.blocks)
+    z = torch.randn(4, two.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    images = two.generator(z)
+    assert images.shape == (4, 3, 32, 32)
+    images.square().mean().backward()
+    assert all(block.conv2.weight.grad.abs().sum() > 0 for block in two.generator.blocks)
+    two.save_pretrained(tmp_path)
+    reloaded = NeuroArtGANModel.from_pretrained(tmp_path).eval()
+    assert reloaded.config.generator_convs_per_block == 2
+    two.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.generator_ema(z), two.generator_ema(z))
+
+
+def test_nearest_index_spans_the_whole_training_set(tmp_path):
+    """With more training images than the index holds, the thumbnails are spread over all of them (a folder loads
+    class by class, so the first N would drop the last classes), and the nearest-image lookup finds them."""
+    from safetensors.torch import load_file
+
+    from neuroart.gan import nearest_in_index, save_nearest_index
+
+    pixels = torch.arange(10, dtype=torch.uint8).mul(25)[:, None, None, None].expand(10, 3, 8, 8).contiguous()
+    save_nearest_index(pixels, tmp_path / "index.safetensors", max_images=4, size=4)
+    thumbs = load_file(str(tmp_path / "index.safetensors"))["thumbnails"]
+    assert thumbs.shape == (4, 3, 4, 4)
+    assert thumbs[:, 0, 0, 0].tolist() == [0, 75, 150, 225]  # images 0, 3, 6, 9: first and last included
+    (match,) = nearest_in_index(torch.full((1, 3, 8, 8), 225 / 255), tmp_path / "index.safetensors", k=1)
+    assert match[0][1] < 1e-6

@@ -71,6 +71,8 @@ def parse_args(argv=None):
     parser.add_argument("--discriminator_base_channels", type=positive_int, default=24,
                         help="Discriminator width at full resolution.")
     parser.add_argument("--max_channels", type=positive_int, default=256, help="Widest layer of either network.")
+    parser.add_argument("--generator_convs_per_block", type=int, choices=[1, 2], default=1,
+                        help="3x3 convs per generator upsampling block (2: FastGAN's UpBlockComp).")
     parser.add_argument("--generator_norm", choices=["batch", "pixel"], default="batch",
                         help="Normalisation after each generator conv: BatchNorm (FastGAN) or ProGAN's pixel norm.")
     parser.add_argument("--upsample_mode", choices=["nearest", "bilinear"], default="nearest",
@@ -134,6 +136,7 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         discriminator_head=args.discriminator_head,
         upsample_mode=args.upsample_mode,
         generator_norm=args.generator_norm,
+        generator_convs_per_block=args.generator_convs_per_block,
         discriminator_minibatch_std=args.discriminator_minibatch_std,
         use_spectral_norm=not args.no_spectral_norm,
         discriminator_reconstruction=args.reconstruction_weight > 0,

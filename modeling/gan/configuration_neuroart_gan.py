@@ -39,6 +39,9 @@ class NeuroArtGANConfig(PreTrainedConfig):
         use_spectral_norm (`bool`, defaults to `True`): spectral norm on every discriminator layer.
         upsample_mode (`str`, defaults to `"nearest"`): how the generator doubles its maps before each 3x3 conv:
             `"nearest"` (FastGAN) or `"bilinear"` (smoother: no pixel-replication grid for the conv to inherit).
+        generator_convs_per_block (`int`, defaults to 1): 3x3 convs in each generator upsampling block: 1 (FastGAN's
+            `UpBlock`) or 2 (its `UpBlockComp`: a second conv at the new resolution, so the fine scales get more than
+            one layer to draw detail with).
         generator_norm (`str`, defaults to `"batch"`): the normalisation after each generator conv: `"batch"`
             (FastGAN's BatchNorm) or `"pixel"` (ProGAN's pixelwise feature normalisation, Karras et al., 2018,
             arXiv:1710.10196: each position's feature vector scaled to unit RMS; no batch or spatial statistics, so
@@ -76,6 +79,7 @@ class NeuroArtGANConfig(PreTrainedConfig):
     use_skip_excitation: bool = True
     use_spectral_norm: bool = True
     upsample_mode: str = "nearest"
+    generator_convs_per_block: int = 1
     generator_norm: str = "batch"
     discriminator_head: str = "sum"
     discriminator_minibatch_std: int = 0
@@ -102,6 +106,8 @@ class NeuroArtGANConfig(PreTrainedConfig):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "use true or false")
         _require("upsample_mode", self.upsample_mode, self.upsample_mode in ("nearest", "bilinear"),
                  'use "nearest" or "bilinear"')
+        _require("generator_convs_per_block", self.generator_convs_per_block,
+                 _is_int(self.generator_convs_per_block) and self.generator_convs_per_block in (1, 2), "use 1 or 2")
         _require("generator_norm", self.generator_norm, self.generator_norm in ("batch", "pixel"),
                  'use "batch" (BatchNorm, FastGAN) or "pixel" (pixelwise feature normalisation, ProGAN)')
         _require("discriminator_head", self.discriminator_head, self.discriminator_head in ("conv", "sum"),

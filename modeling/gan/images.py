@@ -81,8 +81,12 @@ NEAREST_INDEX_FILE = "nearest_index.safetensors"
 
 
 def save_nearest_index(pixels: torch.Tensor, path, max_images: int = 2048, size: int = 32) -> None:
-    """Store up to `max_images` training images (uint8 (N, 3, H, W)) as `size`-px thumbnails in a safetensors file."""
-    thumbs = F.interpolate(pixels[:max_images].float(), size=(size, size), mode="area")  # (N, 3, size, size)
+    """Store up to `max_images` training images (uint8 (N, 3, H, W)) as `size`-px thumbnails in a safetensors file.
+    With more images than that, an evenly spaced subset: a folder loads class by class, so the first `max_images`
+    would leave the last classes out."""
+    if len(pixels) > max_images:
+        pixels = pixels[torch.linspace(0, len(pixels) - 1, max_images).round().long()]
+    thumbs = F.interpolate(pixels.float(), size=(size, size), mode="area")  # (N, 3, size, size)
     save_file({"thumbnails": thumbs.round().clamp(0, 255).to(torch.uint8).contiguous()}, str(path))
 
 

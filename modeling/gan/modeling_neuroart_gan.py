@@ -121,18 +121,26 @@ def _generator_norm(config: NeuroArtGANConfig, channels: int) -> nn.Module:
 
 class NeuroArtGANUpBlock(nn.Module):
     """x2 upsample (nearest or bilinear) -> 3x3 conv to 2C -> BatchNorm (or pixel norm) -> GLU (halves back to C).
-    FastGAN's `UpBlock`."""
+    FastGAN's `UpBlock`; with `convs=2`, a second 3x3 conv -> norm -> GLU at the new resolution (FastGAN's
+    `UpBlockComp`, without its noise injection)."""
 
-    def __init__(self, config: NeuroArtGANConfig, in_channels: int, out_channels: int):
+    def __init__(self, config: NeuroArtGANConfig, in_channels: int, out_channels: int, convs: int = 1):
         super().__init__()
         mode = config.upsample_mode
         self.upsample = nn.Upsample(scale_factor=2, mode=mode, align_corners=False if mode == "bilinear" else None)
         self.conv = nn.Conv2d(in_channels, out_channels * 2, 3, padding=1, bias=False)
         self.norm = _generator_norm(config, out_channels * 2)
         self.act = nn.GLU(dim=1)
+        self.conv2 = self.norm2 = None
+        if convs == 2:
+            self.conv2 = nn.Conv2d(out_channels, out_channels * 2, 3, padding=1, bias=False)
+            self.norm2 = _generator_norm(config, out_channels * 2)
 
     def forward(self, hidden_states):
-        return self.act(self.norm(self.conv(self.upsample(hidden_states))))
+        hidden_states = self.act(self.norm(self.conv(self.upsample(hidden_states))))  # (B, C_in, H, W) -> (B, C, 2H, 2W)
+        if self.conv2 is not None:
+            hidden_states = self.act(self.norm2(self.conv2(hidden_states)))
+        return hidden_states
 
 
 class NeuroArtGANSkipExcitation(nn.Module):
@@ -168,7 +176,8 @@ class NeuroArtGANGenerator(nn.Module):
 
         self.resolutions = [2**i for i in range(3, int(math.log2(config.image_size)) + 1)]  # 8, 16, ..., S
         self.blocks = nn.ModuleList(
-            NeuroArtGANUpBlock(config, config.channels(res // 2, base), config.channels(res, base))
+            NeuroArtGANUpBlock(config, config.channels(res // 2, base), config.channels(res, base),
+                               convs=config.generator_convs_per_block)
             for res in self.resolutions
         )
         # SLE pairs (low -> high = 8 x low) for every high resolution >= 32 px.
