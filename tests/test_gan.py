@@ -61,6 +61,24 @@ def test_update_ema_moves_toward_generator():
         assert torch.allclose(e, (b + g) / 2)
 
 
+def test_ema_decay_zero_paints_with_the_trained_generator():
+    """`ema_decay=0` (the painting release's recipe): after an update the painting generator is the trained one,
+    weights and BatchNorm statistics, so eval-mode paintings equal the generator's own."""
+    model = NeuroArtGANModel(tiny_gan_config(ema_decay=0.0))
+    z = torch.randn(4, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    model.generator.train()
+    with torch.no_grad():
+        for p in model.generator.parameters():
+            p.add_(0.3)
+        model.generator(z)  # moves the BatchNorm running statistics
+    model.update_ema(min(model.config.ema_decay, 1 / 10))  # the training script's warm-up ramp, capped by the decay
+    model.eval()
+    for ema_value, value in zip(model.generator_ema.state_dict().values(), model.generator.state_dict().values()):
+        assert torch.equal(ema_value, value)
+    with torch.no_grad():
+        torch.testing.assert_close(model.generator_ema(z), model.generator(z))
+
+
 def test_eval_forward_uses_ema_and_train_forward_uses_generator():
     model = NeuroArtGANModel(tiny_gan_config())
     with torch.no_grad():

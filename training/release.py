@@ -29,22 +29,23 @@ DATA = "outputs/release-data"
 # Weights stored as float16 (loaded as float32): measured against the float32 run by `quality --compare_fp32`.
 HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
 # Kinds whose recipe trains with bf16 autocast where the CPU runs it natively (`training_precision`).
-BF16_KINDS = {"poetry"}
+BF16_KINDS = {"gan", "poetry"}
 # Decoding defaults written into the release's generation_config.json (`generate_music(voices="auto",
 # tonality="auto")` reads them), chosen against the training chorales, not the held-out ones (see the card):
 # at most 5 notes sounding at once (four voices, and a passing note), and out-of-key pitches 2 nats less likely.
 GENERATION_DEFAULTS = {"music": {"max_voices": 5, "tonality": 2.0}}
 
 RECIPES = {
-    # R1 (gamma 1, lazy every 16 steps) and 600 CPU-s, chosen 2026-12-02 on the held-out paintings: KID 0.246 against
-    # 0.336 without R1 at the same budget and 0.298 for the 3,800-CPU-s no-R1 release it replaces; trained longer,
-    # the painter got worse (4,000 CPU-s: KID 0.446 with gamma 1, 0.296 with gamma 0.3). See
-    # benchmarks/results/release_sweep.json, gan_r1_trials_2026_12_02 and gan_r1_long_runs_2026_12_02.
+    # 2026-12-03: a live discriminator (no spectral norm, He init, R1 gamma 0.1), a generator twice as wide at the
+    # fine scales (base 32, layers capped at 192), bf16 where native, 4,500 CPU-s, and the trained generator paints
+    # (--ema_decay 0): on the held-out paintings the EMA of the weights scored worse at every checkpoint (KID 0.303
+    # vs 0.186 at step 3,000). See benchmarks/results/release_sweep.json, gan_generator_and_ema_2026_12_03.
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
-            "--discriminator_head", "sum", "--r1_gamma", "1.0", "--r1_interval", "16",
-            "--discriminator_minibatch_std", "0", "--max_train_cpu_seconds", "600", "--max_train_steps", "100000",
-            "--train_batch_size", "16",
-            "--learning_rate", "2e-4", "--sample_steps", "500", "--checkpointing_steps", "250",
+            "--discriminator_head", "sum", "--no_spectral_norm", "--r1_gamma", "0.1", "--r1_interval", "16",
+            "--discriminator_minibatch_std", "0", "--generator_base_channels", "32",
+            "--discriminator_base_channels", "48", "--max_channels", "192", "--ema_decay", "0",
+            "--max_train_cpu_seconds", "4500", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--learning_rate", "2e-4", "--sample_steps", "1000", "--checkpointing_steps", "1000",
             "--checkpoints_total_limit", "2", "--seed", "0"],
     "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
               "--transpose", "3", "--hidden_size", "384", "--num_hidden_layers", "2", "--dropout", "0.1",
@@ -116,9 +117,10 @@ def train_command(kind: str, output_dir: str, stage: int = 0, precision: str | N
 
 
 def training_precision(kind: str) -> str:
-    """bf16 autocast where the CPU runs it natively (AMX or AVX512-BF16: about 1.45x the fp32 steps of the poet,
-    measured 2026-12-03 on a Xeon with AMX), fp32 elsewhere (an AVX2-only CPU emulates bf16 20-30x slower). Chosen
-    at run time, per machine; kinds outside BF16_KINDS always train in fp32."""
+    """bf16 autocast where the CPU runs it natively (AMX or AVX512-BF16: about 1.45x the fp32 steps of the poet
+    and 1.7x the painter's, 3.1 vs 1.8 steps/s, measured 2026-12-03 on a Xeon with AMX), fp32 elsewhere (an
+    AVX2-only CPU emulates bf16 20-30x slower). Chosen at run time, per machine; kinds outside BF16_KINDS always
+    train in fp32."""
     from neuroart.gan.modeling_neuroart_gan import native_bf16
 
     return "bf16" if kind in BF16_KINDS and native_bf16("cpu") else "no"

@@ -117,7 +117,7 @@ def harmonisation_sample(model, tokenizer, folder: Path) -> list[str]:
 
 
 # Where each release trained (bf16 autocast only where the CPU runs it natively: `release.training_precision`).
-TRAINED_ON = {"gan": "a 2-vCPU AMD EPYC with AVX512-BF16 (2026-12-02)",
+TRAINED_ON = {"gan": "a 2-vCPU Intel Xeon with AMX (2026-12-03)",
               "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU Intel Xeon with AMX (2026-12-03)"}
 
 
