@@ -69,6 +69,11 @@ def render_model_card(model, repo_id: str | None = None, **context: Any) -> str:
         datasets_yaml="".join(["datasets:\n"] + [f"- {d}\n" for d in datasets]) if datasets else "",
         rnn_type_upper=str(values.get("rnn_type", "")).upper(),
     )
+    if "use_spectral_norm" in values:  # the painting GAN: say which discriminator and which generator paints
+        values["discriminator_kind"] = ("a spectrally normalised projection discriminator" if values["use_spectral_norm"]
+                                        else "a projection discriminator without spectral norm (R1 regularised)")
+        values["painting_generator"] = ("an EMA generator that paints" if values.get("ema_decay", 0) > 0
+                                        else "a painting copy of the trained generator (`ema_decay` 0: no average)")
     values.update({key: str(value) for key, value in context.items()})
     return string.Template(template_text).safe_substitute(values)
 

@@ -441,3 +441,14 @@ def test_nearest_index_spans_the_whole_training_set(tmp_path):
     assert thumbs[:, 0, 0, 0].tolist() == [0, 75, 150, 225]  # images 0, 3, 6, 9: first and last included
     (match,) = nearest_in_index(torch.full((1, 3, 8, 8), 225 / 255), tmp_path / "index.safetensors", k=1)
     assert match[0][1] < 1e-6
+
+
+def test_model_card_describes_the_discriminator_and_the_painting_generator():
+    """The card says which discriminator the checkpoint has and whether an average or the trained generator paints."""
+    from neuroart.hub import render_model_card
+
+    default = render_model_card(NeuroArtGANModel(tiny_gan_config()))
+    release_like = render_model_card(NeuroArtGANModel(tiny_gan_config(use_spectral_norm=False, ema_decay=0.0)))
+    assert "spectrally normalised projection discriminator" in default and "EMA generator that paints" in default
+    assert "without spectral norm" in release_like and "`ema_decay` 0" in release_like
+    assert "${" not in default and "${" not in release_like
