@@ -8,7 +8,8 @@ Papers it follows:
   Kataoka, Koyama & Yoshida, 2018, arXiv:1802.05957) and, for style classes, the projection discriminator (Miyato &
   Koyama, 2018, arXiv:1802.05637): `logit = w·h + <embed(y), h>`.
 - Inference uses an exponential moving average of the generator (Karras et al., 2018, ProGAN, arXiv:1710.10196;
-  Yazıcı et al., 2019, arXiv:1806.04498). All three networks are saved, so a released model can be fine-tuned.
+  Yazıcı et al., 2019, arXiv:1806.04498); with `ema_decay=0` (the painting release) that copy is the trained
+  generator itself. All three networks are saved, so a released model can be fine-tuned.
 - `truncation_psi` scales the latent toward its mean, the truncation trick of BigGAN (Brock et al., 2019,
   arXiv:1809.11096).
 
