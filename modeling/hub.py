@@ -69,7 +69,7 @@ def render_model_card(model, repo_id: str | None = None, **context: Any) -> str:
         datasets_yaml="".join(["datasets:\n"] + [f"- {d}\n" for d in datasets]) if datasets else "",
         rnn_type_upper=str(values.get("rnn_type", "")).upper(),
     )
-    if "use_spectral_norm" in values:  # the painting GAN: say which discriminator and which generator paints
+    if config.model_type == "neuroart_gan":  # say which discriminator it has and which generator paints
         values["discriminator_kind"] = ("a spectrally normalised projection discriminator" if values["use_spectral_norm"]
                                         else "a projection discriminator without spectral norm (R1 regularised)")
         values["painting_generator"] = ("an EMA generator that paints" if values.get("ema_decay", 0) > 0
