@@ -40,11 +40,13 @@ RECIPES = {
     # fine scales (base 32, layers capped at 192), bf16 where native, 4,500 CPU-s, and the trained generator paints
     # (--ema_decay 0): on the held-out paintings the EMA of the weights scored worse at every checkpoint (KID 0.303
     # vs 0.186 at step 3,000). See benchmarks/results/release_sweep.json, gan_generator_and_ema_2026_12_03.
+    # 2026-12-03 (evening): the whole 9,000 CPU-s budget; KID kept falling (0.175 at step 6,000, 0.113 at 13,000,
+    # 0.099 at the end): gan_full_budget_2026_12_03.
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
             "--discriminator_head", "sum", "--no_spectral_norm", "--r1_gamma", "0.1", "--r1_interval", "16",
             "--discriminator_minibatch_std", "0", "--generator_base_channels", "32",
             "--discriminator_base_channels", "48", "--max_channels", "192", "--ema_decay", "0",
-            "--max_train_cpu_seconds", "4500", "--max_train_steps", "100000", "--train_batch_size", "16",
+            "--max_train_cpu_seconds", "9000", "--max_train_steps", "100000", "--train_batch_size", "16",
             "--learning_rate", "2e-4", "--sample_steps", "1000", "--checkpointing_steps", "1000",
             "--checkpoints_total_limit", "2", "--seed", "0"],
     "music": ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
