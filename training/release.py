@@ -37,11 +37,11 @@ GENERATION_DEFAULTS = {"music": {"max_voices": 5, "tonality": 2.0}}
 
 RECIPES = {
     # 2026-12-03: a live discriminator (no spectral norm, He init, R1 gamma 0.1), a generator twice as wide at the
-    # fine scales (base 32, layers capped at 192), bf16 where native, 4,500 CPU-s, and the trained generator paints
+    # fine scales (base 32, layers capped at 192), bf16 where native, and the trained generator paints
     # (--ema_decay 0): on the held-out paintings the EMA of the weights scored worse at every checkpoint (KID 0.303
-    # vs 0.186 at step 3,000). See benchmarks/results/release_sweep.json, gan_generator_and_ema_2026_12_03.
-    # 2026-12-03 (evening): the whole 9,000 CPU-s budget; KID kept falling (0.175 at step 6,000, 0.113 at 13,000,
-    # 0.099 at the end): gan_full_budget_2026_12_03.
+    # vs 0.186 at step 3,000). The whole 9,000 CPU-s budget: KID kept falling (0.175 at step 6,000, 0.113 at
+    # 13,000, 0.099 at the end). See benchmarks/results/release_sweep.json, gan_generator_and_ema_2026_12_03 and
+    # gan_full_budget_2026_12_03.
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
             "--discriminator_head", "sum", "--no_spectral_norm", "--r1_gamma", "0.1", "--r1_interval", "16",
             "--discriminator_minibatch_std", "0", "--generator_base_channels", "32",
