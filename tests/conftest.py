@@ -47,6 +47,16 @@ def _private_hf_home(tmp_path_factory):
     yield home
 
 
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.gpu` tests run only where CUDA is available."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (no GPU on this machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 def run_python(code: str, *, block_neuroart: bool = False, env: dict | None = None, cwd=None, timeout=300) -> str:
     """Run `code` in a fresh interpreter; return stdout, fail the test with stderr on a non-zero exit.
     `env` overrides os.environ; a value of None unsets that variable."""

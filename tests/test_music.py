@@ -133,3 +133,27 @@ def test_round_trip_auto_classes(rnn_type, tmp_path):
     assert torch.equal(base(input_ids=x).last_hidden_state, model.model(input_ids=x).last_hidden_state)
     assert torch.equal(lm.generate(x, max_new_tokens=8, do_sample=False),
                        model.generate(x, max_new_tokens=8, do_sample=False))
+
+
+@pytest.mark.parametrize("rnn_type", RNN_TYPES)
+def test_cell_step_runs_in_one_dtype(rnn_type):
+    """The lean cell step takes a state in another dtype than its weights (a bf16 prompt pass on fp32 weights, as
+    under CUDA autocast) and computes in the weights' dtype, or in the caller's autocast dtype; bf16 weights give
+    the same greedy tokens through the lean step and through nn.LSTM."""
+    model = make(rnn_type)
+    base = model.model
+    x = base.embed_tokens(prompt(length=1))[:, 0]
+    zeros = base._zero_state(2, x.to(torch.bfloat16))  # a bf16 state, fp32 weights
+    out, state = base.step(x, zeros)
+    assert out.dtype == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state = base.step(x, base._zero_state(2, x))
+    assert out.dtype == torch.bfloat16 and (state[0] if rnn_type == "lstm" else state).dtype == torch.bfloat16
+    half = make(rnn_type).to(torch.bfloat16)
+    ids = prompt()
+    greedy = half.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=8)
+    full = ids
+    for _ in range(8):  # no cache: nn.LSTM over the whole prefix every step
+        logits = half(full, use_cache=False).logits[:, -1]
+        full = torch.cat([full, logits.argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(greedy, full)

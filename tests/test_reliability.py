@@ -267,3 +267,36 @@ def test_a_booby_trapped_checkpoint_is_not_unpickled(tmp_path):
     assert code != 0 and "weights_only" in log.replace("Weights only", "weights_only")
     assert not marker.exists()  # checkpoints are read with torch.load(weights_only=True); weights are safetensors
 
+
+
+@pytest.mark.parametrize("script", ["train_gan.py", "train_music.py", "train_poetry.py"])
+def test_failing_samples_and_a_wall_clock_budget_still_export(script, tmp_path):
+    """Every sample fails (the fault seam), and `--max_train_seconds` ends the run long before its steps: each
+    script logs the failures, stops at the wall-clock budget and exports a model that loads on a CPU, with the
+    hardware in its card's metrics."""
+    from transformers import AutoModel
+
+    import neuroart  # noqa: F401
+
+    out = tmp_path / "out"
+    args = [*data_args(script, tmp_path), "--sample_steps", 2, "--checkpointing_steps", 1000]
+    _, log = launch_script(script, "--output_dir", out, "--max_train_steps", 100000, "--max_train_seconds", 6,
+                           *args, env={"NEUROART_FAULT_SAMPLE": "1"})
+    assert "failed (RuntimeError: simulated failure" in log
+    assert "Wall-clock budget of 6 s reached" in log
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert 2 <= metrics["steps"] < 100000 and metrics["train_seconds"] >= 6
+    assert "precision no" in metrics["hardware"] and "CPU" in metrics["hardware"]
+    assert (out / "model.safetensors").exists()
+    AutoModel.from_pretrained(out, device_map="cpu")
+
+
+def test_music_writes_samples_under_bf16_autocast(tmp_path):
+    """The composer's sampler under `--mixed_precision bf16` (it crashed at its first sample on CUDA: an fp32 state
+    met bf16 weights in the cell step): samples are written, none fails, the model is exported."""
+    out = tmp_path / "out"
+    args = [*data_args("train_music.py", tmp_path), "--sample_steps", 2]
+    _, log = launch_script("train_music.py", "--output_dir", out, "--max_train_steps", 2, "--mixed_precision", "bf16",
+                           *args)
+    assert "failed" not in log
+    assert (out / "samples" / "step_2.mid").exists() and (out / "model.safetensors").exists()

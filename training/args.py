@@ -46,6 +46,10 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str,
     train.add_argument("--max_train_cpu_seconds", type=positive_float, default=None,
                        help="Stop once the training loop has used this much process CPU time (all threads), for "
                             "fixed-budget comparisons; the model is saved as usual.")
+    train.add_argument("--max_train_seconds", type=positive_float, default=None,
+                       help="Stop once training has run this many wall-clock seconds (the budget that means something "
+                            "on a GPU); with --max_train_cpu_seconds too, whichever ends first. The model is saved "
+                            "as usual.")
     train.add_argument("--learning_rate", type=positive_float, default=default_lr, help="Initial learning rate.")
     train.add_argument("--gradient_accumulation_steps", type=positive_int, default=1,
                        help="Micro-batches to accumulate before each optimisation step.")

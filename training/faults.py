@@ -5,7 +5,7 @@ make it fail on purpose at a known point, and check that the run survives (resum
 | --- | --- | --- |
 | `NEUROART_FAULT_CRASH_AFTER_CHECKPOINT=N` | `checkpointing.save_checkpoint` | the process dies (exit 17) right after checkpoint N |
 | `NEUROART_FAULT_NAN_WEIGHTS_AT_STEP=N` | `train_gan.py` | every weight becomes NaN before step N (once), as after a blown-up update |
-| `NEUROART_FAULT_SAMPLE=1` | `train_poetry.py` | writing the sample poems raises |
+| `NEUROART_FAULT_SAMPLE=1` | `tracking.guarded_sample` (all three scripts) | every sample (during training and at the end) raises |
 
 Nothing here runs unless a variable is set; production code asks only through `fault_at` / `fault_on`.
 """

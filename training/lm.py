@@ -1,7 +1,7 @@
 """The causal-LM training loop shared by `train_poetry.py` and `train_music.py`.
 
-Packed token blocks -> AdamW with warm-up and cosine decay (over the steps, or over `--max_train_cpu_seconds` when a
-CPU budget is set, so a budgeted run still anneals) -> `accelerator.accumulate` / `autocast` -> periodic
+Packed token blocks -> AdamW with warm-up and cosine decay (over the steps, or over `--max_train_cpu_seconds` /
+`--max_train_seconds` when a budget is set, so a budgeted run still anneals) -> `accelerator.accumulate` / `autocast` -> periodic
 validation (nats/token, and nats/char or nats/frame through a caller-given ratio) -> samples through a callback ->
 atomic checkpoints with `--resume_from_checkpoint latest`. Steps with a non-finite loss are skipped (all processes
 agree) and counted. The caller builds the model and data, and exports the result.
@@ -19,7 +19,7 @@ import torch
 from .args import positive_int
 from .loop import Run, resume
 from .numerics import all_finite
-from .tracking import logger
+from .tracking import hardware, logger
 
 
 def add_lm_args(parser, *, default_seq_len: int) -> None:
@@ -149,16 +149,19 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
         max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     warmup = min(args.lr_warmup_steps, max_steps // 10)
     budget = getattr(args, "max_train_cpu_seconds", None)
-    clock = {"start": None}
+    wall_budget = getattr(args, "max_train_seconds", None)
+    clock = {"start": None, "wall_start": None}
 
     def lr_lambda(calls: int) -> float:
-        """Linear warm-up, then cosine decay to 10% over the steps or, with a CPU budget, over the budget."""
+        """Linear warm-up, then cosine decay to 10% over the steps or, with a budget, over the first to end."""
         step = calls // accelerator.num_processes  # accelerate steps the scheduler once per process per step
         if step < warmup:
             return (step + 1) / (warmup + 1)
         progress = (step - warmup) / max(1, max_steps - warmup)
         if budget and clock["start"] is not None:
             progress = max(progress, (time.process_time() - clock["start"]) / budget)
+        if wall_budget and clock["wall_start"] is not None:
+            progress = max(progress, (time.time() - clock["wall_start"]) / wall_budget)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
@@ -175,7 +178,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     metrics: dict = {}
     history = []
     run = Run(accelerator, args, max_steps, steps_per_epoch, state)
-    clock["start"] = run.cpu_started
+    clock["start"], clock["wall_start"] = run.cpu_started, run.started
     tokens_seen = 0
     loss = torch.zeros(())
     for (batch,) in run.batches(train_loader):
@@ -218,6 +221,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
     wall = run.wall_seconds()
     metrics.update(steps=run.step, skipped_steps=run.skipped, train_seconds=round(wall, 1),
                    train_cpu_seconds=round(run.cpu_seconds(), 1),
-                   train_tokens_per_second=round(tokens_seen / max(wall, 1e-9), 1), loss_history=history)
+                   train_tokens_per_second=round(tokens_seen / max(wall, 1e-9), 1), hardware=hardware(accelerator),
+                   loss_history=history)
     accelerator.wait_for_everyone()
     return metrics

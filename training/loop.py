@@ -3,8 +3,8 @@ painter); each keeps only its own step.
 
 - `resume`: `--resume_from_checkpoint` -> the checkpoint's state (step, skipped steps, CPU seconds so far) and its
   extra tensors (the GAN's EMA generator), or a fresh start.
-- `Run`: the clock (wall and CPU time, a CPU budget spanning an interrupted run and its resumption), the progress
-  bar toward the real end (steps or the CPU budget, whichever ends the run), the epochs of a prepared loader with
+- `Run`: the clocks (wall and CPU time; a CPU budget and a wall-clock budget, each spanning an interrupted run and
+  its resumption), the progress bar toward the real end (the steps or a budget, whichever ends the run first), the epochs of a prepared loader with
   the batches a resumed run has already seen skipped, the "is it time to checkpoint / sample / evaluate" rule, the
   checkpoint itself, and the stop when the budget is spent.
 """
@@ -20,7 +20,7 @@ from .tracking import logger, progress_bar
 
 def resume(accelerator, args) -> tuple[dict, dict]:
     """(state, extra tensors) of the checkpoint `--resume_from_checkpoint` names, or a fresh start's."""
-    state = {"step": 0, "skipped_steps": 0, "train_cpu_seconds": 0.0}
+    state = {"step": 0, "skipped_steps": 0, "train_cpu_seconds": 0.0, "train_seconds": 0.0}
     checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
     if checkpoint is not None:
         loaded, tensors = load_checkpoint(accelerator, checkpoint)
@@ -40,10 +40,12 @@ class Run:
         self.step, self.skipped = state["step"], state.get("skipped_steps", 0)
         self.epoch = self.step // steps_per_epoch
         self.budget = getattr(args, "max_train_cpu_seconds", None)
-        self.progress = progress_bar(accelerator, max_steps, self.step, self.budget)
-        # A CPU budget spans the interrupted run and this one: the clock starts where the checkpoint left it.
-        self.started, self.cpu_started = time.time(), time.process_time() - state.get("train_cpu_seconds", 0.0)
-        self.progress.start_clock(self.cpu_started)
+        self.wall_budget = getattr(args, "max_train_seconds", None)
+        self.progress = progress_bar(accelerator, max_steps, self.step, self.budget, self.wall_budget)
+        # Budgets span the interrupted run and this one: each clock starts where the checkpoint left it.
+        self.started = time.time() - state.get("train_seconds", 0.0)
+        self.cpu_started = time.process_time() - state.get("train_cpu_seconds", 0.0)
+        self.progress.start_clock(self.cpu_started, self.started)
 
     def batches(self, loader):
         """The micro-batches of every epoch still to run; those of a resumed run's epoch that it had seen are
@@ -81,13 +83,14 @@ class Run:
         if self.due(self.args.checkpointing_steps):
             save_checkpoint(self.accelerator, self.args.output_dir, self.step,
                             {"skipped_steps": self.skipped, "epoch": self.epoch,
-                             "train_cpu_seconds": self.cpu_seconds()},
+                             "train_cpu_seconds": self.cpu_seconds(), "train_seconds": self.wall_seconds()},
                             tensors() if tensors is not None else None, self.args.checkpoints_total_limit)
 
     def done(self) -> bool:
-        """True once the steps are done or (on every process alike) the CPU budget is spent; the budget then becomes
-        the end, so the final checkpoint and samples see `step == max_steps`."""
-        if budget_exhausted(self.accelerator, self.cpu_started, self.budget, self.step):
+        """True once the steps are done or (on every process alike) a budget is spent; the step then becomes the
+        end, so the final checkpoint and samples see `step == max_steps`."""
+        if (budget_exhausted(self.accelerator, self.cpu_seconds(), self.budget, self.step, "CPU")
+                or budget_exhausted(self.accelerator, self.wall_seconds(), self.wall_budget, self.step, "Wall-clock")):
             self.max_steps = self.step
         return self.step >= self.max_steps
 

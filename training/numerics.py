@@ -12,15 +12,15 @@ def all_finite(accelerator, *values: torch.Tensor) -> bool:
     return accelerator.reduce(bad, "max").item() == 0
 
 
-def budget_exhausted(accelerator, cpu_started: float, budget: float | None, step: int) -> bool:
-    """True on every process once any process has used `budget` CPU seconds since `cpu_started` (logged once)."""
+def budget_exhausted(accelerator, used_seconds: float, budget: float | None, step: int, what: str = "CPU") -> bool:
+    """True on every process once any process has used `budget` seconds (`used_seconds`, its own count of CPU or
+    wall time since the budget's clock began); logged once."""
     if not budget:
         return False
     import logging
-    import time
 
-    over = torch.tensor([float(time.process_time() - cpu_started >= budget)], device=accelerator.device)
+    over = torch.tensor([float(used_seconds >= budget)], device=accelerator.device)
     if accelerator.reduce(over, "max").item() == 0:
         return False
-    logging.getLogger("neuroart.training").info("CPU budget of %.0f s reached at step %d.", budget, step)
+    logging.getLogger("neuroart.training").info("%s budget of %.0f s reached at step %d.", what, budget, step)
     return True

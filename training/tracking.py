@@ -46,6 +46,22 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
     return accelerator
 
 
+def guarded_sample(write, step: int, what: str):
+    """Call `write()` (a sample writer) and return its result; a failure is logged and gives None. Samples are
+    optional, a run and its export are not: a sampler that breaks under a new precision, device or model never
+    costs a run its model. The test seam `NEUROART_FAULT_SAMPLE=1` (faults.py) makes every sample fail."""
+    from .faults import fault_on
+
+    try:
+        if fault_on("SAMPLE"):
+            raise RuntimeError("simulated failure (NEUROART_FAULT_SAMPLE)")
+        return write()
+    except Exception as error:  # noqa: BLE001  (any failure: the sample is skipped, training goes on)
+        logger.warning("Step %d: writing the %s failed (%s: %s); skipped, training and export go on.", step, what,
+                       type(error).__name__, error)
+        return None
+
+
 def init_trackers(accelerator, args, project_name: str) -> None:
     if args.report_to:
         config = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
@@ -53,34 +69,42 @@ def init_trackers(accelerator, args, project_name: str) -> None:
 
 
 class BudgetProgress:
-    """A tqdm bar over training steps whose total is the real end: `max_steps`, or, under a CPU-seconds budget, the
-    step at which the budget runs out at this run's pace so far (whichever comes first). The CPU used is shown too."""
+    """A tqdm bar over training steps whose total is the real end: `max_steps`, or, under a CPU-seconds or a
+    wall-clock budget, the step at which the first budget to run out ends at this run's pace so far (whichever of
+    the three comes first). The seconds used of each budget are shown too."""
 
-    def __init__(self, bar, max_steps: int, initial: int, cpu_budget: float | None):
-        self.bar, self.max_steps, self.initial, self.cpu_budget = bar, max_steps, initial, cpu_budget
-        self.cpu_started = None  # process_time() at which the budget's count began (earlier segments included)
-        self.run_cpu_start = None
+    def __init__(self, bar, max_steps: int, initial: int, cpu_budget: float | None, wall_budget: float | None = None):
+        self.bar, self.max_steps, self.initial = bar, max_steps, initial
+        self.cpu_budget, self.wall_budget = cpu_budget, wall_budget
+        self.cpu_started = self.wall_started = None  # where each budget's count began (earlier segments included)
+        self.run_cpu_start = self.run_wall_start = None
 
-    def start_clock(self, cpu_started: float) -> None:
+    def start_clock(self, cpu_started: float, wall_started: float | None = None) -> None:
         self.cpu_started, self.run_cpu_start = cpu_started, time.process_time()
+        self.wall_started, self.run_wall_start = wall_started, time.time()
+
+    def _clocks(self):
+        """(budget, seconds used of it in all, seconds this run) for each budget that is set."""
+        now_cpu, now_wall = time.process_time(), time.time()
+        if self.cpu_budget and self.cpu_started is not None:
+            yield self.cpu_budget, now_cpu - self.cpu_started, now_cpu - self.run_cpu_start, "cpu"
+        if self.wall_budget and self.wall_started is not None:
+            yield self.wall_budget, now_wall - self.wall_started, now_wall - self.run_wall_start, "wall"
 
     def update(self, n: int = 1) -> None:
         self.bar.update(n)
-        if not self.cpu_budget or self.cpu_started is None:
-            return
         done = self.bar.n - self.initial
-        run_cpu = time.process_time() - self.run_cpu_start
-        used = time.process_time() - self.cpu_started
-        if done > 0 and run_cpu > 0:
-            expected = self.bar.n + max(0.0, self.cpu_budget - used) * done / run_cpu
-            total = max(self.bar.n, min(self.max_steps, int(math.ceil(expected))))
+        ends = [self.bar.n + max(0.0, budget - used) * done / run
+                for budget, used, run, _ in self._clocks() if done > 0 and run > 0]
+        if ends:
+            total = max(self.bar.n, min(self.max_steps, int(math.ceil(min(ends)))))
             if total != self.bar.total:
                 self.bar.total = total
                 self.bar.refresh()
 
     def set_postfix(self, **values) -> None:
-        if self.cpu_budget and self.cpu_started is not None:
-            values["cpu"] = f"{time.process_time() - self.cpu_started:.0f}/{self.cpu_budget:.0f}s"
+        for budget, used, _, name in self._clocks():
+            values[name] = f"{used:.0f}/{budget:.0f}s"
         self.bar.set_postfix(**values)
 
     @property
@@ -95,12 +119,35 @@ class BudgetProgress:
         self.bar.close()
 
 
-def progress_bar(accelerator, total: int, initial: int = 0, cpu_budget: float | None = None) -> BudgetProgress:
-    """See `BudgetProgress`; call `.start_clock(cpu_started)` once the budget's clock runs."""
+def progress_bar(accelerator, total: int, initial: int = 0, cpu_budget: float | None = None,
+                 wall_budget: float | None = None) -> BudgetProgress:
+    """See `BudgetProgress`; call `.start_clock(cpu_started, wall_started)` once the budgets' clocks run."""
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=initial, desc="steps", disable=not accelerator.is_local_main_process)
-    return BudgetProgress(bar, total, initial, cpu_budget)
+    return BudgetProgress(bar, total, initial, cpu_budget, wall_budget)
+
+
+def hardware(accelerator) -> str:
+    """Where a run trained, for its card: the device (the GPU's name), the precision and the process count."""
+    import platform
+
+    import torch
+
+    device = accelerator.device
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        try:
+            for line in open("/proc/cpuinfo", encoding="utf-8"):
+                if line.startswith("model name"):
+                    name = f"CPU ({line.split(':', 1)[1].strip()}, {torch.get_num_threads()} threads)"
+                    break
+        except OSError:
+            pass
+    return (f"{name}; precision {accelerator.mixed_precision}; {accelerator.num_processes} process(es), "
+            f"{accelerator.distributed_type.value}")
 
 
 def image_grid(images, columns: int | None = None):

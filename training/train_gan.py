@@ -40,6 +40,8 @@ from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.loop import Run, resume  # noqa: E402
 from neuroart.training.numerics import all_finite  # noqa: E402
 from neuroart.training.tracking import (  # noqa: E402
+    guarded_sample,
+    hardware,
     image_grid,
     init_trackers,
     log_image,
@@ -158,6 +160,15 @@ def sample_grid(model, args, step: int):
         labels = [i % model.config.num_classes for i in range(args.num_sample_images)]
     images = model.generate_images(args.num_sample_images, seed=args.seed, labels=labels)
     return image_grid(images)
+
+
+def write_grid(model, args, step: int, accelerator=None) -> Path:
+    """The fixed-seed grid of `step`, saved under samples/ (and sent to the trackers); returns its path."""
+    grid = sample_grid(model, args, step)
+    path = save_samples_image(grid, args.output_dir, step)
+    if accelerator is not None:
+        log_image(accelerator, "samples", grid, step)
+    return path
 
 
 def main(args):
@@ -296,9 +307,7 @@ def main(args):
         accelerator.log({**logs, "d_real": means[2], "d_fake": means[3], "skipped_steps": run.skipped}, step=run.step)
         run.checkpoint(ema_tensors)
         if accelerator.is_main_process and run.due(args.sample_steps):
-            grid = sample_grid(model, args, run.step)
-            save_samples_image(grid, args.output_dir, run.step)
-            log_image(accelerator, "samples", grid, run.step)
+            guarded_sample(lambda: write_grid(model, args, run.step, accelerator), run.step, "sample grid")
         if run.done():
             break
     run.close()
@@ -309,13 +318,12 @@ def main(args):
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         model.eval()
-        grid = sample_grid(model, args, global_step)
-        grid_path = save_samples_image(grid, args.output_dir, global_step)
+        grid_path = guarded_sample(lambda: write_grid(model, args, global_step), global_step, "final sample grid")
         (Path(args.output_dir) / "loss_history.json").write_text(json.dumps(loss_history))
         metrics = {"steps": global_step, "skipped_steps": skipped_steps, "restored_from_checkpoint": restored,
                    "train_seconds": round(train_seconds, 1),
-                   "train_cpu_seconds": round(cpu_seconds, 1)}
-        metrics.update(evaluate(model, pixels, args))
+                   "train_cpu_seconds": round(cpu_seconds, 1), "hardware": hardware(accelerator)}
+        metrics.update(guarded_sample(lambda: evaluate(model, pixels, args), global_step, "card metrics") or {})
         hyperparameters = {k: v for k, v in vars(args).items() if k not in ("hub_token",)}
         card = {
             "repo_id": args.hub_model_id or str(args.output_dir),
@@ -325,10 +333,11 @@ def main(args):
                          + (f"; classes: {', '.join(class_names)}" if conditional and class_names else "") + "."),
             "hyperparameters": hyperparameters,
             "metrics": metrics,
-            "sample": "samples/grid.png",
+            "sample": "samples/grid.png" if grid_path else None,
             "datasets": [args.dataset_name] if args.dataset_name else [],
         }
-        export_model(model, args.output_dir, card_context=card, extra_files={"samples/grid.png": grid_path})
+        export_model(model, args.output_dir, card_context=card,
+                     extra_files={"samples/grid.png": grid_path} if grid_path else None)
         if not args.no_nearest_index:  # thumbnails for "show the nearest training images" (Space, CLI)
             save_nearest_index(pixels, Path(args.output_dir) / NEAREST_INDEX_FILE)
         logger.info("Saved the model to %s (%s).", args.output_dir, ", ".join(f"{k}={v}" for k, v in metrics.items()))

@@ -41,7 +41,7 @@ from neuroart.training.lm import (  # noqa: E402
     split_train_eval,
     train_causal_lm,
 )
-from neuroart.training.tracking import init_trackers, log_image, logger, make_accelerator  # noqa: E402
+from neuroart.training.tracking import guarded_sample, init_trackers, log_image, logger, make_accelerator  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -190,15 +190,23 @@ def main(args):
         log_image(accelerator, "piano_roll", image, step)
         return score
 
-    metrics = train_causal_lm(args, accelerator, model, train_blocks, eval_blocks, on_sample=write_sample)
+    def on_sample(unwrapped, step):
+        guarded_sample(lambda: write_sample(unwrapped, step), step, "sample piece")
+
+    metrics = train_causal_lm(args, accelerator, model, train_blocks, eval_blocks, on_sample=on_sample)
     if "val_nats_per_token" in metrics:
         metrics["val_nats_per_token"] = round(metrics["val_nats_per_token"], 4)
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(model).eval()
         out = Path(args.output_dir)
-        final = write_sample(model, metrics["steps"], name="sample")
-        engine = render_audio(final, out / "samples" / "sample.wav")  # FluidSynth when installed, else built-in
-        logger.info("Rendered samples/sample.wav with %s.", engine)
+
+        def final_sample():
+            final = write_sample(model, metrics["steps"], name="sample")
+            engine = render_audio(final, out / "samples" / "sample.wav")  # FluidSynth when installed, else built-in
+            logger.info("Rendered samples/sample.wav with %s.", engine)
+            return final
+
+        wrote = guarded_sample(final_sample, metrics["steps"], "final sample piece") is not None
         history = metrics.pop("loss_history")
         (out / "loss_history.json").write_text(json.dumps(history))
         card = {
@@ -211,7 +219,7 @@ def main(args):
                          + f". Tokenizer: miditok REMI, {len(tokenizer)} tokens (saved as `tokenizer.json`)."),
             "hyperparameters": {k: v for k, v in vars(args).items() if k != "hub_token"},
             "metrics": metrics,
-            "sample": "samples/sample.png",
+            "sample": "samples/sample.png" if wrote else None,
             "datasets": [args.dataset_name] if args.dataset_name else [],
         }
         export_model(model, out, card_context=card)

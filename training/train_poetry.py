@@ -25,7 +25,6 @@ from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_po
 from neuroart.poetry.prosody import split_lines  # noqa: E402
 from neuroart.training.args import add_common_args, positive_int  # noqa: E402
 from neuroart.training.data import SkipCounter, clean_poem_record, load_poems, stream_dataset  # noqa: E402
-from neuroart.training.faults import fault_on  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import (  # noqa: E402
     StreamedBlocks,
@@ -36,7 +35,7 @@ from neuroart.training.lm import (  # noqa: E402
     split_train_eval,
     train_causal_lm,
 )
-from neuroart.training.tracking import init_trackers, logger, make_accelerator  # noqa: E402
+from neuroart.training.tracking import guarded_sample, init_trackers, logger, make_accelerator  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -161,15 +160,9 @@ def main(args):
     samples_dir = Path(args.output_dir) / "samples"
 
     def on_sample(unwrapped, step):
-        try:
-            write_samples(unwrapped, step)
-        except Exception as error:  # samples are optional, the run and its checkpoints are not
-            logger.warning("Step %d: writing the sample poems failed (%s: %s); training goes on.", step,
-                           type(error).__name__, error)
+        guarded_sample(lambda: write_samples(unwrapped, step), step, "sample poems")
 
     def write_samples(unwrapped, step):
-        if fault_on("SAMPLE"):  # the test seam (faults.py): a sample writer that crashes
-            raise RuntimeError("simulated failure")
         unwrapped.eval()
         lines = []
         for form in FORMS:
@@ -193,14 +186,14 @@ def main(args):
         else:
             index = LineIndex.from_poems(p["text"] for p in train_poems)
         poems_out, checks = [], []
-        try:
+
+        def final_poems():
             for form in FORMS:
                 poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index)
                 poems_out.append(f"[{form}]\n{poem.text}\n")
                 checks.append(check_poem(poem.text, form))
-        except Exception as error:  # the model is exported whatever happens to its samples
-            logger.warning("Writing the final sample poems failed (%s: %s); exporting the model without them.",
-                           type(error).__name__, error)
+
+        guarded_sample(final_poems, metrics["steps"], "final sample poems")  # the model is exported whatever happens
         if checks:
             metrics["sample_form_accuracy"] = sum(c.form_ok for c in checks) / len(checks)
             metrics["sample_rhyme_accuracy"] = sum(c.rhyme_ok for c in checks) / len(checks)

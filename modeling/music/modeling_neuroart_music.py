@@ -241,16 +241,25 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         output (B, hidden), new state). Calling `nn.LSTM` for a single step costs several times more on a CPU, and
         generation is nothing but single steps; `generate()` and `generate_music` both come through here."""
         lstm = self.config.rnn_type == "lstm"
+        # One dtype for every operand: the weights' own, or the caller's autocast dtype. The cell ops are not all on
+        # autocast's lists (CPU), and a state from a bf16 prompt pass meeting fp32 weights (or the reverse) fails
+        # with "expected mat1 and mat2 to have the same dtype"; autocast is off inside so nothing is cast twice.
+        device_type = inputs.device.type
+        dtype = (torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type)
+                 else self.rnn.weight_ih_l0.dtype)
+        state = tuple(s.to(dtype) for s in state) if lstm else state.to(dtype)
         hs, cs = [], []
-        x = inputs
-        for index in range(self.config.num_hidden_layers):
-            weights = [getattr(self.rnn, f"{kind}_l{index}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            if lstm:
-                x, c = torch.lstm_cell(x, (state[0][index], state[1][index]), *weights)  # each (B, hidden)
-                cs.append(c)
-            else:
-                x = torch.gru_cell(x, state[index], *weights)
-            hs.append(x)
+        x = inputs.to(dtype)
+        with torch.autocast(device_type, enabled=False):
+            for index in range(self.config.num_hidden_layers):
+                weights = [getattr(self.rnn, f"{kind}_l{index}").to(dtype)
+                           for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                if lstm:
+                    x, c = torch.lstm_cell(x, (state[0][index], state[1][index]), *weights)  # each (B, hidden)
+                    cs.append(c)
+                else:
+                    x = torch.gru_cell(x, state[index], *weights)
+                hs.append(x)
         h = torch.stack(hs)  # L x (B, hidden) -> (L, B, hidden)
         return x, ((h, torch.stack(cs)) if lstm else h)
 
