@@ -163,3 +163,118 @@ def test_attention_view_of_a_tiny_poet():
     image = attention_view(model, tokenizer, poem, title="登楼", keywords=["山"])
     assert image.size[0] > image.size[1] > 0 and len(image.getcolors(maxcolors=1 << 20)) > 3
     assert "title" in ATTENTION_CAPTION and "keywords" in ATTENTION_CAPTION
+
+
+@pytest.mark.parametrize("name,make", MODELS)
+def test_trainer_and_padding_free_kwargs_are_accepted(name, make):
+    """What transformers' Trainer, its loss functions and padding-free collators pass: `shift_labels` (context
+    parallelism: the labels already shifted, no `labels`), `num_items_in_batch`, `cu_seq_lens_*`, `max_length_*`
+    and `seq_idx`. The loss is the same as from `labels`; a misspelled name still raises."""
+    model, x = make(), ids()
+    expected = model(x, labels=x).loss
+    shifted = torch.nn.functional.pad(x[:, 1:], (0, 1), value=-100)  # (B, T): the next token, -100 at the end
+    torch.testing.assert_close(model(x, shift_labels=shifted).loss, expected)
+    cu = torch.tensor([0, 9, 18], dtype=torch.int32)
+    packed = model(x, labels=x, num_items_in_batch=torch.tensor(16), cu_seq_lens_q=cu, cu_seq_lens_k=cu,
+                   max_length_q=9, max_length_k=9, seq_idx=None)
+    torch.testing.assert_close(packed.loss, expected)
+    with pytest.raises(TypeError, match="shift_lables"):
+        model(x, shift_lables=shifted)
+
+
+@pytest.mark.parametrize("name,make", MODELS)
+def test_gradient_checkpointing_gives_the_same_gradients(name, make):
+    """`gradient_checkpointing_enable()` (poet: per block; composer: the recurrence) changes memory, not maths."""
+    grads = []
+    for checkpointing in (False, True):
+        model = make().train()
+        if name == "poetry":
+            model.config.dropout = 0.0
+            for module in model.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.p = 0.0
+        else:
+            model.model.dropout.p, model.model.rnn.dropout = 0.0, 0.0
+        calls = []
+        if checkpointing:
+            enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+            enable({"use_reentrant": False})
+            for module in model.modules():  # count the checkpointed calls (poet: each block; composer: the RNN)
+                original = getattr(module, "_gradient_checkpointing_func", None)
+                if original is not None and module.gradient_checkpointing:
+                    module._gradient_checkpointing_func = (
+                        lambda *a, _original=original, _calls=calls, **k: _calls.append(1) or _original(*a, **k))
+        x = ids()
+        model(x, labels=x, use_cache=False).loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+        if checkpointing:
+            assert len(calls) == (model.config.num_hidden_layers if name == "poetry" else 1)
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 3
+    for key in grads[0]:
+        torch.testing.assert_close(grads[1][key], grads[0][key], rtol=1e-5, atol=1e-6)
+
+
+def test_poet_compiles_fullgraph_with_a_static_cache():
+    """`_can_compile_fullgraph = True`: a StaticCache decode step compiled with fullgraph=True gives eager's logits."""
+    from transformers import StaticCache
+
+    model = poet()
+    assert type(model)._can_compile_fullgraph
+    x = ids(1, 6)
+    eager = model(x).logits[:, -1]
+    cache = StaticCache(config=model.config, max_cache_len=16)
+    model(x[:, :-1], cache=cache, use_cache=True)
+    step = torch.compile(model.forward, fullgraph=True, dynamic=False)
+    out = step(input_ids=x[:, -1:], cache=cache, use_cache=True,
+               position_ids=torch.tensor([[5]]), cache_position=torch.tensor([5]))
+    torch.testing.assert_close(out.logits[:, -1], eager, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,make", MODELS)
+def test_trainer_fine_tunes_a_few_steps(name, make, tmp_path):
+    """transformers.Trainer fine-tunes both language models: the loss falls on a repeated batch and the result
+    saves and loads through the auto classes."""
+    pytest.importorskip("accelerate")
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    model = make().train()
+    data = [{"input_ids": row, "labels": row} for row in ids(8, 12, seed=3)]
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=4, max_steps=12,
+                             learning_rate=5e-3, logging_steps=1, report_to=[], save_strategy="no",
+                             use_cpu=True, dataloader_num_workers=0, seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=data)
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) == 12 and losses[-1] < losses[0]
+    trainer.save_model(str(tmp_path / "final"))
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "final")
+    torch.testing.assert_close(loaded.eval()(ids()).logits, model.eval()(ids()).logits)
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_composer_exports_a_generation_step_with_its_state(rnn_type):
+    """The state is a pytree node: torch.export takes it in and gives it back (default `use_cache=True`), so a
+    generation step exports; a left-padded prompt's real tokens come out as in eager mode (the mask is honoured)."""
+    model, x = composer(rnn_type), ids()
+    batch, length = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("length", min=2, max=128)
+    prefix = model(x[:, :5])
+    state_shapes = [{1: batch}] * (2 if rnn_type == "lstm" else 1)
+    program = torch.export.export(model, (x[:, 5:6],), kwargs={"cache": prefix.cache},
+                                  dynamic_shapes={"input_ids": {0: batch}, "cache": state_shapes}, strict=False)
+    for rows in (2, 3):
+        x = ids(rows, 9, seed=rows)
+        prefix = model(x[:, :5])
+        ours, eager = program.module()(x[:, 5:6], cache=prefix.cache), model(x[:, 5:6], cache=prefix.cache)
+        torch.testing.assert_close(ours.logits, eager.logits, rtol=1e-4, atol=1e-5)
+        assert type(ours.cache) is type(eager.cache) and ours.cache.seen_tokens == eager.cache.seen_tokens == 6
+        torch.testing.assert_close(ours.cache.h, eager.cache.h, rtol=1e-4, atol=1e-5)
+    program = torch.export.export(model, (x,), kwargs={"attention_mask": torch.ones_like(x)},
+                                  dynamic_shapes={"input_ids": {0: batch, 1: length},
+                                                  "attention_mask": {0: batch, 1: length}}, strict=False)
+    x = ids(3, 11, seed=5)
+    mask = torch.ones_like(x)
+    mask[0, :4] = mask[2, :1] = 0  # left padding
+    ours, eager = program.module()(x, attention_mask=mask), model(x, attention_mask=mask)
+    torch.testing.assert_close(ours.logits[0, 4:], eager.logits[0, 4:], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.logits[1:, 1:], eager.logits[1:, 1:], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.cache.h, eager.cache.h, rtol=1e-4, atol=1e-5)

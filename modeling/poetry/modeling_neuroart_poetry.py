@@ -24,6 +24,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
@@ -33,9 +34,13 @@ from .configuration_neuroart_poetry import NeuroArtPoetryConfig
 # `get_class_from_dynamic_module("generation.write_poem", repo_id)`, without installing neuroart.
 HELPER_MODULES = ("generation.py", "prosody.py", "tokenization.py")
 
-# Keyword arguments that transformers itself may pass to `forward` (generate(), Trainer's loss) and that we accept
-# without using; any other unknown name is a mistake and raises a TypeError instead of being swallowed.
-ACCEPTED_EXTRA_KWARGS = {"cache_position", "num_items_in_batch", "token_type_ids"}
+# Keyword arguments that transformers itself may pass to `forward` and that we accept: generate()'s, the loss
+# functions' (`num_items_in_batch`, `shift_labels` under context parallelism), and those of padding-free collators
+# (`cu_seq_lens_*`, `max_length_*`: packed sequences for flash attention; `seq_idx`). Any other unknown name is a
+# mistake and raises a TypeError instead of being swallowed.
+LOSS_KWARGS = ("num_items_in_batch", "shift_labels")
+ATTENTION_KWARGS = ("cu_seq_lens_q", "cu_seq_lens_k", "max_length_q", "max_length_k")
+ACCEPTED_EXTRA_KWARGS = {"cache_position", "token_type_ids", "seq_idx", *LOSS_KWARGS, *ATTENTION_KWARGS}
 
 
 def _is_exporting() -> bool:
@@ -135,8 +140,9 @@ class NeuroArtPoetryMLP(nn.Module):
         return self.fc_out(self.act(self.fc_in(hidden_states)))
 
 
-class NeuroArtPoetryBlock(nn.Module):
-    """Pre-norm block: x + attn(ln(x)), then x + mlp(ln(x))."""
+class NeuroArtPoetryBlock(GradientCheckpointingLayer):
+    """Pre-norm block: x + attn(ln(x)), then x + mlp(ln(x)). Under gradient checkpointing (transformers'
+    `GradientCheckpointingLayer`) its activations are recomputed in the backward pass instead of kept."""
 
     def __init__(self, config: NeuroArtPoetryConfig, layer_idx: int):
         super().__init__()
@@ -159,7 +165,8 @@ class NeuroArtPoetryPreTrainedModel(PreTrainedModel):
     config_class = NeuroArtPoetryConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
+    _can_compile_fullgraph = True  # static cache + torch.compile(fullgraph=True): tested
     _no_split_modules = ["NeuroArtPoetryBlock"]
     _supports_sdpa = True
     _supports_flex_attn = True
@@ -208,8 +215,8 @@ class NeuroArtPoetryModel(NeuroArtPoetryPreTrainedModel):
         **kwargs,
     ) -> BaseModelOutputWithPast | tuple:
         cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
-        kwargs.pop("num_items_in_batch", None)
-        kwargs.pop("token_type_ids", None)
+        # Only the attention kwargs reach the layers (flash attention reads them; the other backends ignore them).
+        kwargs = {k: v for k, v in kwargs.items() if k in ATTENTION_KWARGS}
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (output_hidden_states if output_hidden_states is not None
                                 else self.config.output_hidden_states)
@@ -290,7 +297,7 @@ class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
         cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
-        loss_kwargs = {k: kwargs.pop(k) for k in ("num_items_in_batch",) if k in kwargs}
+        loss_kwargs = {k: kwargs.pop(k) for k in LOSS_KWARGS if k in kwargs}
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -307,7 +314,7 @@ class NeuroArtPoetryForCausalLM(NeuroArtPoetryPreTrainedModel, GenerationMixin):
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         logits = self.lm_head(hidden_states[:, keep, :])  # (B, T_kept, vocab)
         loss = None
-        if labels is not None:
+        if labels is not None or loss_kwargs.get("shift_labels") is not None:  # context parallelism: labels shifted
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:  # transformers' order: loss, logits, cache, hidden_states, attentions

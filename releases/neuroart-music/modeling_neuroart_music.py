@@ -21,6 +21,7 @@ import shutil
 import warnings
 
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
@@ -32,9 +33,13 @@ from .configuration_neuroart_music import NeuroArtMusicConfig
 # `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
 HELPER_MODULES = ("generation.py", "tokenization.py", "audio.py")
 
-# Keyword arguments that transformers itself may pass to `forward` (generate(), Trainer's loss) and that we accept;
-# any other unknown name raises a TypeError instead of being swallowed.
-ACCEPTED_EXTRA_KWARGS = {"cache_position", "num_items_in_batch", "token_type_ids", "position_ids"}
+# Keyword arguments that transformers itself may pass to `forward` and that we accept: generate()'s, the loss
+# functions' (`num_items_in_batch`, `shift_labels` under context parallelism) and those of padding-free collators
+# (`cu_seq_lens_*`, `max_length_*`, `seq_idx`: an RNN has no attention to give them to). Any other unknown name
+# raises a TypeError instead of being swallowed.
+LOSS_KWARGS = ("num_items_in_batch", "shift_labels")
+ACCEPTED_EXTRA_KWARGS = {"cache_position", "token_type_ids", "position_ids", "seq_idx", "cu_seq_lens_q",
+                         "cu_seq_lens_k", "max_length_q", "max_length_k", *LOSS_KWARGS}
 
 
 # Copied from neuroart.poetry.modeling_neuroart_poetry._is_exporting
@@ -113,11 +118,35 @@ class NeuroArtMusicState:
         return f"NeuroArtMusicState(layers={self.h.shape[0]}, batch={self.h.shape[1]}, seen_tokens={self.seen_tokens})"
 
 
+def _flatten_state(state: NeuroArtMusicState):
+    return ([state.h] if state.c is None else [state.h, state.c]), (state.c is not None, state.seen_tokens)
+
+
+def _unflatten_state(children, context) -> NeuroArtMusicState:
+    has_c, seen_tokens = context
+    return NeuroArtMusicState(children[0], children[1] if has_c else None, seen_tokens=seen_tokens)
+
+
+def _flatten_state_with_keys(state: NeuroArtMusicState):
+    children, context = _flatten_state(state)
+    return [(pytree.GetAttrKey(name), child) for name, child in zip(("h", "c"), children)], context
+
+
+# A pytree node, so that torch.export can take the state as an input and return it (a generation step exports with
+# its state). Remote code may load this module more than once under other names: each class registers once.
+try:
+    pytree.register_pytree_node(NeuroArtMusicState, _flatten_state, _unflatten_state,
+                                serialized_type_name=f"{__name__}.NeuroArtMusicState",
+                                flatten_with_keys_fn=_flatten_state_with_keys)
+except ValueError:  # already registered (a module reloaded in the same process)
+    pass
+
+
 class NeuroArtMusicPreTrainedModel(PreTrainedModel):
     config_class = NeuroArtMusicConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
+    supports_gradient_checkpointing = True
     _no_split_modules = ["NeuroArtMusicModel"]
     _is_stateful = True  # no assisted generation: the state cannot be rolled back
 
@@ -161,6 +190,9 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
             batch_first=True,
         )
         self.dropout = nn.Dropout(config.dropout)
+        # transformers' `gradient_checkpointing_enable()` sets this: in training the recurrence's activations (every
+        # gate of every step) are then recomputed in the backward pass instead of kept.
+        self.gradient_checkpointing = False
         self.post_init()
 
     def _zero_state(self, batch_size: int, like: torch.Tensor):
@@ -209,12 +241,11 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         state = cache.as_torch() if cache is not None else None
         step_mask = None if attention_mask is None else attention_mask[:, -seq_len:]
         all_hidden = None
-        # Under torch.export the data-dependent padding check cannot run: exported programs assume no left padding.
-        if step_mask is not None and not _is_exporting() and not bool(step_mask.all()):
-            hidden, new_state = self._run_masked(hidden, state, step_mask)
-        elif _is_exporting():
-            all_hidden, new_state = self._run_scan(hidden, state)
+        if _is_exporting():  # the data-dependent padding check cannot run: the scan applies any mask as it goes
+            all_hidden, new_state = self._run_scan(hidden, state, step_mask)
             hidden = all_hidden[-1]
+        elif step_mask is not None and not bool(step_mask.all()):
+            hidden, new_state = self._run_masked(hidden, state, step_mask)
         elif output_hidden_states:
             all_hidden, new_state = self._run_layer_by_layer(hidden, state)
             hidden = all_hidden[-1]
@@ -222,6 +253,8 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
             top, new_state = self.step(hidden[:, 0], self._zero_state(hidden.shape[0], hidden) if state is None
                                        else state)
             hidden = top[:, None]  # (B, hidden) -> (B, 1, hidden)
+        elif self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            hidden, new_state = self._gradient_checkpointing_func(self.rnn, hidden, state)
         else:
             hidden, new_state = self.rnn(hidden, state)
         if output_hidden_states and all_hidden is None:  # (padded prompt) per-layer outputs by a second pass
@@ -241,28 +274,41 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         output (B, hidden), new state). Calling `nn.LSTM` for a single step costs several times more on a CPU, and
         generation is nothing but single steps; `generate()` and `generate_music` both come through here."""
         lstm = self.config.rnn_type == "lstm"
+        # One dtype for every operand: the weights' own, or the caller's autocast dtype. The cell ops are not all on
+        # autocast's lists (CPU), and a state from a bf16 prompt pass meeting fp32 weights (or the reverse) fails
+        # with "expected mat1 and mat2 to have the same dtype"; autocast is off inside so nothing is cast twice.
+        device_type = inputs.device.type
+        dtype = (torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type)
+                 else self.rnn.weight_ih_l0.dtype)
+        state = tuple(s.to(dtype) for s in state) if lstm else state.to(dtype)
         hs, cs = [], []
-        x = inputs
-        for index in range(self.config.num_hidden_layers):
-            weights = [getattr(self.rnn, f"{kind}_l{index}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            if lstm:
-                x, c = torch.lstm_cell(x, (state[0][index], state[1][index]), *weights)  # each (B, hidden)
-                cs.append(c)
-            else:
-                x = torch.gru_cell(x, state[index], *weights)
-            hs.append(x)
+        x = inputs.to(dtype)
+        with torch.autocast(device_type, enabled=False):
+            for index in range(self.config.num_hidden_layers):
+                weights = [getattr(self.rnn, f"{kind}_l{index}").to(dtype)
+                           for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                if lstm:
+                    x, c = torch.lstm_cell(x, (state[0][index], state[1][index]), *weights)  # each (B, hidden)
+                    cs.append(c)
+                else:
+                    x = torch.gru_cell(x, state[index], *weights)
+                hs.append(x)
         h = torch.stack(hs)  # L x (B, hidden) -> (L, B, hidden)
         return x, ((h, torch.stack(cs)) if lstm else h)
 
-    def _run_scan(self, hidden: torch.Tensor, state):
+    def _run_scan(self, hidden: torch.Tensor, state, step_mask: torch.Tensor | None = None):
         """The same recurrence written with the gate equations inside `scan`, which torch.export can trace with a
-        dynamic sequence length (nn.LSTM would be unrolled to the example's length). Returns (per-layer outputs,
-        final state), like `_run_layer_by_layer`; used only while exporting."""
+        dynamic sequence length (nn.LSTM would be unrolled to the example's length). Where `step_mask` (B, T) is 0
+        the state is carried through unchanged, as in `_run_masked` (each layer still passes its new output up).
+        Returns (per-layer outputs, final state), like `_run_layer_by_layer`; used only while exporting."""
         from torch._higher_order_ops.scan import scan  # torch >= 2.5; private module, public behaviour
 
         lstm = self.config.rnn_type == "lstm"
         if state is None:
             state = self._zero_state(hidden.shape[0], hidden)
+        if step_mask is None:
+            step_mask = hidden.new_ones(hidden.shape[:2])
+        keeps = step_mask.to(hidden.dtype).transpose(0, 1)[..., None]  # (B, T) -> (T, B, 1)
         outputs, finals = [], []
         for index in range(self.config.num_hidden_layers):
             w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{kind}_l{index}")
@@ -270,24 +316,25 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
             projected = (hidden @ w_ih.T + b_ih).transpose(0, 1)  # (B, T, gates) -> (T, B, gates)
 
             if lstm:
-                def step(carry, x, w_hh=w_hh, b_hh=b_hh):
-                    h, c = carry
+                def step(carry, xs, w_hh=w_hh, b_hh=b_hh):
+                    (h, c), (x, keep) = carry, xs
                     i, f, g, o = (x + h @ w_hh.T + b_hh).chunk(4, dim=-1)  # PyTorch's gate order
-                    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                    h = torch.sigmoid(o) * torch.tanh(c)
-                    return (h, c), h.clone()
+                    new_c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                    new_h = torch.sigmoid(o) * torch.tanh(new_c)
+                    return (keep * new_h + (1 - keep) * h, keep * new_c + (1 - keep) * c), new_h.clone()
 
-                (h, c), out = scan(step, (state[0][index], state[1][index]), projected)
+                (h, c), out = scan(step, (state[0][index], state[1][index]), (projected, keeps))
                 finals.append((h, c))
             else:
-                def step(h, x, w_hh=w_hh, b_hh=b_hh):
+                def step(h, xs, w_hh=w_hh, b_hh=b_hh):
+                    x, keep = xs
                     x_r, x_z, x_n = x.chunk(3, dim=-1)
                     h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
                     r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-                    h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
-                    return h, h.clone()
+                    new_h = (1 - z) * torch.tanh(x_n + r * h_n) + z * h
+                    return keep * new_h + (1 - keep) * h, new_h.clone()
 
-                h, out = scan(step, state[index], projected)
+                h, out = scan(step, state[index], (projected, keeps))
                 finals.append((h,))
             hidden = out.transpose(0, 1)  # (T, B, hidden) -> (B, T, hidden)
             outputs.append(hidden)
@@ -345,7 +392,7 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
         **kwargs,
     ) -> CausalLMOutputWithPast | tuple:
         cache = _take_legacy_cache(cache, kwargs, type(self).__name__)
-        loss_kwargs = {k: kwargs[k] for k in ("num_items_in_batch",) if k in kwargs}
+        loss_kwargs = {k: kwargs[k] for k in LOSS_KWARGS if k in kwargs}
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -359,7 +406,7 @@ class NeuroArtMusicForCausalLM(NeuroArtMusicPreTrainedModel, GenerationMixin):
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         logits = self.lm_head(hidden[:, keep, :])  # (B, T_kept, vocab)
         loss = None
-        if labels is not None:
+        if labels is not None or loss_kwargs.get("shift_labels") is not None:  # context parallelism: labels shifted
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **loss_kwargs)
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if not return_dict:  # transformers' order: loss, logits, cache, hidden_states
