@@ -54,6 +54,21 @@ def test_poetry_two_processes(tmp_path):
     assert "x 2 processes" in log
     metrics = json.loads((tmp_path / "out" / "training_summary.json").read_text())["metrics"]
     assert metrics["steps"] == 4 and metrics["skipped_steps"] == 0
+    # DDP resumes from its own checkpoint, and the export (saved through accelerator.get_state_dict on the main
+    # process) loads on a CPU with the weights the run ended with.
+    log = launch_two("train_poetry.py", "--train_file", path, "--output_dir", tmp_path / "out", "--max_train_steps",
+                     6, "--hidden_size", 32, "--num_hidden_layers", 1, "--num_attention_heads", 2,
+                     "--max_seq_length", 32, "--train_batch_size", 2, "--checkpointing_steps", 2,
+                     "--resume_from_checkpoint", "latest")
+    assert "Resumed from" in log and "at step 4" in log
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    import neuroart  # noqa: F401
+
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "out", device_map="cpu")
+    last = load_file(tmp_path / "out" / "checkpoints" / "checkpoint-6" / "model.safetensors")
+    torch.testing.assert_close(model.model.embed_tokens.weight, last["model.embed_tokens.weight"])
 
 
 def test_music_two_processes(tmp_path):
@@ -160,3 +175,44 @@ def test_streaming_with_two_processes(tmp_path):
                      "--train_batch_size", 2, "--checkpointing_steps", 2)
     assert "streamed blocks of 32 tokens, batch 2 x 2 processes" in log
     assert json.loads((tmp_path / "out" / "training_summary.json").read_text())["metrics"]["steps"] == 4
+
+
+class _FakeFSDP:
+    """What `gather_full_model` asks of an Accelerator, as under FSDP: `get_state_dict` gives the gathered weights."""
+
+    def __init__(self):
+        from accelerate.utils import DistributedType
+
+        self.distributed_type, self.is_main_process = DistributedType.FSDP, True
+
+    def get_state_dict(self, module):
+        state = module.state_dict()
+        state.pop("lm_head.weight", None)  # accelerate drops a tied copy
+        return state
+
+    def unwrap_model(self, module):
+        return module
+
+
+def test_gather_full_model_rebuilds_the_model_from_gathered_weights():
+    """Under FSDP the export is a fresh model with the gathered weights (tied ones re-tied; the GAN's EMA generator,
+    never sharded, copied), not the sharded module: the same outputs as the trained model."""
+    from neuroart import NeuroArtGANModel, NeuroArtPoetryForCausalLM
+    from neuroart.training.hub import gather_full_model
+
+    from conftest import tiny_gan_config, tiny_poetry_config
+
+    torch.manual_seed(0)
+    poet = NeuroArtPoetryForCausalLM(tiny_poetry_config()).eval()
+    full = gather_full_model(_FakeFSDP(), poet).eval()
+    assert full is not poet and full.lm_head.weight.data_ptr() == full.model.embed_tokens.weight.data_ptr()
+    x = torch.randint(3, 90, (2, 7))
+    torch.testing.assert_close(full(x).logits, poet(x).logits)
+    gan = NeuroArtGANModel(tiny_gan_config())
+    with torch.no_grad():
+        for param in gan.generator_ema.parameters():
+            param.add_(0.5)  # an EMA that differs from the generator
+    full = gather_full_model(_FakeFSDP(), gan, prepared={"generator": gan.generator,
+                                                         "discriminator": gan.discriminator})
+    for name, tensor in gan.state_dict().items():
+        torch.testing.assert_close(full.state_dict()[name], tensor, msg=name)

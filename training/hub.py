@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -12,6 +13,42 @@ from neuroart.hub import write_model_card
 
 # Training byproducts that stay out of the pushed repo.
 IGNORE_PATTERNS = ["checkpoints/*", "logs/*", "*.tmp", ".tmp-*"]
+
+
+def gather_full_model(accelerator, model, prepared: dict | None = None):
+    """The trained model with its full weights on the main process (None on the others), for the final samples and
+    the export. Every process must call it: under FSDP `accelerator.get_state_dict` gathers the shards, a
+    collective, and the sharded module itself cannot be saved ("invalid python storage") or sampled from on one
+    process. Under FSDP a fresh copy on the CPU gets the gathered weights; otherwise the unwrapped model is it.
+
+    `prepared` maps submodule names to their prepared modules when a model's parts were prepared one by one (the
+    GAN's generator and discriminator); parts not named (the GAN's EMA generator) are never sharded and are copied.
+    """
+    from accelerate.utils import DistributedType
+
+    parts = prepared if prepared is not None else {"": model}
+    states = {name: accelerator.get_state_dict(module) for name, module in parts.items()}  # every process
+    if not accelerator.is_main_process:
+        return None
+    unwrapped = model if prepared is not None else accelerator.unwrap_model(model)
+    if accelerator.distributed_type != DistributedType.FSDP:
+        return unwrapped
+    full = type(unwrapped)(unwrapped.config)
+    full.generation_config = copy.deepcopy(getattr(unwrapped, "generation_config", None))
+    if prepared is not None:
+        for name, module in unwrapped.named_children():
+            if name not in prepared:  # never sharded: its weights are whole on every process
+                full.get_submodule(name).load_state_dict(module.state_dict())
+    for name, state in states.items():
+        target = full.get_submodule(name) if name else full
+        missing, unexpected = target.load_state_dict(state, strict=False)
+        tied = set(getattr(target, "_tied_weights_keys", None) or ())
+        if unexpected or set(missing) - tied:
+            raise RuntimeError(f"The gathered weights do not fit the model: missing {sorted(set(missing) - tied)}, "
+                               f"unexpected {sorted(unexpected)}.")
+        if hasattr(target, "tie_weights"):
+            target.tie_weights()
+    return full
 
 
 def export_model(model, output_dir, *, card_context: dict, extra_files: dict | None = None) -> Path:

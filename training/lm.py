@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 
 from .args import positive_int
+from .hub import gather_full_model
 from .loop import Run, resume
 from .numerics import all_finite
 from .tracking import hardware, logger
@@ -122,8 +123,9 @@ def evaluate_loss(model, loader, accelerator) -> float:
 
 def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_blocks: torch.Tensor | None,
                     *, on_sample: Callable[[object, int], None] | None = None) -> dict:
-    """Train `model` on packed blocks; return metrics (`steps`, `val_nats_per_token`, timings...)."""
-    from accelerate.utils import set_seed
+    """Train `model` on packed blocks; return (metrics (`steps`, `val_nats_per_token`, timings...), the trained model
+    with full weights on the main process and None on the others: see `hub.gather_full_model`)."""
+    from accelerate.utils import DistributedType, set_seed
     from torch.utils.data import DataLoader, TensorDataset
 
     set_seed(args.seed, device_specific=True)  # per-process dropout streams
@@ -171,6 +173,11 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
         eval_loader = accelerator.prepare(eval_loader)
     unwrapped = accelerator.unwrap_model(model)
 
+    # Sharded parameters (FSDP) exist whole on no process: sampling on the main one alone would wait forever on the
+    # others' shards, so samples come only at the end, from the gathered model.
+    sample_during_training = accelerator.distributed_type != DistributedType.FSDP
+    if on_sample is not None and not sample_during_training:
+        logger.info("FSDP: samples are written at the end only (the parameters are sharded during training).")
     state, _ = resume(accelerator, args)
     logger.info("Training %.2fM parameters for %d steps: %s blocks of %d tokens, batch %d x %d processes.",
                 unwrapped.num_parameters() / 1e6, max_steps, "streamed" if streaming else len(train_blocks),
@@ -209,8 +216,9 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
             accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=run.step)
             logger.info("step %d: validation %.4f nats/token", run.step, metrics["val_nats_per_token"])
         run.checkpoint()
-        if on_sample is not None and accelerator.is_main_process and run.due(args.sample_steps):
-            on_sample(unwrapped, run.step)
+        if on_sample is not None and sample_during_training and run.due(args.sample_steps):
+            if accelerator.is_main_process:
+                on_sample(unwrapped, run.step)
             model.train()
         if run.done():
             break
@@ -224,4 +232,4 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                    train_tokens_per_second=round(tokens_seen / max(wall, 1e-9), 1), hardware=hardware(accelerator),
                    loss_history=history)
     accelerator.wait_for_everyone()
-    return metrics
+    return metrics, gather_full_model(accelerator, model)

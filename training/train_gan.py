@@ -36,7 +36,7 @@ from neuroart.training.checkpointing import load_checkpoint, resolve_checkpoint 
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
 from neuroart.training.faults import fault_at  # noqa: E402
 from neuroart.training.gan_losses import discriminator_loss, generator_loss  # noqa: E402, F401  (also re-exported)
-from neuroart.training.hub import export_model, publish  # noqa: E402
+from neuroart.training.hub import export_model, gather_full_model, publish  # noqa: E402
 from neuroart.training.loop import Run, resume  # noqa: E402
 from neuroart.training.numerics import all_finite  # noqa: E402
 from neuroart.training.tracking import (  # noqa: E402
@@ -316,6 +316,7 @@ def main(args):
     cpu_seconds = run.cpu_seconds()
 
     accelerator.wait_for_everyone()
+    model = gather_full_model(accelerator, model, prepared={"generator": generator, "discriminator": discriminator})
     if accelerator.is_main_process:
         model.eval()
         grid_path = guarded_sample(lambda: write_grid(model, args, global_step), global_step, "final sample grid")

@@ -193,11 +193,11 @@ def main(args):
     def on_sample(unwrapped, step):
         guarded_sample(lambda: write_sample(unwrapped, step), step, "sample piece")
 
-    metrics = train_causal_lm(args, accelerator, model, train_blocks, eval_blocks, on_sample=on_sample)
+    metrics, trained = train_causal_lm(args, accelerator, model, train_blocks, eval_blocks, on_sample=on_sample)
     if "val_nats_per_token" in metrics:
         metrics["val_nats_per_token"] = round(metrics["val_nats_per_token"], 4)
     if accelerator.is_main_process:
-        model = accelerator.unwrap_model(model).eval()
+        model = trained.eval()
         out = Path(args.output_dir)
 
         def final_sample():

@@ -175,12 +175,12 @@ def main(args):
             if tracker.name == "tensorboard":
                 tracker.writer.add_text("samples", "\n\n".join(lines), step)
 
-    metrics = train_causal_lm(args, accelerator, model, train_blocks, eval_blocks, on_sample=on_sample)
+    metrics, trained = train_causal_lm(args, accelerator, model, train_blocks, eval_blocks, on_sample=on_sample)
     if "val_nats_per_token" in metrics:
         metrics["val_nats_per_char"] = round(metrics["val_nats_per_token"] * tokens_per_char, 4)
         metrics["val_nats_per_token"] = round(metrics["val_nats_per_token"], 4)
     if accelerator.is_main_process:
-        model = accelerator.unwrap_model(model).eval()
+        model = trained.eval()
         if args.streaming:  # the copy check covers the head of the stream (the whole corpus may not fit in RAM)
             index = LineIndex.from_poems(p["text"] for p in head_poems)
         else:
