@@ -7,7 +7,7 @@ DEMO_PACKAGES := fortunes-zh fluidsynth fluid-soundfont-gm
 # One thread and passive OpenMP waits: on 2-vCPU machines spin-waiting makes small torch ops up to 60x slower.
 TEST_ENV := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: install models test test-fast lint demo release-gan release-music release-poetry
+.PHONY: install models test test-fast lint demo release-gan release-music release-poetry release-gpu
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,10 @@ demo: install
 # Release recipes: split ../shared/data, train with the release settings, export to releases/, measure, write the card.
 release-gan release-music release-poetry: install
 	$(BIN)/python -m neuroart.training.release $(@:release-%=%)
+
+# The GPU-scale release of one kind (KIND=poetry|gan|music) on one CUDA device, in 9 minutes of wall time, packed into
+# outputs/gpu-release/pack for the trip back (docs/gpu.md). Runs without the venv on a machine that has only torch,
+# transformers and accelerate (the GPU machine: `bash .gpu/run.sh`). DRY_RUN=1: the same recipe at toy scale here.
+KIND ?= poetry
+release-gpu:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m neuroart.training.release $(KIND) --gpu $(if $(DRY_RUN),--dry_run,)

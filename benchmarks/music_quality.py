@@ -64,7 +64,7 @@ def heldout_nll(model, tokenizer, files) -> tuple[float, int, int]:
     nll, tokens, frames = 0.0, 0, 0
     with torch.no_grad():
         for path in files:
-            ids = torch.tensor([[bos] + encode(tokenizer, path) + [eos]])
+            ids = torch.tensor([[bos] + encode(tokenizer, path) + [eos]], device=model.device)
             logits = model(input_ids=ids, use_cache=False).logits[0, :-1]
             nll += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
             tokens += ids.shape[1] - 1

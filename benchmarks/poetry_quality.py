@@ -170,7 +170,7 @@ def model_nats_per_char(model, tokenizer, poems) -> float:
         for poem in poems:
             prompt = tokenizer(format_prompt(poem["form"]), add_special_tokens=False).input_ids
             body = tokenizer(poem["text"] + tokenizer.eos_token, add_special_tokens=False).input_ids
-            ids = torch.tensor([prompt + body])
+            ids = torch.tensor([prompt + body], device=model.device)
             logits = model(input_ids=ids, use_cache=False).logits[0, len(prompt) - 1 : -1].float()
             nll += torch.nn.functional.cross_entropy(logits, ids[0, len(prompt):], reduction="sum").item()
             count += len(poem["text"]) + 1  # characters (newlines included) + the end of the poem

@@ -33,15 +33,18 @@ from common import REPO_ROOT, machine_info, setup_threads, shared_data  # noqa: 
 RESULTS_FILE = "release_quality.json"
 
 
-def release_split(kind: str) -> dict:
-    """The release recipe's split (made if missing), as written by `neuroart.training.release_data`."""
+def release_split(kind: str, resolution: int = 64) -> dict:
+    """The release recipe's split (made if missing), as written by `neuroart.training.release_data`; paintings at
+    `resolution` px."""
     from neuroart.training import release_data
 
     out = release_data.DEFAULT_OUTPUT
-    split = out / {"gan": "paintings", "poetry": "poetry", "music": "music"}[kind] / "split.json"
+    folder = {"gan": release_data.paintings_folder(resolution), "poetry": "poetry", "music": "music"}[kind]
+    split = out / folder / "split.json"
     if not split.exists():
         release_data.main([{"gan": "paintings", "poetry": "poetry", "music": "music"}[kind],
-                           "--shared_data", str(shared_data()), "--output_dir", str(out)])
+                           "--shared_data", str(shared_data()), "--output_dir", str(out),
+                           *(["--resolution", str(resolution)] if kind == "gan" else [])])
     return json.loads(split.read_text())
 
 
@@ -107,10 +110,11 @@ def gan_section(model_dir: str, smoke: bool, near_copy_rms: float, seed: int = 0
         sliced_wasserstein_distance,
     )
 
-    split = release_split("gan")
-    val, _ = load_folder(Path(split["val_dir"]))
-    train, _ = load_folder(Path(split["train_dir"]))
     model = NeuroArtGANModel.from_pretrained(model_dir).eval()
+    size = model.config.image_size  # measured at the model's own size, against the split at that size
+    split = release_split("gan", size)
+    val, _ = load_folder(Path(split["val_dir"]), size)
+    train, _ = load_folder(Path(split["train_dir"]), size)
     num = 64 if smoke else max(len(val), 500)
     labels = None
     if model.config.num_classes:  # styles in the proportions of the training paintings
@@ -122,7 +126,7 @@ def gan_section(model_dir: str, smoke: bool, near_copy_rms: float, seed: int = 0
     gen = torch.Generator().manual_seed(seed)
     real_ref = train[torch.randperm(len(train), generator=gen)[: len(val)]]  # the real-vs-real floor
     result = {
-        "model": str(model_dir),
+        "model": str(model_dir), "resolution": size,
         "val_images": len(val), "val_paintings": split["val_paintings"], "train_images": len(train),
         "generated": num,
         "swd": round(sliced_wasserstein_distance(val, fake, seed=seed)["swd_mean"], 2),
@@ -181,8 +185,14 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="Small sample counts, no Inception (test suite).")
     parser.add_argument("--results_dir", default=None, help="Where release_quality.json goes.")
+    parser.add_argument("--device", default="cpu",
+                        help='Where the poet and the composer run ("cuda" on a GPU machine; "auto": cuda if there).')
     args = parser.parse_args(argv)
     setup_threads(args.threads)
+    if args.device == "auto":
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     import common
 
     results_dir = Path(args.results_dir) if args.results_dir else common.RESULTS
@@ -203,11 +213,11 @@ def main(argv=None):
         elif part == "poetry":
             from release_quality_poetry import poetry_section
 
-            section = poetry_section(model, args.smoke)
+            section = poetry_section(model, args.smoke, device=args.device)
         else:
             from release_quality_music import music_section
 
-            section = music_section(model, args.smoke)
+            section = music_section(model, args.smoke, device=args.device)
         section["model"] = shown
         section["seconds"] = round(time.time() - started, 1)
         section["machine"] = machine_info()

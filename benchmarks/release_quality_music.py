@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from music_quality import features, heldout_nll, overlap_area  # noqa: E402
 
 
-def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
+def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu") -> dict:
     from release_quality import release_split
 
     from neuroart import NeuroArtMusicForCausalLM
@@ -37,7 +37,7 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
     val_files = sorted(Path(split["val_dir"]).glob("*.mid"))
     if smoke:
         val_files = val_files[:3]
-    model = NeuroArtMusicForCausalLM.from_pretrained(model_dir).eval()
+    model = NeuroArtMusicForCausalLM.from_pretrained(model_dir).eval().to(device)
     tokenizer = load_tokenizer(model_dir)
     nll, tokens, frames = heldout_nll(model, tokenizer, val_files)
     reference = [f for f in (features(to_score(p)) for p in val_files) if f]

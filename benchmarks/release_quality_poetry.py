@@ -71,7 +71,7 @@ def candidates_at_time(model, tokenizer, prompts: int, seed: int) -> dict:
     return out
 
 
-def poetry_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
+def poetry_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu") -> dict:
     from release_quality import release_split
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -80,14 +80,14 @@ def poetry_section(model_dir: str, smoke: bool, seed: int = 0) -> dict:
     from neuroart.training.train_poetry import normalise
 
     split = release_split("poetry")
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval().to(device)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     val, _, _ = load_poems(train_file=split["validation_file"])
     val = [normalise(p) for p in val]
     train, _, _ = load_poems(train_file=split["train_file"])
     train = [normalise(p) for p in train]
     tang_train = train[: split["train_tang"]]
-    result = {"model": str(model_dir), "val_tang_poems": len(val), "train_poems": len(train)}
+    result = {"model": str(model_dir), "val_tang_poems": len(val), "train_poems": len(train), "device": device}
     eval_poems = val[:40] if smoke else val
     started = time.time()
     result["val_nats_per_char"] = round(model_nats_per_char(model, tokenizer, eval_poems), 4)

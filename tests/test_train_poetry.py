@@ -125,3 +125,16 @@ def test_sample_failure_never_costs_the_export(tmp_path, monkeypatch):
                            "--checkpointing_steps", 3, *TINY, env={"NEUROART_FAULT_SAMPLE": "1"})
     assert "writing the sample poems failed" in log
     assert (out / "model.safetensors").exists() and len(list_checkpoints(out)) >= 1
+
+
+def test_torch_compile_option_trains_and_exports(tmp_path):
+    """`--torch_compile` (accelerate's inductor backend) trains, the export is the plain model, and the card says the
+    run was compiled."""
+    data = write_jsonl(tmp_path / "poems.jsonl", copies=2)
+    out = tmp_path / "out"
+    launch_script("train_poetry.py", "--train_file", data, "--output_dir", out, "--max_train_steps", 3,
+                  "--torch_compile", *TINY)
+    metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
+    assert metrics["steps"] == 3 and "torch.compile" in metrics["hardware"]
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert not any(key.startswith("_orig_mod") for key in model.state_dict())

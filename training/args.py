@@ -57,6 +57,14 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str,
                        help="Mixed precision; bf16 autocast also works on recent CPUs. Default: accelerate's config.")
     train.add_argument("--dataloader_num_workers", type=int, default=0, help="Data loading worker processes.")
 
+    gpu = parser.add_argument_group("GPU")
+    gpu.add_argument("--torch_compile", action="store_true",
+                     help="Compile the model(s) with torch.compile (inductor) when accelerate prepares them; pays "
+                          "off on long GPU runs, costs a compile first.")
+    gpu.add_argument("--no_tf32", action="store_true",
+                     help="On CUDA, keep full-precision fp32 matmuls and convolutions (TF32 is on by default; bf16 "
+                          "autocast runs are unaffected either way).")
+
     ckpt = parser.add_argument_group("checkpointing")
     ckpt.add_argument("--checkpointing_steps", type=positive_int, default=500,
                       help="Save a resumable checkpoint every N optimisation steps.")

@@ -130,19 +130,26 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
 
     set_seed(args.seed, device_specific=True)  # per-process dropout streams
     streaming = isinstance(train_blocks, torch.utils.data.IterableDataset)
+    cuda = accelerator.device.type == "cuda"
+    pin = {"pin_memory": cuda}  # page-locked batches copy to the GPU asynchronously
     if streaming:  # the main process reads the stream and hands each process its share of every batch
-        train_loader = DataLoader(train_blocks, batch_size=args.train_batch_size)
+        train_loader = DataLoader(train_blocks, batch_size=args.train_batch_size, **pin)
     else:
         train_loader = DataLoader(TensorDataset(train_blocks), batch_size=args.train_batch_size, shuffle=True,
                                   drop_last=len(train_blocks) >= args.train_batch_size,
-                                  generator=torch.Generator().manual_seed(args.seed))  # not the global RNG
-    eval_loader = (DataLoader(TensorDataset(eval_blocks), batch_size=args.train_batch_size)
+                                  generator=torch.Generator().manual_seed(args.seed), **pin)  # not the global RNG
+    eval_loader = (DataLoader(TensorDataset(eval_blocks), batch_size=args.train_batch_size, **pin)
                    if eval_blocks is not None and len(eval_blocks) else None)
+    # Fused AdamW (one kernel for every parameter) on CUDA; it checks at construction that the parameters are on the
+    # GPU, so the model goes there first. Not under FSDP, which shards the parameters after this.
+    fused = cuda and accelerator.distributed_type != DistributedType.FSDP
+    if fused:
+        model.to(accelerator.device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate,
-                                  betas=(0.9, 0.95))
+                                  betas=(0.9, 0.95), **({"fused": True} if fused else {}))
     train_loader = accelerator.prepare(train_loader)  # sharded first, so the step count is per process
     if streaming:  # one endless "epoch"
         steps_per_epoch = max_steps = args.max_train_steps

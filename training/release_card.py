@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .release import DATA_NOTES, GENERATION_DEFAULTS, HALF_PRECISION, REPO_ROOT, release_dir, train_command
+from .release import (
+    DATA_NOTES,
+    GENERATION_DEFAULTS,
+    HALF_PRECISION,
+    REPO_ROOT,
+    gpu_train_command,
+    release_dir,
+    train_command,
+)
 
 
 def _table(rows: dict) -> str:
@@ -121,14 +129,16 @@ TRAINED_ON = {"gan": "a 2-vCPU Intel Xeon with AMX (2026-12-03)",
               "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU Intel Xeon with AMX (2026-12-03)"}
 
 
-def write_release_card(kind: str, trained: Path, folder: Path | None = None, stage_dirs=None) -> Path:
+def write_release_card(kind: str, trained: Path, folder: Path | None = None, stage_dirs=None, *, gpu: bool = False,
+                       dry_run: bool = False, quality_file: Path | None = None) -> Path:
+    """The card of the release folder `folder` trained in `trained` (the CPU recipe, or with `gpu` the GPU one)."""
     from neuroart.hub import write_model_card
 
     folder = folder or release_dir(kind)
     summary = json.loads((trained / "training_summary.json").read_text())
     stage_dirs = [Path(d) for d in (stage_dirs or [trained])]
     stage_metrics = [json.loads((d / "training_summary.json").read_text()).get("metrics", {}) for d in stage_dirs]
-    quality_file = REPO_ROOT / "benchmarks" / "results" / "release_quality.json"
+    quality_file = quality_file or REPO_ROOT / "benchmarks" / "results" / "release_quality.json"
     quality = json.loads(quality_file.read_text())["sections"].get(kind, {}) if quality_file.exists() else {}
     samples = {"gan": gan_samples, "poetry": poetry_samples, "music": music_samples}[kind](folder)
     metrics = summary.get("metrics", {})
@@ -140,6 +150,17 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
     steps = sum(int(m.get("steps", 0) or 0) for m in stage_metrics)
     per_stage = (" (" + " + ".join(f"{m.get('train_cpu_seconds', '?')} CPU-s / {m.get('steps', '?')} steps"
                                    for m in stage_metrics) + " in its stages)") if len(stage_metrics) > 1 else ""
+    budget = (f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, "
+              f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on "
+              f"{TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
+              f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.")
+    if gpu:
+        command = (f"make release-gpu KIND={kind}   # = python -m neuroart.training.release {kind} --gpu"
+                   + (" --dry_run" if dry_run else ""))
+        launches = [" ".join(gpu_train_command(kind, f"outputs/release-{kind}-gpu", dry_run=dry_run)[3:])]
+        budget = (f"**Budget.** {metrics.get('train_seconds', '?')} s of wall-clock training ({steps} steps) on "
+                  f"{metrics.get('hardware', 'an unrecorded machine')}; weights stored in "
+                  f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.")
     training = "\n\n".join([
         "### Release recipe",
         f"```bash\n{command}\n```",
@@ -147,10 +168,7 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
                         "warm-up and cosine decay, a new data order)" if len(launches) > 1 else "")
         + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
-        f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, "
-        f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on "
-        f"{TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
-        f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.",
+        budget,
         *(["**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"` and "
            "`tonality=\"auto\"`): " + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
            + ". At most that many notes sound at once (`VoicesLogitsProcessor`), and once a key has set in, "

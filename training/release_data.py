@@ -8,7 +8,7 @@ hold the selected records. Nothing of the shared data is copied into the reposit
 
 - `paintings`: hold out `--val_paintings` paintings (default 24 of 206, stratified by era) by painting id, so a
   painting's whole image and its 12 crops fall on the same side. `train/<era>/` and `val/<era>/` hold `whole` +
-  `crops` at `--resolution` px as image folders (era = style class).
+  `crops` at `--resolution` px as image folders (era = style class); `paintings/` at 64 px, `paintings-128/` at 128.
 - `poetry`: hold out `--val_poems` Tang poems (default 1,200) by poem; `train.jsonl` = the other Tang poems + all
   Song poems, `val_tang.jsonl` = the held-out ones.
 - `music`: hold out 28 of the 279 Bach chorales by piece; `train/` and `val/` hold symlinks to the MIDI files.
@@ -39,6 +39,11 @@ def painting_id(path: Path) -> str:
     return path.stem.split("_c")[0]  # pNNN_cKK -> pNNN; pNNN -> pNNN
 
 
+def paintings_folder(resolution: int) -> str:
+    """The split's folder: `paintings` at 64 px (the CPU release), `paintings-<N>` at other sizes."""
+    return "paintings" if resolution == 64 else f"paintings-{resolution}"
+
+
 def split_paintings(shared: Path, output: Path, *, resolution: int = 64, val_paintings: int = 24,
                     seed: int = SPLIT_SEED) -> dict:
     """Symlink `whole` + `crops` into `output/paintings/{train,val}/<era>/`; return the split's summary."""
@@ -56,7 +61,7 @@ def split_paintings(shared: Path, output: Path, *, resolution: int = 64, val_pai
     for era in sorted(by_era):  # stratified by era, at least one painting each
         ids = sorted(by_era[era])
         held.update(rng.sample(ids, max(1, round(val_paintings * len(ids) / total))))
-    dest = output / "paintings"
+    dest = output / paintings_folder(resolution)
     counts = {"train": 0, "val": 0}
     for split in counts:
         for old in (dest / split).rglob("*.jpg") if (dest / split).exists() else []:
@@ -83,7 +88,8 @@ def _read_jsonl(path: Path) -> list[dict]:
 def split_poetry(shared: Path, output: Path, *, val_poems: int = 1200, seed: int = SPLIT_SEED) -> dict:
     """Write `output/poetry/train.jsonl` (Tang minus the held-out poems, plus Song) and `val_tang.jsonl`."""
     root = shared / "poetry"
-    tang = _read_jsonl(root / "zh_tang_jueju_lushi.jsonl")
+    tang_file = root / "zh_tang_jueju_lushi.jsonl"
+    tang = _read_jsonl(tang_file if tang_file.exists() else tang_file.with_suffix(".jsonl.gz"))  # a gzipped copy too
     song = _read_jsonl(root / "zh_song_jueju_strict.jsonl.gz")
     order = sorted(range(len(tang)), key=lambda i: hashlib.sha1(f"{seed}:{tang[i]['text']}".encode()).hexdigest())
     held = set(order[:val_poems])

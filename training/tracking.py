@@ -24,7 +24,11 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
 
     project = ProjectConfiguration(project_dir=args.output_dir,
                                    logging_dir=os.path.join(args.output_dir, args.logging_dir))
+    compile_options = {}
+    if getattr(args, "torch_compile", False):
+        compile_options["dynamo_backend"] = "inductor"
     accelerator = Accelerator(
+        **compile_options,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=args.report_to,
@@ -34,6 +38,13 @@ def make_accelerator(args, project_name: str, needed_bytes: int = 300_000_000):
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
     )
     setup_logging(accelerator)
+    if accelerator.device.type == "cuda" and not getattr(args, "no_tf32", False):
+        import torch
+
+        # TF32 tensor cores for the fp32 matmuls and convolutions (10-bit mantissa, fp32 range): what a GPU run wants
+        # unless --no_tf32 asks for full fp32; bf16 autocast already runs below fp32.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     from accelerate.utils import set_seed
 
     # Before any model is built. Each process gets its own stream (seed + rank), so GAN noise, augmentation and
@@ -146,8 +157,9 @@ def hardware(accelerator) -> str:
                     break
         except OSError:
             pass
+    compiled = "; torch.compile" if accelerator.state.dynamo_plugin.backend.value != "NO" else ""
     return (f"{name}; precision {accelerator.mixed_precision}; {accelerator.num_processes} process(es), "
-            f"{accelerator.distributed_type.value}")
+            f"{accelerator.distributed_type.value}{compiled}")
 
 
 def image_grid(images, columns: int | None = None):

@@ -112,6 +112,8 @@ def parse_args(argv=None):
                         help="Skip a step (and count it) when either network's gradient norm exceeds this.")
     parser.add_argument("--max_consecutive_bad_steps", type=positive_int, default=20,
                         help="After this many skipped steps in a row, restore the last complete checkpoint.")
+    parser.add_argument("--no_channels_last", action="store_true",
+                        help="On CUDA, keep the default NCHW layout instead of channels-last.")
     parser.add_argument("--finetune_label", type=int, default=0,
                         help="Fine-tuning a conditional model on unlabelled images: the style label they get.")
     args = parser.parse_args(argv)
@@ -195,15 +197,23 @@ def main(args):
     pixels = images_to_tensor(images)  # uint8 (N, 3, R, R)
     del images  # the PIL copies: keep one uint8 tensor of the data, not two copies
     dataset = torch.utils.data.TensorDataset(pixels, label_tensor)
+    cuda = accelerator.device.type == "cuda"
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.train_batch_size, shuffle=True,
                                          drop_last=len(dataset) >= args.train_batch_size,
-                                         num_workers=args.dataloader_num_workers,
+                                         num_workers=args.dataloader_num_workers, pin_memory=cuda,
+                                         persistent_workers=args.dataloader_num_workers > 0,
                                          generator=torch.Generator().manual_seed(args.seed))  # not the global RNG
 
+    # On CUDA: convolutions in channels-last layout (what cuDNN's tensor-core kernels read), and fused Adam, which
+    # checks at construction that the parameters are already on the GPU.
+    memory_format = torch.channels_last if cuda and not args.no_channels_last else torch.contiguous_format
+    if cuda:
+        model.to(accelerator.device, memory_format=memory_format)
+    fused = {"fused": True} if cuda else {}
     betas = (args.adam_beta1, args.adam_beta2)
-    opt_g = torch.optim.Adam(model.generator.parameters(), lr=args.learning_rate, betas=betas)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=args.learning_rate, betas=betas, **fused)
     opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=args.discriminator_learning_rate or args.learning_rate,
-                             betas=betas)
+                             betas=betas, **fused)
     model.train()
     generator, discriminator, opt_g, opt_d, loader = accelerator.prepare(
         model.generator, model.discriminator, opt_g, opt_d, loader)
@@ -243,7 +253,8 @@ def main(args):
         return {f"ema.{k}": v for k, v in model.generator_ema.state_dict().items()}
 
     for pixels_batch, label_batch in run.batches(loader):
-        real = pixels_batch.to(device).float() / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
+        real = pixels_batch.to(device, non_blocking=True).float() / 127.5 - 1.0  # uint8 [0, 255] -> [-1, 1]
+        real = real.contiguous(memory_format=memory_format)
         flip = torch.rand(real.shape[0], 1, 1, 1, device=device) < 0.5
         real = torch.where(flip, real.flip(3), real)
         y = label_batch.to(device) if conditional else None
