@@ -274,10 +274,24 @@ def generate(args) -> int:
     return {"gan": generate_gan, "music": generate_music_cli, "poetry": generate_poetry}[args.kind](args, out, name)
 
 
+def _device(args) -> str:
+    """--device: "auto" is the GPU when there is one, else the CPU; a device that is not here is an error."""
+    import torch
+
+    device = args.device
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {device}: no CUDA device on this machine; use --device cpu.")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise SystemExit("--device mps: Apple's MPS is not available here; use --device cpu.")
+    return device
+
+
 def generate_gan(args, out: Path, name: str) -> int:
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval()
+    model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     model.name_or_path = name  # recorded in each painting's provenance chunks
     label = args.label
     if args.style is not None:
@@ -323,7 +337,7 @@ def generate_music_cli(args, out: Path, name: str) -> int:
 
     from neuroart.music.generation import generate_music, load_tokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
+    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     tokenizer = load_tokenizer(args.model)
     primer = None
     if args.primer:
@@ -370,7 +384,7 @@ def generate_poetry(args, out: Path, name: str) -> int:
 
     from neuroart.poetry import write_poem
 
-    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval()
+    model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     settings = {"model": name, "form": args.form, "title": args.title, "keywords": args.keywords,
                 "acrostic": args.acrostic, "rhyme": not args.no_rhyme, "tone": args.tone,
@@ -440,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", default=None, help="Model folder or Hub id (default: the release).")
         p.add_argument("--out", "--output_dir", dest="out", default="neuroart-outputs", help="Output folder.")
         p.add_argument("--seed", type=bounded(0, 2**31 - 1), default=0, help="Seed (of the first work with --num).")
+        p.add_argument("--device", default="auto",
+                       help='Where to run: "auto" (a GPU when there is one), "cpu", "cuda", "cuda:1" or "mps".')
         p.add_argument("--num", type=bounded(1, 1_000_000), default=None,
                        help="Bulk: write this many works (seeds seed, seed+1, ...) and a manifest.jsonl; a rerun "
                             "skips the works already written.")

@@ -54,6 +54,17 @@ def test_generate_each_kind(models, tmp_path):
     assert "AI-generated" in next(Path(tmp_path).glob("poem_*.txt")).read_text()
 
 
+def test_device_option(models, tmp_path):
+    """`--device cpu` runs there; a CUDA device on a machine without one is a one-line error, not a traceback."""
+    import torch
+
+    cli("generate", "poetry", "--model", models / "neuroart-poetry", "--device", "cpu", "--out", tmp_path)
+    if not torch.cuda.is_available():
+        result = cli("generate", "gan", "--model", models / "neuroart-gan", "--device", "cuda", "--out", tmp_path,
+                     check=False)
+        assert result.returncode != 0 and "no CUDA device" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_out_of_range_numbers_are_refused_cleanly(tmp_path):
     result = cli("generate", "gan", "--model", tmp_path, "--num_images", 100000, check=False)
     assert result.returncode == 2 and "must lie in [1, 256]" in result.stderr and "Traceback" not in result.stderr

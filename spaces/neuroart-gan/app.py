@@ -19,10 +19,13 @@ from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 from transformers import AutoModel  # noqa: E402
 from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 from transformers.utils import cached_file  # noqa: E402
 
+# NEUROART_DEVICE: "cpu", "cuda" (or "cuda:1", "mps"), or unset for a GPU when there is one.
+DEVICE = os.environ.get("NEUROART_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 MODEL_ID = os.environ.get("NEUROART_GAN_MODEL", "neuroart/neuroart-gan")
 LIMITS = {"images": (1, 16), "truncation": (0.0, 1.0), "seed": (0, 2**31 - 1), "frames": (2, 32), "nearest": (1, 5)}
 ANY_STYLE = "any"
@@ -35,7 +38,7 @@ LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the mode
 def _load():
     """(model, the painting I/O helpers of the model's images.py, path of the nearest-training index or None),
     loaded once."""
-    model = AutoModel.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
+    model = AutoModel.from_pretrained(MODEL_ID, trust_remote_code=True).eval().to(DEVICE)
     module = SimpleNamespace(**{name: get_class_from_dynamic_module(f"images.{name}", MODEL_ID)
                                 for name in ("save_image", "save_animation", "nearest_in_index")})
     index = cached_file(MODEL_ID, "nearest_index.safetensors", _raise_exceptions_for_missing_entries=False)

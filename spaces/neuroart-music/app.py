@@ -19,9 +19,12 @@ import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402
 from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 
+# NEUROART_DEVICE: "cpu", "cuda" (or "cuda:1", "mps"), or unset for a GPU when there is one.
+DEVICE = os.environ.get("NEUROART_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 MODEL_ID = os.environ.get("NEUROART_MUSIC_MODEL", "neuroart/neuroart-music")
 KEYS = ["any"] + list(get_class_from_dynamic_module("generation.KEYS", MODEL_ID))  # the model's remote code's
 DENSITIES = ["any", "low", "medium", "high"]
@@ -38,7 +41,7 @@ LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the mode
 @functools.lru_cache(maxsize=1)
 def _load():
     """(model, tokenizer, helpers of the model's generation.py), loaded once."""
-    model = AutoModelForCausalLM.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
+    model = AutoModelForCausalLM.from_pretrained(MODEL_ID, trust_remote_code=True).eval().to(DEVICE)
     helpers = {name: get_class_from_dynamic_module(f"generation.{name}", MODEL_ID)
                for name in ("generate_music", "load_tokenizer", "score_to_midi_bytes", "render_audio",
                             "piano_roll_image", "estimate_key", "melody_line")}

@@ -15,10 +15,13 @@ import functools  # noqa: E402
 import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 from transformers.utils import cached_file  # noqa: E402
 
+# NEUROART_DEVICE: "cpu", "cuda" (or "cuda:1", "mps"), or unset for a GPU when there is one.
+DEVICE = os.environ.get("NEUROART_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 MODEL_ID = os.environ.get("NEUROART_POETRY_MODEL", "neuroart/neuroart-poetry")
 CHINESE_FORMS = list(get_class_from_dynamic_module("prosody.FORMS", MODEL_ID))  # the poet's remote code's forms
 ENGLISH_FORMS = list(get_class_from_dynamic_module("prosody.ENGLISH_FORMS", MODEL_ID))
@@ -31,7 +34,7 @@ LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the mode
 @functools.lru_cache(maxsize=1)
 def _load():
     """(model, tokenizer, write_poem, explain_poem, line index or None), loaded once."""
-    model = AutoModelForCausalLM.from_pretrained(MODEL_ID, trust_remote_code=True).eval()
+    model = AutoModelForCausalLM.from_pretrained(MODEL_ID, trust_remote_code=True).eval().to(DEVICE)
     tokenizer = AutoTokenizer.from_pretrained(MODEL_ID, trust_remote_code=True)
     write_poem = get_class_from_dynamic_module("generation.write_poem", MODEL_ID)
     explain_poem = get_class_from_dynamic_module("prosody.explain_poem", MODEL_ID)

@@ -34,10 +34,13 @@ import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import torch  # noqa: E402
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 from transformers.utils import cached_file  # noqa: E402
 
+# NEUROART_DEVICE: "cpu", "cuda" (or "cuda:1", "mps"), or unset for a GPU when there is one.
+DEVICE = os.environ.get("NEUROART_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 MODELS = {
     "gan": os.environ.get("NEUROART_GAN_MODEL", "neuroart/neuroart-gan"),
     "music": os.environ.get("NEUROART_MUSIC_MODEL", "neuroart/neuroart-music"),
@@ -58,9 +61,9 @@ LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the mode
 @functools.lru_cache(maxsize=1)
 def _load():
     """The three models and the remote-code helpers the studio uses, loaded once."""
-    painter = AutoModel.from_pretrained(MODELS["gan"], trust_remote_code=True).eval()
-    composer = AutoModelForCausalLM.from_pretrained(MODELS["music"], trust_remote_code=True).eval()
-    poet = AutoModelForCausalLM.from_pretrained(MODELS["poetry"], trust_remote_code=True).eval()
+    painter = AutoModel.from_pretrained(MODELS["gan"], trust_remote_code=True).eval().to(DEVICE)
+    composer = AutoModelForCausalLM.from_pretrained(MODELS["music"], trust_remote_code=True).eval().to(DEVICE)
+    poet = AutoModelForCausalLM.from_pretrained(MODELS["poetry"], trust_remote_code=True).eval().to(DEVICE)
     music = {name: get_class_from_dynamic_module(f"generation.{name}", MODELS["music"])
              for name in ("generate_music", "load_tokenizer", "score_to_midi_bytes", "render_audio")}
     return {
