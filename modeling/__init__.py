@@ -14,13 +14,20 @@ lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model w
 gives the three models their model card on `save_pretrained` and `push_to_hub` (`neuroart.hub`).
 Only torch and transformers are needed.
 
-Importing it changes no process setting. On small CPUs set `OMP_WAIT_POLICY=PASSIVE` before torch is first
+Importing it changes one process setting, and only without a network: when the Hub endpoint does not answer
+within a second, huggingface_hub goes offline for the process, so the installed releases load at once instead of
+after minutes of retries (`neuroart.network`; `HF_HUB_OFFLINE` set either way, or `NEUROART_NETWORK_PROBE=0`, skips
+the check). On small CPUs set `OMP_WAIT_POLICY=PASSIVE` before torch is first
 imported (OpenMP's default spin-wait makes 2-thread PyTorch up to 60x slower on small ops on 2-vCPU machines); the
 entry points (the `neuroart` CLI, the training scripts, the Spaces, the benchmarks) do it themselves.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
-from transformers.pipelines import PIPELINE_REGISTRY
+from .network import offline_if_unreachable
+
+offline_if_unreachable()  # before anything asks the Hub for a file
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM  # noqa: E402
+from transformers.pipelines import PIPELINE_REGISTRY  # noqa: E402
 
 from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline  # noqa: E402
 from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel  # noqa: E402

@@ -27,17 +27,42 @@ import functools  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+import socket  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import zipfile  # noqa: E402
 import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 from transformers.dynamic_module_utils import get_class_from_dynamic_module  # noqa: E402
 from transformers.utils import cached_file  # noqa: E402
+
+
+# Copied from neuroart.network.offline_if_unreachable
+def offline_if_unreachable(timeout: float = 1.0) -> bool:
+    """Switch huggingface_hub to offline mode when the Hub endpoint does not answer within `timeout` seconds;
+    returns whether the process is offline. A no-op when `HF_HUB_OFFLINE` is set or `NEUROART_NETWORK_PROBE=0`."""
+    if "HF_HUB_OFFLINE" in os.environ or os.environ.get("NEUROART_NETWORK_PROBE", "1") == "0":
+        return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((endpoint.hostname or "huggingface.co",
+                                       endpoint.port or (443 if endpoint.scheme == "https" else 80)), timeout=timeout):
+            return False
+    except OSError:  # no DNS, refused, unreachable, timed out
+        pass
+    import huggingface_hub.constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"  # child processes (accelerate launch, workers) inherit it
+    huggingface_hub.constants.HF_HUB_OFFLINE = True  # read at call time by huggingface_hub and transformers
+    return True
+
+
+offline_if_unreachable()  # before the first Hub call: without a network the cached models load at once
 
 # NEUROART_DEVICE: "cpu", "cuda" (or "cuda:1", "mps"), or unset for a GPU when there is one.
 DEVICE = os.environ.get("NEUROART_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
