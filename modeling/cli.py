@@ -203,12 +203,45 @@ def launch_studio(root_or_env, port: int) -> int:
 
 
 def _load(args):
-    """(model name for provenance, model path): the release when `--model` is not given."""
+    """(model name for provenance, model path): the release when `--model` is not given. A `--model` that is neither
+    a folder here nor a repo id in the Hub cache (or reachable on the Hub) is a one-line error."""
     if args.model is not None:
+        check_model(args.model)
         return args.model, args.model
     from neuroart import releases
 
     return releases.repo_id(args.kind), releases.default_model(args.kind)
+
+
+def check_model(model: str) -> None:
+    """Raise UserError unless `model` is a model folder, or a repo id that is cached or (online) on the Hub."""
+    import re
+
+    path = Path(model)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise UserError(f"--model {model}: the folder has no config.json (is it a model folder?).")
+        return
+    hint = "neither a local folder nor an installed or reachable Hub repo"
+    if path.exists() or not re.fullmatch(r"[\w.-]+/[\w.-]+|[\w.-]+", model) or model.startswith("."):
+        raise UserError(f"--model {model}: {hint}.")
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise UserError(f"--model {model}: {hint} (offline: only cached models load).")
+    from huggingface_hub import model_info
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        model_info(model, timeout=10)
+    except (HfHubHTTPError, OSError, ValueError) as error:
+        raise UserError(f"--model {model}: {hint} ({type(error).__name__}).") from None
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for: printed as one line (what is wrong, how to fix it), exit code 2."""
 
 
 class Manifest:
@@ -347,6 +380,13 @@ def generate_music_cli(args, out: Path, name: str) -> int:
         primer = path.read_bytes()
         if not primer.startswith(b"MThd"):
             raise SystemExit(f"--primer {path} is not a MIDI file (no 'MThd' header).")
+        try:
+            from symusic import Score
+
+            Score.from_midi(primer)
+        except Exception as error:  # noqa: BLE001  (symusic raises RuntimeError for any damage)
+            raise UserError(f"--primer {path} is not a readable MIDI file ({str(error).splitlines()[0][:120]}); "
+                            "export it again from your editor.") from None
     if args.harmonize and primer is None:
         raise SystemExit("--harmonize needs --primer MELODY.mid (the melody to harmonise).")
     bars = args.bars or (None if args.harmonize else 8)
@@ -437,6 +477,8 @@ def bounded(low: float, high: float, kind=int):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroart", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="Show the full traceback of an error.")
+    parser.add_argument("--verbose", action="store_true", help="Show loading and download progress bars.")
     sub = parser.add_subparsers(dest="command", required=True)
     q = sub.add_parser("quickstart", help="Samples from the release models and the studio on them (or --train).")
     q.add_argument("--output_dir", default="neuroart-models", help="Where the three model folders go.")
@@ -520,13 +562,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "quickstart":
-        return quickstart(args)
-    if args.command == "generate":
-        return generate(args)
-    if args.command == "models":
-        return models(args)
-    return check(args)
+    if not args.verbose:  # the "Loading weights" and download bars are noise on every call
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as transformers_logging
+
+        disable_progress_bars()
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+    try:
+        if args.command == "quickstart":
+            return quickstart(args)
+        if args.command == "generate":
+            return generate(args)
+        if args.command == "models":
+            return models(args)
+        return check(args)
+    except KeyboardInterrupt:
+        print("neuroart: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, SystemExit) as error:
+        code = error.code if isinstance(error, SystemExit) else str(error)
+        if code is None or isinstance(code, int):  # sys.exit(n) from a command: its own exit code
+            raise
+        if args.debug:
+            raise
+        print(f"neuroart: error: {code}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

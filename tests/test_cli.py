@@ -65,6 +65,30 @@ def test_device_option(models, tmp_path):
         assert result.returncode != 0 and "no CUDA device" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_user_mistakes_are_one_line_errors(tmp_path):
+    """A missing folder, an unknown repo id and a damaged MIDI primer: exit code 2, one line saying what is wrong, no
+    traceback (`--debug` shows it); a training script's mistake is one line under `accelerate launch -q` too."""
+    from conftest import make_midi
+
+    damaged = tmp_path / "cut.mid"
+    damaged.write_bytes(make_midi(1)[:60])
+    for args, expected in ((["generate", "gan", "--model", tmp_path / "does-not-exist"], "neither a local folder"),
+                           (["generate", "poetry", "--model", "neuroart/no-such-model"], "neither a local folder"),
+                           (["generate", "music", "--primer", damaged, "--harmonize"], "not a readable MIDI file")):
+        result = cli(*args, check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().count("\n") == 0 and expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    result = cli("--debug", "generate", "gan", "--model", tmp_path / "does-not-exist", check=False)
+    assert "Traceback" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "-q", "--cpu", "--num_processes", "1",
+                             "training/train_poetry.py", "--train_file", tmp_path / "none.jsonl", "--output_dir",
+                             tmp_path / "out"], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode != 0 and "train_poetry.py: error: --train_file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_out_of_range_numbers_are_refused_cleanly(tmp_path):
     result = cli("generate", "gan", "--model", tmp_path, "--num_images", 100000, check=False)
     assert result.returncode == 2 and "must lie in [1, 256]" in result.stderr and "Traceback" not in result.stderr
@@ -120,7 +144,7 @@ def test_primer_that_is_not_midi_is_refused(models, tmp_path):
     fake = tmp_path / "fake.mid"
     fake.write_text("hello")
     result = cli("generate", "music", "--model", models / "neuroart-music", "--primer", fake, check=False)
-    assert result.returncode == 1 and "not a MIDI file" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "not a MIDI file" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_harmonize_from_the_command_line(models, tmp_path):

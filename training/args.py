@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def positive_int(text: str) -> int:
@@ -74,6 +76,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str,
                       help='Resume from a checkpoint folder, or "latest" for the newest complete one in output_dir.')
 
     log = parser.add_argument_group("logging")
+    log.add_argument("--debug", action="store_true", help="Show the full traceback of an error.")
     log.add_argument("--report_to", type=str, default=None,
                      help='Tracker for metrics and samples: "tensorboard", "wandb", "all" or none (default).')
     log.add_argument("--logging_dir", type=str, default="logs", help="Tracker folder, relative to output_dir.")
@@ -86,3 +89,27 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str,
                      help="Repo to push to (defaults to the output folder's name).")
     hub.add_argument("--hub_token", type=str, default=None, help="Hub token (default: the logged-in one).")
     hub.add_argument("--hub_private_repo", action="store_true", help="Create the repo as private.")
+
+
+# Exceptions that mean a mistake in what the user gave (a path, a dataset name), not a bug: one line, not a traceback.
+USER_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def run_main(main, args) -> None:
+    """Run a script's `main(args)`. A user mistake (a `SystemExit` with a message, or one of USER_ERRORS) prints one
+    line, `<script>: error: <what is wrong and how to fix it>`, and exits with code 2; `--debug` shows the
+    traceback instead. (Under `accelerate launch`, `-q` also drops accelerate's own report of the failed process.)"""
+    try:
+        main(args)
+    except SystemExit as error:
+        if not isinstance(error.code, str) or getattr(args, "debug", False):
+            raise
+        message = error.code
+    except USER_ERRORS as error:
+        if getattr(args, "debug", False):
+            raise
+        message = f"{error.strerror or error}: {error.filename}" if getattr(error, "filename", None) else str(error)
+    else:
+        return
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)

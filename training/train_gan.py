@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 from neuroart import NeuroArtGANConfig, NeuroArtGANModel  # noqa: E402
 from neuroart.gan import NEAREST_INDEX_FILE, save_nearest_index  # noqa: E402
-from neuroart.training.args import add_common_args, positive_int  # noqa: E402
+from neuroart.training.args import add_common_args, positive_int, run_main  # noqa: E402
 from neuroart.training.checkpointing import load_checkpoint, resolve_checkpoint  # noqa: E402
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
 from neuroart.training.faults import fault_at  # noqa: E402
@@ -370,4 +370,4 @@ def evaluate(model, train_pixels: torch.Tensor, args, num_images: int = 64) -> d
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_main(main, parse_args())

@@ -29,7 +29,7 @@ from neuroart.music.generation import (  # noqa: E402
     score_to_midi_bytes,
     to_score,
 )
-from neuroart.training.args import add_common_args, positive_int  # noqa: E402
+from neuroart.training.args import add_common_args, positive_int, run_main  # noqa: E402
 from neuroart.training.data import SkipCounter, check_midi, load_midi, midi_bytes, stream_dataset  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import (  # noqa: E402
@@ -230,4 +230,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_main(main, parse_args())

@@ -23,7 +23,7 @@ from pathlib import Path  # noqa: E402
 from neuroart import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E402
 from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_poem, write_poem  # noqa: E402
 from neuroart.poetry.prosody import split_lines  # noqa: E402
-from neuroart.training.args import add_common_args, positive_int  # noqa: E402
+from neuroart.training.args import add_common_args, positive_int, run_main  # noqa: E402
 from neuroart.training.data import SkipCounter, clean_poem_record, load_poems, stream_dataset  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import (  # noqa: E402
@@ -225,4 +225,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_main(main, parse_args())
