@@ -238,3 +238,15 @@ def test_push_to_hub_uploads_the_output_folder(tmp_path):
     assert not any(name.startswith(("checkpoints/", "logs/")) for name in names)
     assert 'from_pretrained("org/my-style"' in (pushed / "README.md").read_text()
     assert "Pushed to" in log
+    # The thumbnails of the user's own images stay behind unless asked for, and the log says so.
+    assert (tmp_path / "out" / "nearest_index.safetensors").exists() and "nearest_index.safetensors" not in names
+    assert "Not pushed: nearest_index.safetensors" in log
+
+
+def test_a_fine_tune_card_shows_no_absolute_paths(tmp_path):
+    """The card names the data and the output by repo-relative or bare names, never this machine's absolute paths."""
+    data = write_image_folder(tmp_path / "my-paintings", per_class=4)
+    out = tmp_path / "out"
+    launch("--train_data_dir", data, "--output_dir", out, "--max_train_steps", 1)
+    card = (out / "README.md").read_text()
+    assert str(tmp_path) not in card and "<local>/my-paintings" in card

@@ -51,9 +51,42 @@ def gather_full_model(accelerator, model, prepared: dict | None = None):
     return full
 
 
+def shown_path(value):
+    """A path as a card may show it: relative to the working directory when under it, else `<local>/<name>`, never
+    the machine's absolute path (user names, mount points). Anything else is returned unchanged."""
+    if not isinstance(value, (str, Path)) or not str(value):
+        return value
+    text = str(value)
+    if not Path(text).is_absolute():
+        return text
+    try:
+        return str(Path(text).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return f"<local>/{Path(text).name}"
+
+
+def shown_context(card_context: dict) -> dict:
+    """The card context with every absolute path (the repo id, paths in the hyperparameters and in the training text)
+    shown as `shown_path` shows it."""
+    context = dict(card_context)
+    if "repo_id" in context:
+        context["repo_id"] = shown_path(context["repo_id"])
+        if context["repo_id"].startswith("<local>/"):
+            context["repo_id"] = context["repo_id"].split("/", 1)[1]
+    if isinstance(context.get("hyperparameters"), dict):
+        context["hyperparameters"] = {k: shown_path(v) for k, v in context["hyperparameters"].items()}
+    if isinstance(context.get("training"), str):
+        for value in (card_context.get("hyperparameters") or {}).values():
+            if isinstance(value, str) and Path(value).is_absolute():
+                context["training"] = context["training"].replace(value, shown_path(value))
+    return context
+
+
 def export_model(model, output_dir, *, card_context: dict, extra_files: dict | None = None) -> Path:
-    """Save `model` into `output_dir` with a card rendered from the run's context; copy `extra_files`."""
+    """Save `model` into `output_dir` with a card rendered from the run's context (absolute paths shown relative or
+    by name: `shown_context`); copy `extra_files`."""
     output_dir = Path(output_dir)
+    card_context = shown_context(card_context)
     bad = [name for name, tensor in model.state_dict().items() if tensor.is_floating_point()
            and not bool(torch.isfinite(tensor).all())]
     if bad:  # never publish a diverged model
@@ -71,22 +104,36 @@ def export_model(model, output_dir, *, card_context: dict, extra_files: dict | N
     return output_dir
 
 
+# Files of a run that hold the user's own training data: pushed only when asked for (`--push_training_thumbnails`).
+PRIVATE_DATA_FILES = ["nearest_index.safetensors"]
+
+
 def push_output_dir(output_dir, repo_id: str | None, *, token: str | None = None, private: bool = False,
-                    commit_message: str = "Upload NeuroArt model"):
-    """Upload the output folder (without checkpoints and logs) to `repo_id` (default: the folder's name)."""
+                    commit_message: str = "Upload NeuroArt model", include_private_data: bool = False):
+    """Upload the output folder (without checkpoints and logs, and without PRIVATE_DATA_FILES unless
+    `include_private_data`) to `repo_id` (default: the folder's name)."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     repo_id = api.create_repo(repo_id or Path(output_dir).resolve().name, private=private, exist_ok=True).repo_id
+    ignore = IGNORE_PATTERNS + ([] if include_private_data else PRIVATE_DATA_FILES)
     return api.upload_folder(repo_id=repo_id, folder_path=str(output_dir), commit_message=commit_message,
-                             ignore_patterns=IGNORE_PATTERNS)
+                             ignore_patterns=ignore)
 
 
 def publish(args, output_dir) -> None:
-    """`--push_to_hub`: upload the finished output folder and log where it went."""
+    """`--push_to_hub`: upload the finished output folder and log where it went. The thumbnails of the user's own
+    training images (the GAN's nearest-image index) stay behind unless `--push_training_thumbnails` says otherwise."""
     if not args.push_to_hub:
         return
-    info = push_output_dir(output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo)
     import logging
 
-    logging.getLogger("neuroart.training").info("Pushed to %s", info.commit_url)
+    log = logging.getLogger("neuroart.training")
+    with_data = getattr(args, "push_training_thumbnails", False)
+    held_back = [name for name in PRIVATE_DATA_FILES if (Path(output_dir) / name).exists()]
+    if held_back and not with_data:
+        log.info("Not pushed: %s (thumbnails of your training images; --push_training_thumbnails uploads them).",
+                 ", ".join(held_back))
+    info = push_output_dir(output_dir, args.hub_model_id, token=args.hub_token, private=args.hub_private_repo,
+                           include_private_data=with_data)
+    log.info("Pushed to %s", info.commit_url)

@@ -60,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--label_column", type=str, default=None,
                         help="Label column of --dataset_name (e.g. style); omit for an unconditional model.")
     parser.add_argument("--unconditional", action="store_true", help="Ignore class labels even when the data has them.")
+    parser.add_argument("--push_training_thumbnails", action="store_true",
+                        help="With --push_to_hub: upload nearest_index.safetensors too (32 px thumbnails of your "
+                             "training images; left out of the push by default).")
     parser.add_argument("--no_nearest_index", action="store_true",
                         help="Do not ship nearest_index.safetensors (32 px thumbnails of up to 2048 training images, "
                              "for 'show the nearest training images'); use it when the data may not be redistributed.")
