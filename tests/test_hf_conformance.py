@@ -165,6 +165,29 @@ def test_attention_view_of_a_tiny_poet():
     assert "title" in ATTENTION_CAPTION and "keywords" in ATTENTION_CAPTION
 
 
+def test_attention_view_without_a_cjk_font_numbers_its_columns(monkeypatch):
+    """No CJK font on the machine: a warning, and numbered columns instead of boxes."""
+    from test_poetry import make_char_tokenizer
+
+    from neuroart.poetry import generation
+
+    monkeypatch.setattr(generation, "_cjk_font", lambda size: None)
+    tokenizer = make_char_tokenizer(["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。"])
+    model = poet(vocab_size=len(tokenizer))
+    with pytest.warns(UserWarning, match="No CJK font"):
+        image = generation.attention_view(model, tokenizer, "白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。")
+    assert image.size[0] > 0
+
+
+def test_a_cjk_font_is_found_where_one_is_installed():
+    from neuroart.poetry.generation import _cjk_font
+
+    font = _cjk_font(16)
+    if font is None:
+        pytest.skip("no CJK font on this machine (.ci/run installs fonts-wqy-microhei)")
+    assert font.getmask("诗").getbbox() is not None
+
+
 @pytest.mark.parametrize("name,make", MODELS)
 def test_trainer_and_padding_free_kwargs_are_accepted(name, make):
     """What transformers' Trainer, its loss functions and padding-free collators pass: `shift_labels` (context

@@ -34,6 +34,7 @@ import math
 import random
 import re
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, field
 
@@ -560,6 +561,32 @@ _CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/font
               "/System/Library/Fonts/PingFang.ttc", "C:/Windows/Fonts/msyh.ttc")
 
 
+def _cjk_font(size: int):
+    """A TrueType font that draws CJK characters, at `size` px: a known path, else fontconfig's match for Chinese;
+    None when the machine has none."""
+    import shutil
+    import subprocess
+
+    from PIL import ImageFont
+
+    candidates = list(_CJK_FONTS)
+    if shutil.which("fc-match"):
+        try:
+            found = subprocess.run(["fc-match", "-f", "%{file}", ":lang=zh"], capture_output=True, text=True,
+                                   timeout=5).stdout.strip()
+            candidates.append(found)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for path in candidates:
+        try:
+            font = ImageFont.truetype(path, size)
+        except OSError:
+            continue
+        if font.getmask("诗").getbbox() is not None and font.getbbox("诗") != font.getbbox("\uffff"):
+            return font
+    return None
+
+
 def line_attention(model, tokenizer, poem: str, form: str | None = None, title: str | None = None, keywords=None):
     """(labels of the context tokens, one row per line: the share of the line's attention on each earlier token).
 
@@ -596,13 +623,11 @@ def attention_view(model, tokenizer, poem: str, form: str | None = None, title: 
     from PIL import Image, ImageDraw, ImageFont
 
     labels, rows = line_attention(model, tokenizer, poem, form, title, keywords)
-    font = None
-    for path in _CJK_FONTS:
-        try:
-            font = ImageFont.truetype(path, int(cell * 0.7))
-            break
-        except OSError:
-            continue
+    font = _cjk_font(int(cell * 0.7))
+    if font is None:  # a default font draws boxes for CJK: number the columns instead, and say why
+        warnings.warn("No CJK font found (e.g. apt-get install fonts-wqy-microhei): the attention view labels its "
+                      "columns with numbers instead of characters.", stacklevel=2)
+        labels = [label if label.isascii() else str(index % 100) for index, label in enumerate(labels)]
     font = font or ImageFont.load_default()
     margin = 3 * cell
     image = Image.new("RGB", (margin + cell * max(1, len(labels)), cell * (len(rows) + 1)), (255, 255, 255))
