@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Print the README's benchmark tables from benchmarks/results/*.json (so the README never drifts from them).
+"""Print the benchmark tables of benchmarks/README.md from benchmarks/results/*.json (so they never drift).
 
     python benchmarks/report.py            # print them
-    python benchmarks/report.py --readme   # rewrite the README section between its markers
+    python benchmarks/report.py --readme   # rewrite benchmarks/README.md between its markers
 """
 
 import json
@@ -51,7 +51,7 @@ def table(name: str) -> str:
 
 
 NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed", "creation_speed",
-         "spaces_latency", "memory")
+         "spaces_latency", "memory", "gpu_smoke", "gpu_smoke_cpu")
 START, END = "<!-- benchmark tables: python benchmarks/report.py --readme -->", "<!-- /benchmark tables -->"
 
 
@@ -60,7 +60,7 @@ if __name__ == "__main__":
 
     text = "\n".join(table(name) for name in NAMES)
     if "--readme" in sys.argv:
-        readme = RESULTS.parents[1] / "README.md"
+        readme = RESULTS.parent / "README.md"
         before, rest = readme.read_text().split(START)
         after = rest.split(END, 1)[1]
         readme.write_text(before + START + "\n\n" + text + "\n" + END + after)

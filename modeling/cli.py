@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see the README's note on small CPUs
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see docs/training.md on small CPUs
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
