@@ -53,7 +53,11 @@ from .tokenization import (  # noqa: F401  (re-exported)
     to_score,
 )
 
-_RNG_LOCK = threading.Lock()
+# One lock for torch's global random stream, shared by every model in the process: music and poetry (and every
+# copy of this remote code, loaded under other module names) seed that stream per call, so two of them at once
+# must take turns, or a poem and a piece made together would draw from each other's stream. It hangs on
+# torch.random, the one module that every copy sees.
+_RNG_LOCK = torch.random.__dict__.setdefault("_neuroart_global_stream_lock", threading.RLock())
 
 
 # Copied from neuroart.poetry.generation.seeded_rng

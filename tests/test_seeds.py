@@ -1,0 +1,63 @@
+"""Same seed, same art, whatever else the process is doing: a painting, a poem and a piece made in three threads at
+once, repeatedly, equal the ones made one at a time (music and poetry seed torch's global stream per call under one
+process-wide lock; the painter draws from its own generator)."""
+
+import threading
+
+import torch
+
+from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
+
+from conftest import tiny_gan_config, tiny_music_config, tiny_poetry_config
+
+
+def makers():
+    from test_poetry_generation import ENGLISH, POEMS, VOCAB_EXTRA
+
+    from neuroart.music.generation import build_tokenizer, generate_music
+    from neuroart.poetry import detect_form, format_poem, train_poetry_tokenizer, write_poem
+
+    texts = [format_poem(body, detect_form(body), title) for title, body in POEMS] + ENGLISH * 3 + [VOCAB_EXTRA]
+    words = train_poetry_tokenizer(texts, vocab_size=600, min_frequency=1)
+    torch.manual_seed(0)
+    poet = NeuroArtPoetryForCausalLM(tiny_poetry_config(vocab_size=len(words), max_position_embeddings=160)).eval()
+    remi = build_tokenizer()
+    composer = NeuroArtMusicForCausalLM(tiny_music_config(
+        vocab_size=len(remi), pad_token_id=remi.pad_token_id, bos_token_id=remi["BOS_None"],
+        eos_token_id=remi["EOS_None"])).eval()
+    painter = NeuroArtGANModel(tiny_gan_config()).eval()
+    return {
+        "poem": lambda seed: write_poem(poet, words, form="五言绝句", seed=seed, num_candidates=2).text,
+        "piece": lambda seed: tuple(generate_music(composer, remi, max_new_tokens=60, seed=seed,
+                                                   return_details=True).sequence),
+        "painting": lambda seed: painter.generate_images(2, seed=seed, output_type="pt").sum().item(),
+    }
+
+
+def test_three_models_in_three_threads_equal_the_sequential_results():
+    make = makers()
+    seeds = range(3)
+    expected = {kind: [fn(seed) for seed in seeds] for kind, fn in make.items()}
+    for _ in range(3):
+        got, errors = {}, []
+
+        def work(kind):
+            try:
+                got[kind] = [make[kind](seed) for seed in seeds]
+            except Exception as error:  # noqa: BLE001  (reported below)
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(kind,)) for kind in make]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        assert got == expected
+
+
+def test_every_copy_of_the_remote_code_shares_one_lock():
+    from neuroart.music import generation as music
+    from neuroart.poetry import generation as poetry
+
+    assert music._RNG_LOCK is poetry._RNG_LOCK
