@@ -41,7 +41,7 @@ def test_three_models_in_three_threads_equal_the_sequential_results():
     for _ in range(3):
         got, errors = {}, []
 
-        def work(kind):
+        def work(kind, got=got, errors=errors):
             try:
                 got[kind] = [make[kind](seed) for seed in seeds]
             except Exception as error:  # noqa: BLE001  (reported below)

@@ -26,6 +26,7 @@ import colorsys  # noqa: E402
 import functools  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
 import tempfile  # noqa: E402
@@ -78,6 +79,10 @@ BARS = 4
 MAX_SECONDS = 60.0
 DISPLAY_SIZE = 256  # small paintings are shown enlarged (pixel for pixel); the bundle keeps the original
 HAN = re.compile(r"[\u3400-\u9fff]")
+# The theme reader's words (Chinese and English) -> painting and music attributes; where they come from and how to
+# add one: the file's "about".
+LEXICON = json.loads((Path(__file__).parent / "theme_lexicon.json").read_text(encoding="utf-8"))["words"]
+CANDIDATES = 16  # paintings drawn per creation; the one whose palette fits the theme best is kept
 
 
 LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
@@ -131,6 +136,99 @@ def palette_to_music(image) -> dict:
             "key": tonic + ("" if mode == "major" else "m"), "density": density}
 
 
+def read_theme(theme: str) -> dict:
+    """The lexicon's words in `theme` (Chinese: longest match first, so 大漠 before 大; English: whole words, plurals
+    too) and what they add up to: the mean hue (on the circle), brightness, saturation, warmth and energy, the
+    mode by vote, the first era, and one `steering` line per word."""
+    words, index = [], 0
+    while index < len(theme):  # Chinese words, longest first
+        for length in (4, 3, 2, 1):
+            piece = theme[index : index + length]
+            if len(piece) == length and HAN.match(piece) and piece in LEXICON:
+                words.append(piece)
+                index += length
+                break
+        else:
+            index += 1
+    for word in re.findall(r"[a-z]+", theme.lower()):
+        word = word if word in LEXICON else word[:-1] if word.endswith("s") and word[:-1] in LEXICON else None
+        if word:
+            words.append(word)
+    entries = [LEXICON[w] for w in words]
+    found = {"words": words, "steering": [f"{w} → {LEXICON[w]['says']}" for w in words]}
+    hues = [math.radians(e["hue"]) for e in entries if "hue" in e]
+    if hues:
+        found["hue"] = round(math.degrees(math.atan2(sum(map(math.sin, hues)), sum(map(math.cos, hues)))) % 360, 1)
+    for name in ("brightness", "saturation", "warmth", "energy"):
+        values = [e[name] for e in entries if name in e]
+        if values:
+            found[name] = round(sum(values) / len(values), 3)
+    vote = sum({"major": 1, "minor": -1}.get(e.get("mode"), 0) for e in entries)
+    if vote:
+        found["mode"] = "major" if vote > 0 else "minor"
+    eras = [e["era"] for e in entries if "era" in e]
+    if eras:
+        found["era"] = eras[0]
+    return found
+
+
+def palette(image) -> dict:
+    """Mean colour of a painting as hue (degrees), saturation, brightness and warmth (red minus blue)."""
+    small = image.convert("RGB").resize((32, 32))
+    pixels = [small.getpixel((x, y)) for y in range(32) for x in range(32)]
+    r, g, b = (sum(p[i] for p in pixels) / len(pixels) / 255 for i in range(3))
+    hue, saturation, value = colorsys.rgb_to_hsv(r, g, b)
+    return {"hue": round(hue * 360, 1), "saturation": round(saturation, 3), "brightness": round(value, 3),
+            "warmth": round(r - b, 3)}
+
+
+def palette_distance(colours: dict, target: dict) -> float:
+    """How far a painting's palette is from the theme's: the hue's angle (as a fraction of 180 degrees, counted in
+    full only for a saturated painting) plus the gaps in brightness, saturation and warmth that the theme names."""
+    distance = 0.0
+    if "hue" in target:
+        angle = abs((colours["hue"] - target["hue"] + 180) % 360 - 180) / 180
+        distance += angle * min(1.0, 0.3 + 2 * colours["saturation"]) + (0.3 if colours["saturation"] < 0.08 else 0)
+    for name in ("brightness", "saturation"):
+        if name in target:
+            distance += abs(colours[name] - target[name])
+    if "warmth" in target:
+        distance += abs(colours["warmth"] - target["warmth"] * 0.3) / 2  # paintings' warmth spans about +-0.3
+    return distance
+
+
+def paint_for_theme(painter, theme: str, seed: int, found: dict):
+    """(painting, details): CANDIDATES paintings from a stream seeded by (theme, seed), and the one whose palette is
+    nearest the theme's (the first when the theme names no colour, season or hour). The style class is the theme's
+    era where it names one, else one of the styles chosen by the theme's hash. Deterministic for a theme and seed."""
+    style = None
+    if painter.config.num_classes:
+        names = {str(v): int(k) for k, v in (getattr(painter.config, "id2label", None) or {}).items()}
+        style = names.get(found.get("era"), zlib.crc32(theme.encode()) % painter.config.num_classes)
+    stream = zlib.crc32(f"{theme}\0{seed}".encode()) & 0x7FFFFFFF
+    candidates = painter.generate_images(CANDIDATES, seed=stream, truncation_psi=0.8, labels=style)
+    colours = [palette(image) for image in candidates]
+    distances = [palette_distance(c, found) for c in colours]
+    chosen = min(range(len(candidates)), key=lambda i: (round(distances[i], 6), i))
+    return candidates[chosen], {"style": style, "truncation_psi": 0.8, "candidates": CANDIDATES, "chosen": chosen,
+                                "candidate_stream": stream, "palette": colours[chosen],
+                                "palette_distance": round(distances[chosen], 3)}
+
+
+def music_for_theme(painting, found: dict) -> dict:
+    """Key, density and tempo: the mode from the theme's mood words (else the painting's brightness), the tonic from
+    the painting's hue (`palette_to_music`), the density and tempo from the theme's energy (else the saturation)."""
+    mood = palette_to_music(painting)
+    tonic = mood["key"].rstrip("m")
+    mode = found.get("mode") or ("minor" if mood["key"].endswith("m") else "major")
+    energy = found.get("energy")
+    density = mood["density"] if energy is None else "low" if energy <= -0.3 else "high" if energy >= 0.3 else "medium"
+    tempo = int(round(84 + 36 * (energy or 0.0)))
+    return {**mood, "key": tonic + ("m" if mode == "minor" else ""), "density": density, "tempo_bpm": tempo,
+            "mode_from": "theme" if "mode" in found else "painting brightness",
+            "density_from": "theme" if energy is not None else "painting saturation"}
+
+
 def poem_settings(theme: str, acrostic: str) -> dict:
     """Form, title and keywords that carry the theme (see the module docstring)."""
     if HAN.search(theme):
@@ -163,9 +261,8 @@ def create(theme, acrostic, seed):
         raise gr.Error(f"seed must be from 0 to {MAX_SEED}; got {seed}.")
     poem_args = poem_settings(theme, acrostic)
     m = load()
-    painter = m["painter"]
-    style = zlib.crc32(theme.encode()) % painter.config.num_classes if painter.config.num_classes else None
-    painting = painter.generate_images(1, seed=seed, truncation_psi=0.8, labels=style)[0]
+    found = read_theme(theme)
+    painting, painting_details = paint_for_theme(m["painter"], theme, seed, found)
     try:
         poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
     except ValueError as error:
@@ -176,20 +273,32 @@ def create(theme, acrostic, seed):
         poem_args = {"form": "七言绝句", "title": theme, "keywords": None, "acrostic": None}
         poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
         poem_args["note"] = f"{error} The theme became the title of a 七言绝句."
-    mood = palette_to_music(painting)
+    mood = music_for_theme(painting, found)
     score = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
                                          max_new_tokens=BARS * 256, key=mood["key"], density=mood["density"],
                                          seed=seed, max_time=MAX_SECONDS)
+    from symusic import Tempo
+
+    score.tempos.clear()
+    score.tempos.append(Tempo(0, float(mood["tempo_bpm"])))
+    key_name = mood["key"].rstrip("m") + (" minor" if mood["key"].endswith("m") else " major")
+    summary = (", ".join(found["words"]) or "no lexicon word") + f" → {key_name}, {mood['tempo_bpm']} bpm, " \
+        f"{mood['density']} density; palette hue {painting_details['palette']['hue']:.0f}°"
     settings = {
-        "theme": theme, "seed": seed, "painting": {"style": style, "truncation_psi": 0.8},
+        "theme": theme, "seed": seed, "steered": summary, "steering": found["steering"],
+        "theme_reader": {k: v for k, v in found.items() if k not in ("steering",)},
+        "painting": painting_details,
         "poem": {**poem_args, "checks": poem.check}, "music": {"bars": BARS, **mood},
-        "mapping": "hue -> tonic on the circle of fifths; value >= 0.5 -> major; saturation -> density",
+        "mapping": ("theme words -> target palette (the nearest of the candidates is kept), mode, tempo and density; "
+                    "the painting's hue -> tonic on the circle of fifths; where the theme is silent, the painting's "
+                    "brightness -> mode and saturation -> density"),
         "models": {kind: {"id": model_id, "revision": revision(model_id)} for kind, model_id in MODELS.items()},
         "ai_generated": True,
     }
     folder = Path(tempfile.mkdtemp(prefix="neuroart-studio-"))
     m["save_image"](painting, folder / "painting.png")
-    poem_text = f"{poem_args['title']}\n\n{poem.text}\n\n— AI-generated by NeuroArt Studio (seed {seed})\n"
+    note = f"\n\nNote: {poem_args['note']}" if "note" in poem_args else ""
+    poem_text = f"{poem_args['title']}\n\n{poem.text}{note}\n\n— AI-generated by NeuroArt Studio (seed {seed})\n"
     (folder / "poem.txt").write_text(poem_text, encoding="utf-8")
     (folder / "music.mid").write_bytes(m["music"]["score_to_midi_bytes"](score, {"theme": theme, "seed": seed,
                                                                                   **mood}))
@@ -204,9 +313,11 @@ def create(theme, acrostic, seed):
 
 
 with gr.Blocks(title="NeuroArt Studio") as demo:
-    gr.Markdown("# NeuroArt Studio 跨界\nOne theme, three arts: a painting, a poem that carries the theme, and music "
-                "whose key and density follow the painting's colours (hue → key, brightness → major/minor, "
-                "saturation → density). Everything is AI-generated and comes as one bundle.")
+    gr.Markdown("# NeuroArt Studio 跨界\nOne theme, three arts. The theme's words steer all three: colour, season, "
+                "hour and weather words pick the painting whose palette fits best (秋 → amber, 雪 → white and "
+                "blue-grey), mood words set major or minor (愁 → minor, 春 → major), energy words the tempo and "
+                "density; the poem carries the theme's characters. The settings say what steered what. Everything "
+                "is AI-generated and comes as one bundle.")
     with gr.Row():
         theme = gr.Textbox("春江花月", label="Theme 主题", max_length=MAX_THEME, elem_id="theme")
         acrostic = gr.Textbox(label="Acrostic 藏头 (optional, 4 or 8 characters)", max_length=8)
