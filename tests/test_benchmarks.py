@@ -115,3 +115,15 @@ def test_parallel_parts_keep_each_others_sections(tmp_path):
     assert sorted(payload["sections"]) == ["gan", "music", "poetry"]
     assert all(payload["sections"][p]["round"] == 29 for p in payload["sections"])
     assert payload["summary"]["poetry_rates_a"] == 29 and payload["summary"]["gan_round"] == 29
+
+
+def test_studio_themes_smoke(quickstart_models, tmp_path):
+    pytest.importorskip("gradio")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "studio_themes.py"), "--models",
+                             str(quickstart_models), "--smoke", "--results_dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads((tmp_path / "studio_themes.json").read_text())["summary"]
+    assert summary["themes"] == 4 and summary["mode_agreement"] == 1.0
+    assert {"distinct_paintings", "palette_agreement", "english_answered_or_noted",
+            "median_seconds_per_creation"} <= set(summary)

@@ -1,15 +1,18 @@
 """NeuroArt Studio 跨界: one theme becomes a painting, a poem and a short piece of music, offered as one bundle.
 
-How the three follow each other (simple and deterministic, so the same theme and seed give the same bundle):
-- Painting: the GAN paints `seed`; a conditional GAN takes the style `crc32(theme) % num_classes`.
+How the three follow the theme (deterministic: the same theme and seed give the same bundle):
+- The theme reader (`read_theme`, the words of `theme_lexicon.json`, Chinese and English) turns colour, season,
+  hour, weather, place, mood and era words into a target palette (hue, brightness, saturation, warmth), a mode, an
+  energy and an era.
+- Painting: `CANDIDATES` paintings from a stream seeded by (theme, seed), in the theme's era where it names one
+  (else the style `crc32(theme) % num_classes`); the one whose mean colour is nearest the target palette is kept.
 - Poem: the theme is the title and its words the keywords (plus an optional acrostic). A theme with Chinese
   characters gives a 五言绝句 (七言 when the theme has more than 3 characters; a 律诗 when the acrostic has 8), an
-  English theme an English quatrain.
-- Music follows the painting's palette (mean HSV of its pixels):
-  - hue picks the key's tonic by walking the circle of fifths (hue sector k of 12 -> pitch class 7k mod 12: red C,
-    orange G, yellow D, ... as on a colour wheel);
-  - brightness picks the mode (value >= 0.5: major, else minor);
-  - saturation picks the density (< 0.3 low, < 0.6 medium, else high).
+  English theme an English quatrain where the poet writes English, else a 七言绝句 titled with it and a note.
+- Music: the mode from the theme's mood words (else the painting's brightness: value >= 0.5 major), the tonic from
+  the painting's hue around the circle of fifths (hue sector k of 12 -> pitch class 7k mod 12: red C, orange G,
+  yellow D, ...), the density and tempo from the theme's energy words (else the painting's saturation; 84 bpm
+  +- 36).
 - The bundle (zip) holds painting.png (with provenance), poem.txt, music.mid, music.wav and settings.json (every
   setting, the mapping's inputs and outputs, and each model's revision).
 
@@ -82,7 +85,7 @@ HAN = re.compile(r"[\u3400-\u9fff]")
 # The theme reader's words (Chinese and English) -> painting and music attributes; where they come from and how to
 # add one: the file's "about".
 LEXICON = json.loads((Path(__file__).parent / "theme_lexicon.json").read_text(encoding="utf-8"))["words"]
-CANDIDATES = 16  # paintings drawn per creation; the one whose palette fits the theme best is kept
+CANDIDATES = 64  # paintings drawn per creation (about 0.5 s on 2 cores); the one whose palette fits best is kept
 
 
 LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
