@@ -94,3 +94,45 @@ def test_space_in_a_real_browser(name, models, browser):
         finally:
             page.close()
     assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000
+
+
+def test_studio_three_themes_side_by_side(models, browser):
+    """Three themes in the studio, one after another in one page: each creation shows its own theme's poem; the three
+    screenshots side by side are `studio-themes.png` (the README's, made on the releases)."""
+    from PIL import Image
+
+    themes = ["秋夜听雨", "春江花月", "sunset over the sea"]
+    app = load_app("neuroart-studio", models)
+    shots = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with serve(app) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+            for index, theme in enumerate(themes):
+                box = page.locator("#theme textarea, #theme input").first
+                box.fill(theme)
+                if index == 0:
+                    click_until(page, "#create", "#painting img")
+                else:
+                    page.locator("#create").click(timeout=120_000)
+                page.wait_for_function(
+                    "theme => { const poem = document.querySelector('#poem textarea');"
+                    " return poem && poem.value.startsWith(theme); }", arg=theme, timeout=180_000)
+                page.locator("#bundle a").first.wait_for(timeout=60_000)
+                page.wait_for_timeout(800)  # the new painting finishes loading
+                shots.append(ARTIFACTS / f"studio-theme-{index}.png")
+                page.screenshot(path=str(shots[-1]), full_page=True)
+        finally:
+            page.close()
+    images = [Image.open(path).convert("RGB") for path in shots]
+    width = sum(image.width for image in images) // 2
+    height = max(image.height for image in images) // 2
+    side_by_side = Image.new("RGB", (width, height), (255, 255, 255))
+    left = 0
+    for image in images:
+        small = image.resize((image.width // 2, image.height // 2))
+        side_by_side.paste(small, (left, 0))
+        left += small.width
+    side_by_side.save(ARTIFACTS / "studio-themes.png")
+    assert (ARTIFACTS / "studio-themes.png").stat().st_size > 20_000

@@ -160,8 +160,9 @@ def read_theme(theme: str) -> dict:
     entries = [LEXICON[w] for w in words]
     found = {"words": words, "steering": [f"{w} → {LEXICON[w]['says']}" for w in words]}
     hues = [math.radians(e["hue"]) for e in entries if "hue" in e]
-    if hues:
-        found["hue"] = round(math.degrees(math.atan2(sum(map(math.sin, hues)), sum(map(math.cos, hues)))) % 360, 1)
+    x, y = sum(map(math.cos, hues)), sum(map(math.sin, hues))
+    if hues and math.hypot(x, y) >= 0.5 * len(hues):  # hues that disagree (sunset and sea) average to nothing
+        found["hue"] = round(math.degrees(math.atan2(y, x)) % 360, 1)
     for name in ("brightness", "saturation", "warmth", "energy"):
         values = [e[name] for e in entries if name in e]
         if values:
