@@ -14,7 +14,8 @@ lets `AutoModel…from_pretrained(..., trust_remote_code=True)` load the model w
 gives the three models their model card on `save_pretrained` and `push_to_hub` (`neuroart.hub`).
 Only torch and transformers are needed.
 
-Importing it changes one process setting, and only without a network: when the Hub endpoint does not answer
+The `neuroart` command defers all of this until a command needs a model (`neuroart --help` loads no torch); any
+other import does it at once. Importing it changes one process setting, and only without a network: when the Hub endpoint does not answer
 within a second, huggingface_hub goes offline for the process, so the installed releases load at once instead of
 after minutes of retries (`neuroart.network`; `HF_HUB_OFFLINE` set either way, or `NEUROART_NETWORK_PROBE=0`, skips
 the check). On small CPUs set `OMP_WAIT_POLICY=PASSIVE` before torch is first
@@ -22,43 +23,10 @@ imported (OpenMP's default spin-wait makes 2-thread PyTorch up to 60x slower on 
 entry points (the `neuroart` CLI, the training scripts, the Spaces, the benchmarks) do it themselves.
 """
 
-from .network import offline_if_unreachable
-
-offline_if_unreachable()  # before anything asks the Hub for a file
-
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM  # noqa: E402
-from transformers.pipelines import PIPELINE_REGISTRY  # noqa: E402
-
-from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline  # noqa: E402
-from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel  # noqa: E402
-from .poetry import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM, NeuroArtPoetryModel  # noqa: E402
+import os
+import sys
 
 __version__ = "0.1.0"
-
-AutoConfig.register(NeuroArtGANConfig.model_type, NeuroArtGANConfig, exist_ok=True)
-AutoModel.register(NeuroArtGANConfig, NeuroArtGANModel, exist_ok=True)
-NeuroArtGANConfig.register_for_auto_class("AutoConfig")
-NeuroArtGANModel.register_for_auto_class("AutoModel")
-PIPELINE_REGISTRY.register_pipeline(
-    "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=AutoModel, type="image"
-)
-
-from .hub import add_model_card_hooks  # noqa: E402
-
-for _model_class in (NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM):
-    add_model_card_hooks(_model_class)  # save_pretrained writes the model card; push_to_hub keeps it
-
-for _config, _base, _lm in (
-    (NeuroArtMusicConfig, NeuroArtMusicModel, NeuroArtMusicForCausalLM),
-    (NeuroArtPoetryConfig, NeuroArtPoetryModel, NeuroArtPoetryForCausalLM),
-):
-    AutoConfig.register(_config.model_type, _config, exist_ok=True)
-    AutoModel.register(_config, _base, exist_ok=True)
-    AutoModelForCausalLM.register(_config, _lm, exist_ok=True)
-    _config.register_for_auto_class("AutoConfig")
-    _base.register_for_auto_class("AutoModel")
-    _lm.register_for_auto_class("AutoModelForCausalLM")
-
 __all__ = [
     "NeuroArtGANConfig",
     "NeuroArtGANModel",
@@ -70,3 +38,57 @@ __all__ = [
     "NeuroArtPoetryForCausalLM",
     "NeuroArtPoetryModel",
 ]
+_registered = False
+
+
+def register() -> None:
+    """Register the three models with the transformers auto classes (once): what `import neuroart` does."""
+    global _registered
+    if _registered:
+        return
+    from .network import offline_if_unreachable
+
+    offline_if_unreachable()  # before anything asks the Hub for a file
+
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline
+    from .hub import add_model_card_hooks
+    from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel
+    from .poetry import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM, NeuroArtPoetryModel
+
+    AutoConfig.register(NeuroArtGANConfig.model_type, NeuroArtGANConfig, exist_ok=True)
+    AutoModel.register(NeuroArtGANConfig, NeuroArtGANModel, exist_ok=True)
+    NeuroArtGANConfig.register_for_auto_class("AutoConfig")
+    NeuroArtGANModel.register_for_auto_class("AutoModel")
+    PIPELINE_REGISTRY.register_pipeline(
+        "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=AutoModel, type="image"
+    )
+    for model_class in (NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM):
+        add_model_card_hooks(model_class)  # save_pretrained writes the model card; push_to_hub keeps it
+    for config, base, lm in (
+        (NeuroArtMusicConfig, NeuroArtMusicModel, NeuroArtMusicForCausalLM),
+        (NeuroArtPoetryConfig, NeuroArtPoetryModel, NeuroArtPoetryForCausalLM),
+    ):
+        AutoConfig.register(config.model_type, config, exist_ok=True)
+        AutoModel.register(config, base, exist_ok=True)
+        AutoModelForCausalLM.register(config, lm, exist_ok=True)
+        config.register_for_auto_class("AutoConfig")
+        base.register_for_auto_class("AutoModel")
+        lm.register_for_auto_class("AutoModelForCausalLM")
+    globals().update({name: value for name, value in locals().items() if name in __all__})
+    _registered = True
+
+
+def __getattr__(name: str):
+    """The model classes, for a process (the `neuroart` command) that deferred `register()`."""
+    if name in __all__:
+        register()
+        return globals()[name]
+    raise AttributeError(f"module 'neuroart' has no attribute {name!r}")
+
+
+# The `neuroart` command registers when a command needs a model, so that `--help` and argument errors answer at once.
+if os.path.basename(sys.argv[0] if sys.argv else "") != "neuroart":
+    register()

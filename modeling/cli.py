@@ -562,6 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "check-poem":  # the console script deferred it (neuroart/__init__.py): models need it now
+        import neuroart
+
+        neuroart.register()
     if not args.verbose:  # the "Loading weights" and download bars are noise on every call
         from huggingface_hub.utils import disable_progress_bars
         from transformers.utils import logging as transformers_logging

@@ -54,6 +54,17 @@ def test_generate_each_kind(models, tmp_path):
     assert "AI-generated" in next(Path(tmp_path).glob("poem_*.txt")).read_text()
 
 
+def test_help_loads_no_torch():
+    """`neuroart --help` and `neuroart generate gan --help` answer without importing torch or transformers (the
+    console script defers the model registration until a command needs a model)."""
+    for args in (["--help"], ["generate", "gan", "--help"]):
+        code = ("import sys\nsys.argv = ['neuroart', *%r]\nimport neuroart.cli as cli\n"
+                "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+                "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules)" % (args,))
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert "usage: neuroart" in result.stdout and "LOADED False False" in result.stdout, result.stdout[-500:]
+
+
 def test_device_option(models, tmp_path):
     """`--device cpu` runs there; a CUDA device on a machine without one is a one-line error, not a traceback."""
     import torch
