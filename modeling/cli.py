@@ -453,7 +453,10 @@ def generate_poetry(args, out: Path, name: str) -> int:
             return works
 
         return _bulk(args, out, batch, 1)
-    print(write(args.seed).text)
+    poem = write(args.seed)
+    print(poem.text)
+    for note in poem.relaxed:  # what could not be honoured (a keyword longer than a line, a rule given way)
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

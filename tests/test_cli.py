@@ -54,6 +54,12 @@ def test_generate_each_kind(models, tmp_path):
     assert "AI-generated" in next(Path(tmp_path).glob("poem_*.txt")).read_text()
 
 
+def test_a_keyword_that_cannot_be_placed_is_reported(models, tmp_path):
+    result = cli("generate", "poetry", "--model", models / "neuroart-poetry", "--form", "五言绝句", "--keywords",
+                 "春江花月夜长相思", "--out", tmp_path)
+    assert "note: keyword 春江花月夜长相思: longer than a line" in result.stderr
+
+
 def test_help_loads_no_torch():
     """`neuroart --help` and `neuroart generate gan --help` answer without importing torch or transformers (the
     console script defers the model registration until a command needs a model)."""
