@@ -111,7 +111,7 @@ GPU_RECIPES = {
     "poetry": ["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
                "--hidden_size", "512", "--num_hidden_layers", "8", "--num_attention_heads", "8", "--dropout", "0.1",
                "--weight_decay", "0.1", "--train_batch_size", "256", "--learning_rate", "1e-3",
-               "--lr_warmup_steps", "300", "--max_seq_length", "128", "--max_train_seconds", "300",
+               "--lr_warmup_steps", "300", "--max_seq_length", "128", "--max_train_seconds", "240",
                "--max_train_steps", "1000000", "--eval_steps", "1000", "--sample_steps", "100000",
                "--checkpointing_steps", "2000", "--checkpoints_total_limit", "1", "--seed", "0"],
 }
