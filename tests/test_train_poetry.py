@@ -138,3 +138,19 @@ def test_torch_compile_option_trains_and_exports(tmp_path):
     assert metrics["steps"] == 3 and "torch.compile" in metrics["hardware"]
     model = AutoModelForCausalLM.from_pretrained(out)
     assert not any(key.startswith("_orig_mod") for key in model.state_dict())
+
+
+def test_a_small_corpus_fine_tune_stops_when_it_starts_to_copy(tmp_path):
+    """Seven poems, many steps: the model learns them by heart; the copy check at each sample step stops the run
+    (and exports it) once more than --max_copy_rate of the sample lines are training lines; --on_copy warn only
+    warns. The card's metrics record each check."""
+    data = write_jsonl(tmp_path / "poems.jsonl", copies=8)
+    args = ["--train_file", data, "--max_train_steps", 400, "--learning_rate", 3e-3, "--sample_steps", 40,
+            "--hidden_size", 64, "--num_hidden_layers", 2, "--num_attention_heads", 2, "--train_batch_size", 8,
+            "--max_seq_length", 64, "--eval_steps", 1000, "--seed", 1, "--dropout", 0.0]
+    _, log = launch_script("train_poetry.py", "--output_dir", tmp_path / "stop", *args)
+    metrics = json.loads((tmp_path / "stop" / "training_summary.json").read_text())["metrics"]
+    assert "copies of training lines" in log and "stopping here" in log
+    assert metrics["steps"] == metrics["stopped_early_at_step"] < 400
+    assert metrics["copy_checks"][-1][1] > 0.05 and (tmp_path / "stop" / "model.safetensors").exists()
+    assert "copy_checks" in (tmp_path / "stop" / "README.md").read_text()

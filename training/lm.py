@@ -3,7 +3,8 @@
 Packed token blocks -> AdamW with warm-up and cosine decay (over the steps, or over `--max_train_cpu_seconds` /
 `--max_train_seconds` when a budget is set, so a budgeted run still anneals) -> `accelerator.accumulate` / `autocast` -> periodic
 validation (nats/token, and nats/char or nats/frame through a caller-given ratio) -> samples through a callback ->
-atomic checkpoints with `--resume_from_checkpoint latest`. Steps with a non-finite loss are skipped (all processes
+atomic checkpoints with `--resume_from_checkpoint latest`. A sample callback that returns True stops the run there
+(the poet's copy check). Steps with a non-finite loss are skipped (all processes
 agree) and counted. The caller builds the model and data, and exports the result.
 """
 
@@ -122,7 +123,7 @@ def evaluate_loss(model, loader, accelerator) -> float:
 
 
 def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_blocks: torch.Tensor | None,
-                    *, on_sample: Callable[[object, int], None] | None = None) -> dict:
+                    *, on_sample: Callable[[object, int], bool | None] | None = None) -> dict:
     """Train `model` on packed blocks; return (metrics (`steps`, `val_nats_per_token`, timings...), the trained model
     with full weights on the main process and None on the others: see `hub.gather_full_model`)."""
     from accelerate.utils import DistributedType, set_seed
@@ -224,9 +225,13 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
             logger.info("step %d: validation %.4f nats/token", run.step, metrics["val_nats_per_token"])
         run.checkpoint()
         if on_sample is not None and sample_during_training and run.due(args.sample_steps):
-            if accelerator.is_main_process:
-                on_sample(unwrapped, run.step)
+            stop = accelerator.is_main_process and bool(on_sample(unwrapped, run.step))  # True: stop training here
             model.train()
+            if accelerator.reduce(torch.tensor([float(stop)], device=accelerator.device), "max").item() > 0:
+                metrics["stopped_early_at_step"] = run.step
+                run.max_steps = run.step
+                run.checkpoint()  # the step it stopped at is the run's last: resumable and exported
+                break
         if run.done():
             break
     run.close()

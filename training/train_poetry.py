@@ -57,6 +57,14 @@ def parse_args(argv=None):
     parser.add_argument("--num_attention_heads", type=positive_int, default=4, help="Heads (from scratch).")
     parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (from scratch).")
     parser.add_argument("--num_sample_poems", type=positive_int, default=1, help="Poems per form in each sample.")
+    parser.add_argument("--max_copy_rate", type=float, default=0.05,
+                        help="Share of sample lines that may be copies of training lines. At every --sample_steps "
+                             "the run writes --copy_check_poems poems and checks them against its training poems; "
+                             "above this share it stops there (or warns, --on_copy warn): a small corpus is "
+                             "memorised fast. 1 turns the check off.")
+    parser.add_argument("--copy_check_poems", type=positive_int, default=8, help="Poems written for each copy check.")
+    parser.add_argument("--on_copy", choices=["stop", "warn"], default="stop",
+                        help="What a copy rate above --max_copy_rate does: stop training there, or only warn.")
     parser.add_argument("--streaming_tokenizer_examples", type=positive_int, default=20_000,
                         help="With --streaming and no tokenizer given: train the tokenizer on this many examples.")
     args = parser.parse_args(argv)
@@ -159,8 +167,30 @@ def main(args):
     init_trackers(accelerator, args, "neuroart-poetry")
     samples_dir = Path(args.output_dir) / "samples"
 
+    # The copy check: lines of sample poems found among the training poems' lines.
+    copy_index = None if args.streaming else LineIndex.from_poems(p["text"] for p in train_poems)
+    copy_forms = [f for f in FORMS if any(p.get("form") == f for p in train_poems)] if copy_index else []
+    copy_history = []
+
+    def copy_check(unwrapped, step) -> bool:
+        """True when the samples copy more than --max_copy_rate of their lines and the run should stop."""
+        if copy_index is None or not copy_forms or args.max_copy_rate >= 1:
+            return False
+        poems = [write_poem(unwrapped, tokenizer, form=copy_forms[i % len(copy_forms)], seed=args.seed + 1000 + i,
+                            num_candidates=1).text for i in range(args.copy_check_poems)]
+        rate = copy_index.copy_rate(poems)
+        copy_history.append([step, round(rate, 4)])
+        if rate <= args.max_copy_rate:
+            return False
+        logger.warning("Step %d: %.0f%% of the sample lines are copies of training lines (--max_copy_rate %.0f%%)%s.",
+                       step, 100 * rate, 100 * args.max_copy_rate,
+                       ": stopping here (a small corpus is memorised fast; --on_copy warn goes on)"
+                       if args.on_copy == "stop" else "")
+        return args.on_copy == "stop"
+
     def on_sample(unwrapped, step):
         guarded_sample(lambda: write_samples(unwrapped, step), step, "sample poems")
+        return guarded_sample(lambda: copy_check(unwrapped, step), step, "copy check")
 
     def write_samples(unwrapped, step):
         unwrapped.eval()
@@ -194,10 +224,16 @@ def main(args):
                 checks.append(check_poem(poem.text, form))
 
         guarded_sample(final_poems, metrics["steps"], "final sample poems")  # the model is exported whatever happens
+        if copy_history:
+            metrics["copy_checks"] = copy_history  # [step, share of sample lines copied from training], each check
         if checks:
             metrics["sample_form_accuracy"] = sum(c.form_ok for c in checks) / len(checks)
             metrics["sample_rhyme_accuracy"] = sum(c.rhyme_ok for c in checks) / len(checks)
             metrics["sample_copy_rate"] = round(index.copy_rate(p.split("\n", 1)[1] for p in poems_out), 4)
+            if metrics["sample_copy_rate"] > args.max_copy_rate:
+                logger.warning("The final sample poems copy %.0f%% of their lines from the training poems (above "
+                               "--max_copy_rate %.0f%%): train fewer steps or on more poems.",
+                               100 * metrics["sample_copy_rate"], 100 * args.max_copy_rate)
         history = metrics.pop("loss_history")
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
