@@ -87,8 +87,10 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
     return result
 
 
-def harmonisation(model, tokenizer, files, seed: int = 0, beats: int = 32) -> dict:
-    """Harmonise each chorale's soprano (its first `beats` quarter notes) with the key mask off."""
+def harmonisation(model, tokenizer, files, seed: int = 0, beats: int | None = 32, key: str | None = "chromatic",
+                  ) -> dict:
+    """Harmonise each chorale's soprano (its first `beats` quarter notes, all of it for None) with the key mask off
+    (`key="chromatic"`), or with the default mask in the melody's key (`key=None`, what users get)."""
     from symusic import Score
 
     from neuroart.music.generation import encode, estimate_key, generate_music, in_scale_rate, melody_line, to_score
@@ -96,7 +98,7 @@ def harmonisation(model, tokenizer, files, seed: int = 0, beats: int = 32) -> di
     kept, added_in, added_notes, bach_in, bach_notes = 0, 0.0, 0, 0.0, 0
     for i, path in enumerate(files):
         score = to_score(path)
-        limit = beats * score.ticks_per_quarter
+        limit = (beats or 10**6) * score.ticks_per_quarter
         voices = [t for t in score.tracks if t.notes]
         soprano = max(voices, key=lambda t: sum(n.pitch for n in t.notes) / len(t.notes))
         melody = Score(score.ticks_per_quarter)
@@ -105,7 +107,7 @@ def harmonisation(model, tokenizer, files, seed: int = 0, beats: int = 32) -> di
         melody.tracks[0].notes = [n for n in soprano.notes if n.time < limit]
         melody = melody_line(melody)
         key = estimate_key(melody)
-        setting = generate_music(model, tokenizer, primer=melody, harmonize=True, key="chromatic", seed=seed + i)
+        setting = generate_music(model, tokenizer, primer=melody, harmonize=True, key=key, seed=seed + i)
         expected = tokenizer.decode(encode(tokenizer, melody))
         got = [t for t in setting.tracks if t.name == "Soprano"]
         scale = setting.ticks_per_quarter / expected.ticks_per_quarter

@@ -26,6 +26,7 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 MAX_PRIMER_BYTES = 5_000_000
@@ -403,9 +404,17 @@ def generate_music_cli(args, out: Path, name: str) -> int:
             piece = _compose(seed)
         except ValueError as error:  # a setting the model cannot honour (a metre or key it does not know)
             raise SystemExit(str(error)) from None
+        if piece.melody_missing:
+            print(f"note: seed {seed}: {piece.melody_missing} melody notes could not be set (raise "
+                  "--max_new_tokens)", file=sys.stderr)
         return [Path(path).name for path in piece.save(out, settings, audio=audio)]
 
     def _compose(seed: int):
+        with warnings.catch_warnings():  # a missing melody note is printed as a note by compose()
+            warnings.filterwarnings("ignore", message="harmonize: ")
+            return _generate(seed)
+
+    def _generate(seed: int):
         return generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
                               max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,

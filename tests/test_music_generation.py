@@ -371,6 +371,32 @@ def test_same_seed_same_music_under_concurrent_load(tokenizer, untrained):
     assert torch.equal(torch.rand(1), before)  # the global stream is left as it was
 
 
+def test_harmonize_keeps_every_note_of_melodies_that_used_to_stop_early(tokenizer, untrained):
+    """Two melodies that the harmoniser cut short (issue 27): a half note on beat 2 and a one-beat rest that
+    reaches the bar line (REMI times the rest from the note's end and writes no Bar), and a chromatic note that the
+    key mask bans (the melody's own pitch was then left with no token at all)."""
+    from symusic import Note, Score, Track
+
+    def tune(notes):
+        score, track, time = Score(480), Track(name="melody", program=0), 0
+        for pitch, beats, rest in notes:
+            track.notes.append(Note(time, beats * 480, pitch, 80))
+            time += (beats + rest) * 480
+        score.tracks.append(track)
+        return score
+
+    resting = tune([(62, 1, 0), (67, 1, 0), (69, 1, 0), (71, 1, 0), (69, 1, 0), (67, 2, 1),
+                    (69, 1, 0), (71, 1, 0), (72, 1, 0), (71, 1, 0), (69, 1, 0), (67, 2, 1), (67, 4, 0)])
+    chromatic = tune([(67, 1, 0), (67, 1, 0), (67, 1, 0), (66, 1, 0), (70, 1, 0), (69, 1, 0), (67, 1, 0),
+                      (66, 1, 0), (67, 2, 0), (74, 2, 0), (72, 1, 0), (71, 1, 0), (69, 2, 0)])
+    for melody in (resting, chromatic):
+        for seed in range(4):
+            piece = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed,
+                                   return_details=True)
+            check_harmonisation(piece.score, melody)
+            assert piece.melody_missing == 0
+
+
 def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
     """Even an untrained model, sampling at random, cannot move the melody: the processor forces it."""
     melody = chorale_tune()

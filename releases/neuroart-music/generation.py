@@ -24,6 +24,7 @@ import random
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -601,6 +602,7 @@ class Composition:
     sequence: list[int] = field(default_factory=list)  # every id the model has seen or written, BOS first
     state: object = None  # the model's returned NeuroArtMusicState (None for models without one)
     unfinished: int = 0  # tokens of a last note the length limit cut off, dropped before decoding (no error)
+    melody_missing: int = 0  # harmonize=True: melody notes not in the Soprano (0 unless a time or token limit hit)
 
     @property
     def token_error_rate(self) -> float:
@@ -674,11 +676,12 @@ def _beats(token: str) -> float:
 def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_MelodyNote], dict[int, int], int]:
     """Parse the melody's own REMI tokens: its notes (bar, position, token ids), the TimeSig token of every bar and
     the number of bars. Tokenising the melody with the model's tokenizer quantises it exactly as the model sees it.
-    Rests may carry time across bar lines without a Bar token; the bar count follows them."""
+    Rests may carry time across bar lines without a Bar token; the bar count follows them. A Rest counts from the
+    end of the last note (a half note on beat 2 and a one-beat Rest reach the next bar), as miditok decodes it."""
     ids = encode(tokenizer, melody)
     per_beat = max(tokenizer.config.beat_res.values())
     events, timesigs, note = [], {}, {}
-    bar, bar_start, now, bar_length, timesig = -1, 0.0, 0.0, 4 * per_beat, None
+    bar, bar_start, now, bar_length, timesig, last_end = -1, 0.0, 0.0, 4 * per_beat, None, 0.0
     for token in ids:
         kind, name = types.kind[token], tokenizer[token]
         if kind == "Bar":
@@ -691,8 +694,8 @@ def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_Melod
             bar_length = per_beat * int(name.split("_")[1].split("/")[0])
         elif kind == "Position":
             now = bar_start + int(name.split("_")[1])
-        elif kind == "Rest":
-            now += _beats(name) * per_beat
+        elif kind == "Rest":  # as miditok decodes it: from the end of the last note, not from the onset
+            now = max(now, last_end) + _beats(name) * per_beat
             while now >= bar_start + bar_length:  # the rest crossed a bar line
                 bar, bar_start = bar + 1, bar_start + bar_length
                 if timesig is not None:
@@ -706,6 +709,7 @@ def _melody_events(tokenizer, types: "_TokenTypes", melody) -> tuple[list[_Melod
         elif kind == "Duration" and "pitch" in note:
             events.append(_MelodyNote(bar, int(round(now - bar_start)), note["pitch"], note.get("program", -1),
                                       note["pitch_token"], note["velocity"], token))
+            last_end = max(last_end, now + _beats(name) * per_beat)
             note = {}
     return events, timesigs, bar + 1
 
@@ -734,6 +738,8 @@ class HarmonizeLogitsProcessor(_ReadingProcessor):
         # Positions per bar: the tokenizer's finest resolution per beat x the TimeSig's numerator (REMI counts the
         # denominator's beat); a later Position would spill into the next bar and misalign the melody.
         self.bar_positions = {bar: types.bar_length[token] for bar, token in timesigs.items()}
+        grammar = _grammar(types)
+        self.follows = {kind: torch.tensor([k in follow for k in kinds]) for kind, follow in grammar.items()}
 
     def _new_state(self) -> dict:
         return {"bar": -1, "position": 0, "next": 0, "last_pitch": None,
@@ -771,8 +777,11 @@ class HarmonizeLogitsProcessor(_ReadingProcessor):
                 continue
             allowed = allowed[:width].to(scores.device)
             masked = scores[row, :width].masked_fill(~allowed, float("-inf"))
-            if not torch.isfinite(masked).any():  # earlier masks left nothing we allow: choose among ours
-                masked = torch.zeros_like(masked).masked_fill(~allowed, float("-inf"))
+            if not torch.isfinite(masked).any():
+                # Earlier masks (a key mask, the voices cap) left nothing we allow: choose evenly among ours that
+                # REMI's grammar lets follow, so the stream stays decodable.
+                legal = allowed & self.follows.get(previous, self.follows["BOS"])[:width].to(scores.device)
+                masked = torch.zeros_like(masked).masked_fill(~(legal if legal.any() else allowed), float("-inf"))
             scores[row, :width] = masked
         return scores
 
@@ -809,11 +818,14 @@ class HarmonizeLogitsProcessor(_ReadingProcessor):
                 for kind in ("Position", "Bar", "Tempo", "TimeSig"):
                     if kind in self.is_kind:
                         allowed &= ~self.is_kind[kind]
+                if state["lower_here"] >= self.LOWER_NOTES_PER_ONSET and previous in ("Duration", "Position",
+                                                                                      "Program"):
+                    # The melody note now, nothing else: forced, since a key mask may ban the melody's own pitch
+                    # (a chromatic note) and so leave no choice at all.
+                    return (due.program if previous != "Program" and due.program >= 0 else due.pitch_token), None
                 lower = is_pitch & (self.pitch_of < due.pitch)
-                if state["lower_here"] >= self.LOWER_NOTES_PER_ONSET:  # the melody note now, nothing else
+                if state["lower_here"] >= self.LOWER_NOTES_PER_ONSET:
                     lower = torch.zeros(size, dtype=torch.bool)
-                    if previous == "Duration" and "Program" in self.is_kind:
-                        allowed &= self.is_kind["Program"]  # (Program -> melody Pitch)
                 allowed &= ~is_pitch | lower | (self.pitch_of == due.pitch)
                 return None, allowed
         ceiling = state["last_pitch"] if state["last_pitch"] is not None else (due.pitch if due else None)
@@ -1039,11 +1051,17 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     ids, unfinished = trim_unfinished(tokenizer, ids)  # a note the length limit cut off: no grammar error
     clean, dropped = repair_tokens(tokenizer, ids)
     score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
+    missing = 0
     if harmony is not None:
         score = _split_voices(score, melody_notes, melody_end)
+        kept = {(n.time, n.pitch) for t in score.tracks if t.name == "Soprano" for n in t.notes}
+        missing = len(melody_notes - kept)
+        if missing:
+            warnings.warn(f"harmonize: {missing} of the melody's {len(melody_notes)} notes are missing (a time or "
+                          "token limit was reached); raise max_time or max_new_tokens.", stacklevel=2)
     if return_details:  # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
         return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed,
-                           sequence=output[0].tolist(), state=state, unfinished=unfinished)
+                           sequence=output[0].tolist(), state=state, unfinished=unfinished, melody_missing=missing)
     return score
 
 
