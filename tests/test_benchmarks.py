@@ -127,3 +127,19 @@ def test_studio_themes_smoke(quickstart_models, tmp_path):
     assert summary["themes"] == 4 and summary["mode_agreement"] == 1.0
     assert {"distinct_paintings", "palette_agreement", "english_answered_or_noted",
             "median_seconds_per_creation"} <= set(summary)
+
+
+@pytest.mark.parametrize("name", ["harmony", "harmonisation"])
+def test_music_harmony_benchmarks_smoke(name):
+    if not (shared_data_dir() / "midi").is_dir():
+        pytest.skip(f"shared data midi/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / f"{name}.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    if name == "harmony":  # Bach's own chorales, the anchor: mostly triads and sevenths, in named voices
+        assert summary["bach"]["triad_or_seventh_share"] > 0.6 and summary["bach"]["named_voices_share"] == 1.0
+        assert summary["harmonised"]["named_voices_share"] == 1.0 and summary["free"]["pieces"] == 2
+    else:
+        assert summary["harmonize_soprano_kept_rate"] == 1.0
+        assert summary["complete_melodies"]["soprano_kept_rate"] == 1.0

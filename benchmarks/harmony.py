@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Does the composer sound like Bach? The harmony measures of `neuroart.music.harmony` on the music release and,
+beside them, on Bach's own held-out chorales (the anchor).
+
+    python benchmarks/harmony.py [--music_model releases/neuroart-music] [--pieces 12] [--bars 8] [--smoke]
+
+Three sets, pooled over their pieces:
+- bach: the 28 held-out chorales of the release recipe (`neuroart.training.release_data music`), whole;
+- free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings;
+- harmonised: the soprano of each held-out chorale (whole), harmonised with the default settings.
+Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence (in the key
+`estimate_key` finds), parallel fifths and octaves per 100 voice-leading steps, onsets with a voice crossing,
+notes outside the SATB ranges, pieces with named S/A/T/B voices. A one-track piece is split into voices by height
+at each onset, so it cannot cross by construction: crossings count only where the voices are named.
+Writes `benchmarks/results/harmony.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO_ROOT, setup_threads, write_results  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--music_model", default=str(REPO_ROOT / "releases" / "neuroart-music"))
+    parser.add_argument("--pieces", type=int, default=12)
+    parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--smoke", action="store_true", help="Two pieces of each set; writes nothing.")
+    args = parser.parse_args(argv)
+    setup_threads(1)
+    from release_quality import release_split
+    from transformers import AutoModelForCausalLM
+
+    import neuroart  # noqa: F401
+    from neuroart.music.generation import generate_music, load_tokenizer, melody_line, to_score
+    from neuroart.music.harmony import harmony_report, pool
+
+    files = sorted(Path(release_split("music")["val_dir"]).glob("*.mid"))[: 2 if args.smoke else None]
+    pieces = 2 if args.smoke else args.pieces
+    model = AutoModelForCausalLM.from_pretrained(args.music_model).eval()
+    tokenizer = load_tokenizer(args.music_model)
+    started = time.time()
+    bach = [harmony_report(to_score(path)) for path in files]
+    free = [harmony_report(generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048))
+            for seed in range(pieces)]
+    harmonised = []
+    for i, path in enumerate(files):
+        score = to_score(path)
+        soprano = max((t for t in score.tracks if t.notes), key=lambda t: sum(n.pitch for n in t.notes) / len(t.notes))
+        melody = to_score(path)
+        melody.tracks.clear()
+        melody.tracks.append(soprano.copy())
+        harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(melody), harmonize=True,
+                                                        seed=i)))
+    summary = {"bach": pool(bach), "free": pool(free), "harmonised": pool(harmonised),
+               "seconds": round(time.time() - started, 1)}
+    print(json.dumps(summary))
+    if not args.smoke:
+        write_results("harmony", summary, {"model": args.music_model, "bars": args.bars,
+                                           "held_out_chorales": [f.stem for f in files]})
+    return summary
+
+
+if __name__ == "__main__":
+    main()
