@@ -68,6 +68,9 @@ def save_checkpoint(accelerator, output_dir, step: int, state: dict, tensors: di
             shutil.rmtree(tmp)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
+    # Every process writes its own RNG state there, and save_state does not wait for the others: without this, the
+    # main process could move the folder while another is still writing (which then re-creates the .tmp folder).
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if tensors:
             save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / "extra.safetensors"))
