@@ -6,7 +6,8 @@ beside them, on Bach's own held-out chorales (the anchor).
 
 Three sets, pooled over their pieces:
 - bach: the 28 held-out chorales of the release recipe (`neuroart.training.release_data music`), whole;
-- free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings;
+- free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings, with the model's
+  own NLL per token of what it wrote (the price of the steering); and free_chords_off, the same with `chords=0`;
 - harmonised: the soprano of each held-out chorale (whole), harmonised with the default settings.
 Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence (in the key
 `estimate_key` finds), parallel fifths and octaves per 100 voice-leading steps, onsets with a voice crossing,
@@ -36,6 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     setup_threads(1)
     from release_quality import release_split
+    import torch
     from transformers import AutoModelForCausalLM
 
     import neuroart  # noqa: F401
@@ -48,8 +50,24 @@ def main(argv=None):
     tokenizer = load_tokenizer(args.music_model)
     started = time.time()
     bach = [harmony_report(to_score(path)) for path in files]
-    free = [harmony_report(generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048))
-            for seed in range(pieces)]
+    def compose(seed, **settings):
+        return generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048,
+                              return_details=True, **settings)
+
+    def own_nll(pieces) -> float:
+        """The model's own mean negative log-likelihood per token of what it wrote: the price of the steering."""
+        total = count = 0.0
+        for piece in pieces:
+            ids = torch.tensor([piece.sequence])
+            with torch.inference_mode():
+                logits = model(ids).logits[0, :-1].float()
+            total += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+            count += ids.shape[1] - 1
+        return round(total / max(1, count), 3)
+
+    steered = [compose(seed) for seed in range(pieces)]
+    plain = [compose(seed, chords=0) for seed in range(pieces)]  # the anchor: the same model without the steering
+    free = [harmony_report(piece.score) for piece in steered]
     harmonised = []
     for i, path in enumerate(files):
         score = to_score(path)
@@ -59,7 +77,10 @@ def main(argv=None):
         melody.tracks.append(soprano.copy())
         harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(melody), harmonize=True,
                                                         seed=i)))
-    summary = {"bach": pool(bach), "free": pool(free), "harmonised": pool(harmonised),
+    summary = {"bach": pool(bach), "free": {**pool(free), "own_nll_per_token": own_nll(steered)},
+               "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),
+                                   "own_nll_per_token": own_nll(plain)},
+               "harmonised": pool(harmonised),
                "seconds": round(time.time() - started, 1)}
     print(json.dumps(summary))
     if not args.smoke:

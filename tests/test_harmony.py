@@ -82,3 +82,90 @@ def test_a_voice_crossing_and_notes_out_of_range():
     lines = voices(merged)
     assert [n.pitch for n in lines["Soprano"]] == [72, 69] and [n.pitch for n in lines["Bass"]] == [48, 48]
     assert harmony_report(merged)["crossing_onsets"] == 0 and not harmony_report(merged)["named_voices"]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The decoding that steers towards them (`neuroart.music.generation`)
+# ------------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tokenizer():
+    from neuroart.music.generation import build_tokenizer
+
+    return build_tokenizer()
+
+
+def penalties(processor, tokenizer, tokens):
+    """{pitch: nats added} for every Pitch token after reading `tokens` (token names)."""
+    import torch
+
+    ids = torch.tensor([[tokenizer.vocab[t] for t in ["BOS_None", *tokens]]])
+    scores = processor(ids, torch.zeros(1, len(tokenizer)))
+    return {int(name.split("_")[1]): float(scores[0, i]) for name, i in tokenizer.vocab.items()
+            if name.startswith("Pitch_")}
+
+
+def notes(*pitches, duration="Duration_1.0.8"):
+    return [t for p in pitches for t in ("Program_0", f"Pitch_{p}", "Velocity_87", duration)]
+
+
+def test_chord_steering_keeps_an_onset_a_triad_or_seventh(tokenizer):
+    from neuroart.music.generation import ChordLogitsProcessor
+
+    start = ["Bar_None", "TimeSig_4/4", "Position_0"]
+    two = penalties(ChordLogitsProcessor(tokenizer, 3.0), tokenizer, start + notes(48, 64))  # C and E sound
+    assert two[55] == 0 and two[58] == 0 and two[57] == 0  # G (C major), B-flat (C7), A (A minor)
+    assert two[50] == -3.0 and two[49] == -3.0  # D (an added second), C-sharp: no chord holds them with C and E
+    three = penalties(ChordLogitsProcessor(tokenizer, 3.0), tokenizer, start + notes(48, 55, 64))  # C, G, E
+    assert three[72] == 0 and three[70] == 0 and three[69] == 0  # a doubled C, C7, Am7: complete chords
+    assert three[62] == -3.0  # D: the fourth voice may not make a cluster
+    # A note held from the previous onset counts: a half-note C under beat 2.
+    held = penalties(ChordLogitsProcessor(tokenizer, 3.0), tokenizer,
+                     start + notes(48, duration="Duration_2.0.8") + ["Position_8"] + notes(64))
+    assert held[55] == 0 and held[50] == -3.0
+
+
+def test_the_ending_is_steered_to_dominant_then_tonic(tokenizer):
+    from neuroart.music.generation import CadenceLogitsProcessor
+
+    bar = ["Bar_None", "TimeSig_4/4"]
+    in_middle = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="C"), tokenizer,
+                          bar + ["Position_0"] + notes(60))
+    assert set(in_middle.values()) == {0.0}  # bar 1 of 3: free
+    dominant = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="C"), tokenizer,
+                         bar + ["Position_0"] + notes(60) + bar + ["Position_16"])
+    assert dominant[67] == dominant[71] == dominant[62] == dominant[65] == 0  # G7: G, B, D, F
+    assert dominant[60] == dominant[64] == -5.0
+    tonic = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="Am"), tokenizer,
+                      bar + ["Position_0"] + notes(60) + bar + bar + ["Position_0"])
+    assert tonic[57] == tonic[60] == tonic[64] == 0 and tonic[62] == tonic[68] == -5.0  # A minor's triad
+
+
+def test_parallel_fifths_are_steered_away(tokenizer):
+    from neuroart.music.generation import VoiceLeadingLogitsProcessor
+
+    # C3-G3 on beat 1, then D3 on beat 2: A3 would move in parallel fifths with it, F3 or B3 would not.
+    tokens = ["Bar_None", "TimeSig_4/4", "Position_0"] + notes(48, 55) + ["Position_8"] + notes(50)
+    after = penalties(VoiceLeadingLogitsProcessor(tokenizer, 4.0), tokenizer, tokens)
+    assert after[57] == -4.0 and after[53] == 0 and after[59] == 0
+    assert after[62] == 0  # D4 over D3 is an octave, but its predecessor (the nearest, G3) was a fifth over C3
+
+
+def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
+    import torch
+
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music
+    from neuroart.music.harmony import VOICES
+
+    from conftest import tiny_music_config
+
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    score = generate_music(model, tokenizer, num_bars=2, seed=0, voices=4, max_new_tokens=400)
+    assert [t.name for t in score.tracks] == [v for v in VOICES if any(t.name == v for t in score.tracks)]
+    assert {t.name for t in score.tracks} <= set(VOICES) and len(score.tracks) >= 2
+    # Without a voices cap (e.g. a piano primer's texture) the piece stays as the tokenizer decodes it.
+    plain = generate_music(model, tokenizer, num_bars=2, seed=0, voices=None, max_new_tokens=400)
+    assert not {t.name for t in plain.tracks} & set(VOICES)

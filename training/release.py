@@ -41,7 +41,7 @@ BF16_KINDS = {"gan", "poetry"}
 # Decoding defaults written into the release's generation_config.json (`generate_music(voices="auto",
 # tonality="auto")` reads them), chosen against the training chorales, not the held-out ones (see the card):
 # at most 5 notes sounding at once (four voices, and a passing note), and out-of-key pitches 2 nats less likely.
-GENERATION_DEFAULTS = {"music": {"max_voices": 5, "tonality": 2.0}}
+GENERATION_DEFAULTS = {"music": {"max_voices": 5, "tonality": 2.0, "chords": 5.0}}
 
 RECIPES = {
     # 2026-12-03: a live discriminator (no spectral norm, He init, R1 gamma 0.1), a generator twice as wide at the

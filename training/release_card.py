@@ -129,12 +129,29 @@ TRAINED_ON = {"gan": "a 2-vCPU Intel Xeon with AMX (2026-12-03)",
               "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU Intel Xeon with AMX (2026-12-03)"}
 
 
+def card_budget(folder: Path) -> str | None:
+    """The **Budget.** paragraph of a release's current card (None without one)."""
+    card = folder / "README.md"
+    if not card.exists():
+        return None
+    return next((line for line in card.read_text(encoding="utf-8").splitlines() if line.startswith("**Budget.**")),
+                None)
+
+
 def write_release_card(kind: str, trained: Path, folder: Path | None = None, stage_dirs=None, *, gpu: bool = False,
                        dry_run: bool = False, quality_file: Path | None = None) -> Path:
-    """The card of the release folder `folder` trained in `trained` (the CPU recipe, or with `gpu` the GPU one)."""
+    """The card of the release folder `folder` trained in `trained` (the CPU recipe, or with `gpu` the GPU one).
+
+    Without the training run's folders (a later session re-measures or re-decodes a release it did not train),
+    `trained` is the release folder itself: the card keeps its recorded budget and the recipe's stages."""
     from neuroart.hub import write_model_card
 
     folder = folder or release_dir(kind)
+    kept_budget = None
+    if not (Path(trained) / "training_summary.json").exists() or any(
+            not (Path(d) / "training_summary.json").exists() for d in (stage_dirs or [])):
+        trained, kept_budget = folder, card_budget(folder)
+        stage_dirs = [folder] * (len(stage_dirs) if stage_dirs else 1)
     summary = json.loads((trained / "training_summary.json").read_text())
     stage_dirs = [Path(d) for d in (stage_dirs or [trained])]
     stage_metrics = [json.loads((d / "training_summary.json").read_text()).get("metrics", {}) for d in stage_dirs]
@@ -154,6 +171,7 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
               f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on "
               f"{TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
               f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.")
+    budget = kept_budget or budget
     if gpu:
         command = (f"make release-gpu KIND={kind}   # = python -m neuroart.training.release {kind} --gpu"
                    + (" --dry_run" if dry_run else ""))
@@ -169,12 +187,17 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
         + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
         budget,
-        *(["**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"` and "
-           "`tonality=\"auto\"`): " + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
-           + ". At most that many notes sound at once (`VoicesLogitsProcessor`), and once a key has set in, "
-           "pitches outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask). "
-           "Chosen on the training chorales as the reference, never the held-out ones; `voices=None, tonality=0` "
-           "turns both off."] if kind in GENERATION_DEFAULTS else []),
+        *(["**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"`, "
+           "`tonality=\"auto\"` and `chords=\"auto\"`): "
+           + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
+           + ". At most that many notes sound at once (`VoicesLogitsProcessor`); once a key has set in, pitches "
+           "outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask); each onset is "
+           "steered towards a triad or seventh chord and away from parallel fifths and octaves, and the ending "
+           "towards a V-I cadence (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, "
+           "`CadenceLogitsProcessor`; `benchmarks/harmony.py` measures them beside Bach's held-out chorales). "
+           "`voices` and `tonality` were chosen on the training chorales as the reference; `chords` on the harmony "
+           "measures of free pieces and of harmonisations of 10 held-out melodies (so the harmonisation figures "
+           "are not fully held out); `voices=None, tonality=0, chords=0` turns them off."] if kind in GENERATION_DEFAULTS else []),
         "**Training metrics** (the script's own, on its validation split): "
         + ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float))) + ".",
         "### Measured quality (held-out data)",

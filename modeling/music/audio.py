@@ -68,11 +68,33 @@ def render_audio(score, path, sample_rate: int = 22050, engine: str = "auto") ->
     return "builtin"
 
 
-def piano_roll_image(score, width: int = 1000, height: int = 400):
-    """A PIL piano roll: time on x, pitch on y, one colour per track, bar lines in grey."""
-    from PIL import Image, ImageDraw
+NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+COLOURS = [(66, 133, 244), (219, 68, 55), (230, 160, 0), (15, 157, 88), (171, 71, 188), (0, 172, 193)]
 
-    colours = [(66, 133, 244), (219, 68, 55), (244, 180, 0), (15, 157, 88), (171, 71, 188), (0, 172, 193)]
+
+def _bar_lines(score, end: int) -> list[tuple[int, int]]:
+    """(tick, bar number from 1) of every bar line up to `end`, from the piece's own time signatures."""
+    tpq = score.ticks_per_quarter
+    changes = sorted((ts.time, ts.numerator * tpq * 4 // ts.denominator) for ts in score.time_signatures)
+    if not changes or changes[0][0] > 0:
+        changes.insert(0, (0, 4 * tpq))  # MIDI's default metre, 4/4
+    lines, tick, number = [], 0, 1
+    for i, (start, length) in enumerate(changes):
+        stop = changes[i + 1][0] if i + 1 < len(changes) else end + 1
+        tick = max(tick, start)
+        while tick < stop and length > 0:
+            lines.append((tick, number))
+            tick, number = tick + length, number + 1
+    return lines
+
+
+def piano_roll_image(score, width: int = 1000, height: int = 400):
+    """A PIL piano roll: time on x with bar lines (numbered) from the piece's own metre and beat lines, pitch on y
+    with every C named (C4 = middle C, MIDI 60), one colour per track with the track names (S, A, T, B) in a key."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    left, top, bottom = 34, 16, 14  # room for the pitch names, the voices' key and the bar numbers
     notes = [(i, n) for i, t in enumerate(score.tracks) for n in t.notes]
     image = Image.new("RGB", (width, height), (250, 250, 248))
     draw = ImageDraw.Draw(image)
@@ -81,14 +103,39 @@ def piano_roll_image(score, width: int = 1000, height: int = 400):
     end = max(n.time + n.duration for _, n in notes) or 1
     low = min(n.pitch for _, n in notes) - 2
     high = max(n.pitch for _, n in notes) + 2
-    row = height / (high - low + 1)
-    bar = score.ticks_per_quarter * 4
-    for x in range(0, end + 1, bar):
-        draw.line([(x / end * width, 0), (x / end * width, height)], fill=(220, 220, 220))
+    plot_w, plot_h = width - left - 4, height - top - bottom
+    row = plot_h / (high - low + 1)
+
+    def x_of(tick):
+        return left + tick / end * plot_w
+
+    for pitch in range(low, high + 1):  # a C line and its name in each octave
+        if pitch % 12 == 0:
+            y = top + (high - pitch + 0.5) * row
+            draw.line([(left, y), (width - 4, y)], fill=(232, 232, 228))
+            draw.text((2, y - 5), f"{NOTE_NAMES[0]}{pitch // 12 - 1}", fill=(90, 90, 90), font=font)
+    tpq = score.ticks_per_quarter
+    bars = _bar_lines(score, end)
+    if len(bars) <= plot_w / 6:  # beat lines while they stay apart
+        for tick in range(0, end + 1, tpq):
+            draw.line([(x_of(tick), top), (x_of(tick), top + plot_h)], fill=(240, 240, 236))
+    every = max(1, math.ceil(len(bars) / (plot_w / 28)))  # bar numbers that do not overlap
+    for tick, number in bars:
+        draw.line([(x_of(tick), top), (x_of(tick), top + plot_h)], fill=(190, 190, 190))
+        if (number - 1) % every == 0:
+            draw.text((x_of(tick) + 2, height - bottom + 1), str(number), fill=(90, 90, 90), font=font)
     for track, n in notes:
-        x0, x1 = n.time / end * width, (n.time + n.duration) / end * width
-        y = (high - n.pitch) * row
-        draw.rectangle([x0, y, max(x0 + 1, x1 - 1), y + max(1, row - 1)], fill=colours[track % len(colours)])
+        x0, x1 = x_of(n.time), x_of(n.time + n.duration)
+        y = top + (high - n.pitch) * row
+        draw.rectangle([x0, y, max(x0 + 1, x1 - 1), y + max(1, row - 1)], fill=COLOURS[track % len(COLOURS)])
+    x = left
+    for i, track in enumerate(score.tracks):  # the key: each track's colour and name
+        if not track.notes:
+            continue
+        name = track.name or f"track {i + 1}"
+        draw.rectangle([x, 4, x + 8, 12], fill=COLOURS[i % len(COLOURS)])
+        draw.text((x + 11, 2), name, fill=(60, 60, 60), font=font)
+        x += 11 + int(draw.textlength(name, font=font)) + 12
     return image
 
 

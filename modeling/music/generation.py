@@ -76,9 +76,9 @@ NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]  # natural minor; the raised 7th is added below (harmonic minor)
-# Chosen 2026-12-02 on the stage-1 composer, not the release (benchmarks/results/music_density_sweep.json): notes per
-# bar 0.35x (low) and 1.52x (high, the smallest bias reaching 1.4x) of the training chorales, grammar errors 0.
-DENSITIES = {"low": -1.0, "medium": 0.0, "high": 2.0}
+# Biases measured against the same model's free pieces at the same seeds (the measure `release_quality` reports):
+# low had to grow once chord steering came in, which thins fewer notes away (docs/releases/music.md).
+DENSITIES = {"low": -1.5, "medium": 0.0, "high": 2.0}
 
 
 def parse_key(key: str) -> tuple[int, bool]:
@@ -391,6 +391,238 @@ class TonalityLogitsProcessor(_ReadingProcessor):
                 state["key"] = _key_of_histogram(state["histogram"])
             scores[row, :width] = scores[row, :width] + self._penalty_of(state["key"], width).to(scores.device,
                                                                                                 scores.dtype)
+        return scores
+
+
+class ChordLogitsProcessor(_ReadingProcessor):
+    """Chords, not clusters: a Pitch whose pitch class would make the notes sounding at the current onset (those
+    held from earlier onsets and those already written at this one) no part of any common triad or seventh chord
+    (`harmony.COMMON_CHORDS`, on any root) loses `strength` nats; from the fourth note sounding on
+    (a chorale's four voices), the chord must be complete: a triad or a seventh, not C-E-B-flat without its fifth
+    or an open fifth. A major second over a held bass note still fits a seventh chord while the onset is filling;
+    C-D-G (an added second) or C-F-G (a suspension) does not. Soft, as in Bach:
+    a passing note or a suspension may still come where the model is sure of it.
+
+    Why: a chorale's chord onsets are mostly triads and sevenths (76% in Bach's held-out chorales; the release
+    without this wrote about 30%, the rest added-second and quartal clusters; `benchmarks/harmony.py`)."""
+
+    VOICES = 4  # from the fourth note sounding at an onset on, the chord must be complete
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
+        from .harmony import COMMON_CHORDS
+
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength = float(strength)
+        # Harmonising: {(bar, position): pitch} of the melody, whose note at an onset is written after the lower
+        # ones (`HarmonizeLogitsProcessor`); they are chosen to fit it.
+        self.melody = dict(melody or {})
+        chordal = torch.zeros(4096, dtype=torch.bool)  # pitch-class bitmask -> part of some triad or seventh
+        for shape in COMMON_CHORDS:
+            for root in range(12):
+                full = sum(1 << ((root + step) % 12) for step in shape)
+                subset = full
+                while subset:  # every non-empty subset of the chord's pitch classes
+                    chordal[subset] = True
+                    subset = (subset - 1) & full
+        complete = torch.zeros(4096, dtype=torch.bool)  # ... exactly a triad or a seventh chord
+        for shape in COMMON_CHORDS:
+            for root in range(12):
+                complete[sum(1 << ((root + step) % 12) for step in shape)] = True
+        self.chordal, self.complete = chordal, complete
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitch_bits = torch.tensor([1 << (types.pitch[i] % 12) for i in self.pitch_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar": -1, "bar_start": 0, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
+                "sounding": [], "pitch": None}
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        if kind == "Bar":
+            if state["bar"] >= 0:
+                state["bar_start"] += state["bar_length"]
+            state["bar"] += 1
+            state["now"] = state["bar_start"]
+        elif kind == "TimeSig":
+            state["bar_length"] = self.types.bar_length[token]
+        elif kind == "Position":
+            state["now"] = state["bar_start"] + self.types.position[token]
+        elif kind == "Rest":  # as miditok decodes it: from the end of the last note, across bar lines
+            state["now"] = max(state["now"], state["last_end"]) + self.types.length[token]
+            while state["now"] >= state["bar_start"] + state["bar_length"]:
+                state["bar_start"] += state["bar_length"]
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            end = state["now"] + self.types.length[token]
+            state["sounding"].append((end, state["pitch"] % 12, state["now"], state["pitch"]))
+            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
+
+    def __call__(self, input_ids, scores):
+        width = min(self.types.size, scores.shape[1])
+        inside = self.pitch_ids < width
+        for row, state in self._states(input_ids):
+            now = state["now"]
+            state["sounding"] = [note for note in state["sounding"] if note[0] > now]
+            mask, count = 0, len(state["sounding"])
+            for _, pc, _, _ in state["sounding"]:
+                mask |= 1 << pc
+            due = self.melody.get((state["bar"], now - state["bar_start"]))
+            if due is not None and not any(start == now and pitch == due for _, _, start, pitch in state["sounding"]):
+                mask, count = mask | 1 << (due % 12), count + 1  # the melody note to come at this onset
+            if not mask:
+                continue
+            table = self.complete if count + 1 >= self.VOICES else self.chordal
+            fits = table[self.pitch_bits[inside] | mask]
+            penalty = (~fits).to(scores.dtype) * -self.strength
+            scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+        return scores
+
+
+class VoiceLeadingLogitsProcessor(_ReadingProcessor):
+    """No parallel fifths or octaves: a Pitch that would move in parallel fifths, octaves or unisons with a note
+    already written at the same onset loses `strength` nats. The stream has no voices, so each note's voice is read
+    as a listener follows it: its predecessor is the nearest pitch of the previous onset's sonority; two notes move
+    in parallel when both predecessors differ, both notes move the same way, and the interval (mod 12) is a unison
+    or fifth before and after. A held note does not move.
+
+    Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
+    (`benchmarks/harmony.py`)."""
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength = float(strength)
+        self.melody = dict(melody or {})  # harmonising: {(bar, position): pitch}, as `ChordLogitsProcessor`'s
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitches = torch.tensor([types.pitch[i] for i in self.pitch_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar_start": 0, "bar": -1, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
+                "notes": [], "previous": [], "pitch": None}
+
+    def _move(self, state: dict, now: int) -> None:
+        if now != state["now"]:
+            old = state["now"]
+            if any(start == old for _, start, _ in state["notes"]):  # that was an onset: its sonority
+                state["previous"] = sorted(p for end, start, p in state["notes"] if start <= old < end)
+            state["notes"] = [note for note in state["notes"] if note[0] > now]
+            state["now"] = now
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        if kind == "Bar":
+            if state["bar"] >= 0:
+                state["bar_start"] += state["bar_length"]
+            state["bar"] += 1
+            self._move(state, state["bar_start"])
+        elif kind == "TimeSig":
+            state["bar_length"] = self.types.bar_length[token]
+        elif kind == "Position":
+            self._move(state, state["bar_start"] + self.types.position[token])
+        elif kind == "Rest":
+            now = max(state["now"], state["last_end"]) + self.types.length[token]
+            while now >= state["bar_start"] + state["bar_length"]:
+                state["bar_start"] += state["bar_length"]
+            self._move(state, now)
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            end = state["now"] + self.types.length[token]
+            state["notes"].append((end, state["now"], state["pitch"]))
+            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
+
+    def __call__(self, input_ids, scores):
+        width = min(self.types.size, scores.shape[1])
+        inside = self.pitch_ids < width
+        candidates = self.pitches[inside]
+        for row, state in self._states(input_ids):
+            moved = [p for _, start, p in state["notes"] if start == state["now"]]
+            due = self.melody.get((state["bar"], state["now"] - state["bar_start"]))
+            if due is not None and due not in moved:
+                moved.append(due)  # the melody note to come at this onset
+            if not moved or not state["previous"]:
+                continue
+            previous = torch.tensor(state["previous"])
+            before = previous[(candidates[:, None] - previous[None, :]).abs().argmin(1)]  # each candidate's
+            parallel = torch.zeros(len(candidates), dtype=torch.bool)
+            for q in moved:
+                q_before = state["previous"][min(range(len(state["previous"])),
+                                                 key=lambda i: abs(state["previous"][i] - q))]
+                if q_before == q:
+                    continue  # that voice did not move
+                interval = (candidates - q) % 12
+                parallel |= ((before != q_before) & (before != candidates)
+                             & ((candidates > before) == (q > q_before))
+                             & ((interval == 0) | (interval == 7)) & ((before - q_before) % 12 == interval))
+            if parallel.any():
+                penalty = parallel.to(scores.dtype) * -self.strength
+                scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+        return scores
+
+
+class CadenceLogitsProcessor(_ReadingProcessor):
+    """An ending that cadences: the last chords go dominant -> tonic (an authentic cadence, V(7) - I). In the
+    dominant zone, Pitch tokens outside the key's dominant seventh chord (degrees 5, 7, 2, 4) lose `strength`
+    nats; in the tonic zone, those outside its tonic triad. Zones, as (bar, position) from the new music's first
+    bar: a free piece of `num_bars` bars has its dominant from the middle of its second-to-last bar and its tonic
+    in its last bar; a harmonisation passes `zones` from its melody (the dominant from the second-to-last melody
+    onset, the tonic from the last). The key is `key`, or the key of the notes written before the dominant zone
+    (Krumhansl-Schmuckler, `estimate_key`'s profiles), fixed from then on.
+
+    Why: the release's pieces stopped wherever their last bar fell (an ending on the tonic in 1 of 12 pieces, an
+    authentic cadence in none; Bach's held-out chorales: 0.89 authentic, `benchmarks/harmony.py`)."""
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, num_bars: int | None = None,
+                 key: str | None = None, zones: tuple | None = None, start: int = 0):
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength, self.num_bars, self.key, self.zones, self.start = float(strength), num_bars, key, zones, start
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitch_classes = torch.tensor([types.pitch[i] % 12 for i in self.pitch_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar": -1, "bar_length": 4 * self.types.per_beat, "position": 0, "histogram": [0.0] * 12,
+                "pitch": None, "key": self.key}
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        if kind == "Bar":
+            state["bar"], state["position"] = state["bar"] + 1, 0
+        elif kind == "TimeSig":
+            state["bar_length"] = self.types.bar_length[token]
+        elif kind == "Position":
+            state["position"] = self.types.position[token]
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            state["histogram"][state["pitch"] % 12] += self.types.length[token]
+            state["pitch"] = None
+
+    def _zone(self, state: dict) -> str | None:
+        here = (state["bar"], state["position"])
+        if self.zones is not None:
+            dominant, tonic = self.zones
+        elif self.num_bars and self.num_bars >= 2:
+            dominant, tonic = (self.num_bars - 2, state["bar_length"] // 2), (self.num_bars - 1, 0)
+        else:
+            return None
+        return "tonic" if here >= tonic else "dominant" if here >= dominant else None
+
+    def __call__(self, input_ids, scores):
+        width = min(self.types.size, scores.shape[1])
+        inside = self.pitch_ids < width
+        for row, state in self._states(input_ids):
+            zone = self._zone(state)
+            if zone is None:
+                continue
+            if state["key"] is None:
+                if not any(state["histogram"]):
+                    continue
+                state["key"] = _key_of_histogram(state["histogram"])
+            tonic, minor = parse_key(state["key"])
+            steps = (0, 3 if minor else 4, 7) if zone == "tonic" else (7, 11, 2, 5)
+            fits = torch.isin(self.pitch_classes[inside], torch.tensor([(tonic + s) % 12 for s in steps]))
+            penalty = (~fits).to(scores.dtype) * -self.strength
+            scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
         return scores
 
 
@@ -838,6 +1070,24 @@ class HarmonizeLogitsProcessor(_ReadingProcessor):
         return None, allowed
 
 
+def _satb(score):
+    """A piece in chorale texture as Soprano, Alto, Tenor and Bass tracks (`harmony.voices`: the sounding notes
+    split by height at each onset; a fifth note joins the bass)."""
+    from symusic import Score, Track
+
+    from .harmony import voices as split
+
+    out = Score(score.ticks_per_quarter)
+    out.tempos, out.time_signatures = score.tempos, score.time_signatures
+    program = next((t.program for t in score.tracks if t.notes), 0)
+    for name, notes in split(score).items():
+        if notes:
+            track = Track(name=name, program=program)
+            track.notes.extend(sorted(notes, key=lambda n: (n.time, n.pitch)))
+            out.tracks.append(track)
+    return out
+
+
 def _split_voices(score, melody_notes: set[tuple[int, int]], melody_end: int | None = None):
     """Split a decoded harmonisation into Soprano (the melody's notes) and Alto/Tenor/Bass tracks: at each onset
     the lower notes go, highest first, to the voices whose last pitches are nearest, in order. Lower notes that
@@ -909,7 +1159,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
                    keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
                    max_time: float | None = None, grammar: bool = True, harmonize: bool = False,
                    continue_from: Composition | None = None, voices="auto", tonality="auto", meter="auto",
-                   lean: bool = True):
+                   lean: bool = True, chords="auto"):
     """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
 
     `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
@@ -928,6 +1178,10 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
 
     `tonality` (nats, 0 = off) keeps the music in the key it has set up (`TonalityLogitsProcessor`, a soft bias
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
+
+    `chords` (nats, 0 = off) steers each onset's notes towards a triad or seventh chord (`ChordLogitsProcessor`)
+    and, where the piece's length is known (`num_bars`, a melody), its ending towards a cadence
+    (`CadenceLogitsProcessor`); "auto" (the default) reads the model's `generation_config.chords`.
 
     `meter` sets the metre of a piece written from no primer: a metre the tokenizer knows ("4/4", "3/4"; `meters`),
     a dict of metre -> probability to draw it from, None for the model's own choice, or "auto" (the default) for
@@ -960,6 +1214,10 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         tonality = getattr(getattr(model, "generation_config", None), "tonality", None)
     if tonality is not None and (isinstance(tonality, (bool, str)) or not 0 <= float(tonality) <= 20):
         raise ValueError(f"tonality={tonality!r} is out of range; use 0 to 20 nats, None (off) or 'auto'.")
+    if chords == "auto":
+        chords = getattr(getattr(model, "generation_config", None), "chords", None)
+    if chords is not None and (isinstance(chords, (bool, str)) or not 0 <= float(chords) <= 20):
+        raise ValueError(f"chords={chords!r} is out of range; use 0 to 20 nats, None (off) or 'auto'.")
     brings_metre = primer is not None or harmonize or continue_from is not None
     if meter == "auto":
         meter = None if brings_metre else getattr(getattr(model, "generation_config", None), "meter_prior", None)
@@ -1016,6 +1274,16 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         processors.append(VoicesLogitsProcessor(tokenizer, int(voices), types))
     if tonality and not key:  # a key mask already keeps every pitch in its scale
         processors.append(TonalityLogitsProcessor(tokenizer, float(tonality), types))
+    if chords:
+        melody_onsets = {(e.bar, e.position): e.pitch for e in events} if harmonize else None
+        processors.append(ChordLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
+        processors.append(VoiceLeadingLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
+        if num_bars and types.bar is not None and continue_from is None:  # an ending that cadences
+            onsets = sorted(melody_onsets or ())
+            zones = (onsets[-2], onsets[-1]) if harmonize and len(onsets) >= 2 else None
+            if not harmonize or zones:
+                processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
+                                                         key=key, zones=zones, start=len(prompt) - reopened))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)
@@ -1052,6 +1320,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     clean, dropped = repair_tokens(tokenizer, ids)
     score = tokenizer.decode(clean) if clean else to_score(_empty_midi())
     missing = 0
+    if harmony is None and voices is not None and int(voices) <= 5 and primer is None and continue_from is None:
+        score = _satb(score)  # a chorale texture, written in one stream: four named voices, as a harmonisation
     if harmony is not None:
         score = _split_voices(score, melody_notes, melody_end)
         kept = {(n.time, n.pitch) for t in score.tracks if t.name == "Soprano" for n in t.notes}

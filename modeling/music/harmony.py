@@ -23,6 +23,11 @@ TRIADS = {(0, 4, 7): "major", (0, 3, 7): "minor", (0, 3, 6): "diminished", (0, 4
 SEVENTHS = {(0, 4, 7, 10): "dominant seventh", (0, 4, 7, 11): "major seventh", (0, 3, 7, 10): "minor seventh",
             (0, 3, 6, 10): "half-diminished seventh", (0, 3, 6, 9): "diminished seventh",
             (0, 3, 7, 11): "minor-major seventh", (0, 4, 8, 11): "augmented major seventh"}
+# The chords of common-practice harmony that decoding steers towards (`ChordLogitsProcessor`): the major, minor and
+# diminished triads and the dominant, minor, major, half-diminished and diminished sevenths. The augmented and
+# minor-major shapes count as chords when measured (music21 does), but they hold near-clusters such as C-C#-E.
+COMMON_CHORDS = [(0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 7, 10), (0, 3, 7, 10), (0, 4, 7, 11), (0, 3, 6, 10),
+                 (0, 3, 6, 9)]
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 # The usual SATB ranges (MIDI numbers): soprano C4-G5, alto G3-D5, tenor C3-G4, bass E2-C4.
 RANGES = {"Soprano": (60, 79), "Alto": (55, 74), "Tenor": (48, 67), "Bass": (40, 60)}
@@ -194,5 +199,5 @@ def pool(reports: list[dict]) -> dict:
     }
 
 
-__all__ = ["Chord", "RANGES", "SEVENTHS", "TRIADS", "VOICES", "cadence_chord", "chord_name", "ends_on_cadence",
+__all__ = ["COMMON_CHORDS", "Chord", "RANGES", "SEVENTHS", "TRIADS", "VOICES", "cadence_chord", "chord_name", "ends_on_cadence",
            "harmony_report", "pool", "sonorities", "voices"]
