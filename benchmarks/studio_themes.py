@@ -9,7 +9,8 @@ Measures, from each creation's bundle and settings:
 - palette agreement, over the themes whose words name a colour, season or hour (the reader gives a hue or a
   brightness): the kept painting's mean hue within 60 degrees of the theme's (for a painting with any colour,
   saturation >= 0.08) and its brightness within 0.2 of the theme's; beside it, the same for a painting drawn without
-  the theme (the first candidate), the chance level of this GAN's palettes;
+  the theme (the first candidate), the chance level of this GAN's palettes; and, as the damage check on the search,
+  the release discriminator's median realness logit for the kept paintings and for those first candidates;
 - mode agreement: sad/autumn/night words -> minor, joyful/spring words -> major (`EXPECTED_MODE`), against the key;
 - English themes answered in English, or with a note that says the poet writes Chinese only;
 - seconds per creation (median; the first call warms up and is left out).
@@ -56,6 +57,18 @@ def agrees(colours: dict, target: dict) -> bool:
     return bool(ok)
 
 
+def realness(painter, image, label) -> float:
+    """The release discriminator's realness logit for one painting: a steered painting that the search pushed off
+    the GAN's learnt distribution (odd colours, broken layout) scores lower than the unsteered first candidate."""
+    import numpy as np
+    import torch
+
+    pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)
+    with torch.inference_mode():
+        labels = None if label is None else torch.tensor([label])
+        return round(float(painter.discriminate(pixels[None].to(painter.device), labels)[0]), 3)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=str(REPO_ROOT / "releases"), help="Folder of neuroart-<kind> models.")
@@ -88,14 +101,16 @@ def main(argv=None):
             with zipfile.ZipFile(bundle) as archive:
                 pixels = Image.open(archive.open("painting.png")).convert("RGB")
             found = settings["theme_reader"]
-            unsteered = app.palette(m["painter"].generate_images(
-                1, seed=settings["painting"]["candidate_stream"], truncation_psi=0.8,
-                labels=settings["painting"]["style"])[0])
+            first = m["painter"].generate_images(1, seed=settings["painting"]["candidate_stream"],
+                                                 truncation_psi=0.8, labels=settings["painting"]["first_style"])[0]
+            unsteered = app.palette(first)
             key = settings["music"]["key"]
             english = not app.HAN.search(theme)
             rows.append({
                 "theme": theme, "words": found["words"], "seconds": round(seconds, 2),
                 "pixels": hash(pixels.tobytes()), "palette": settings["painting"]["palette"],
+                "realness": realness(m["painter"], pixels, settings["painting"]["style"]),
+                "realness_unsteered": realness(m["painter"], first, settings["painting"]["first_style"]),
                 "target": {k: found[k] for k in ("hue", "brightness") if k in found},
                 "palette_agrees": agrees(settings["painting"]["palette"], found)
                 if ("hue" in found or "brightness" in found) else None,
@@ -116,6 +131,8 @@ def main(argv=None):
         "palette_agreement_unsteered": round(sum(r["unsteered_agrees"] for r in palette_rows)
                                              / max(1, len(palette_rows)), 3),
         "palette_themes": len(palette_rows),
+        "median_realness": round(statistics.median(r["realness"] for r in palette_rows), 3),
+        "median_realness_unsteered": round(statistics.median(r["realness_unsteered"] for r in palette_rows), 3),
         "mode_agreement": round(sum(r["mode_agrees"] for r in mode_rows) / max(1, len(mode_rows)), 3),
         "mode_themes": len(mode_rows),
         "english_answered_or_noted": f"{sum(r['english_answered'] for r in english_rows)} of {len(english_rows)}",

@@ -5,7 +5,8 @@ How the three follow the theme (deterministic: the same theme and seed give the 
   hour, weather, place, mood and era words into a target palette (hue, brightness, saturation, warmth), a mode, an
   energy and an era.
 - Painting: `CANDIDATES` paintings from a stream seeded by (theme, seed), in the theme's era where it names one
-  (else the style `crc32(theme) % num_classes`); the one whose mean colour is nearest the target palette is kept.
+  (else spread over the styles), then latents near the best few; the one whose mean colour is nearest the target
+  palette is kept.
 - Poem: the theme is the title and its words the keywords (plus an optional acrostic). A theme with Chinese
   characters gives a 五言绝句 (七言 when the theme has more than 3 characters; a 律诗 when the acrostic has 8), an
   English theme an English quatrain where the poet writes English, else a 七言绝句 titled with it and a note.
@@ -32,6 +33,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import zipfile  # noqa: E402
@@ -85,7 +87,9 @@ HAN = re.compile(r"[\u3400-\u9fff]")
 # The theme reader's words (Chinese and English) -> painting and music attributes; where they come from and how to
 # add one: the file's "about".
 LEXICON = json.loads((Path(__file__).parent / "theme_lexicon.json").read_text(encoding="utf-8"))["words"]
-CANDIDATES = 64  # paintings drawn per creation (about 0.5 s on 2 cores); the one whose palette fits best is kept
+CANDIDATES = 64  # paintings drawn per creation; the one whose palette fits best is kept
+REFINE_TOP, REFINE, REFINE_STEP = 4, 8, 0.3  # then 8 latents near each of the best 4 (see `paint_for_theme`)
+PSI = 0.8
 
 
 LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
@@ -203,20 +207,56 @@ def palette_distance(colours: dict, target: dict) -> float:
 
 def paint_for_theme(painter, theme: str, seed: int, found: dict):
     """(painting, details): CANDIDATES paintings from a stream seeded by (theme, seed), and the one whose palette is
-    nearest the theme's (the first when the theme names no colour, season or hour). The style class is the theme's
-    era where it names one, else one of the styles chosen by the theme's hash. Deterministic for a theme and seed."""
-    style = None
+    nearest the theme's (the first when the theme names no colour, season or hour). The candidates are all in the
+    theme's era where it names one, else spread over every style (the first in the style `crc32(theme)`): the
+    palettes the theme asks for (blue night, green forest) are rare in some styles and common in others. Then
+    REFINE latents near each of the REFINE_TOP best are painted too, and the nearest of all is kept. Deterministic
+    for a theme and seed."""
+    stream = zlib.crc32(f"{theme}\0{seed}".encode()) & 0x7FFFFFFF
+    labels = None
     if painter.config.num_classes:
         names = {str(v): int(k) for k, v in (getattr(painter.config, "id2label", None) or {}).items()}
-        style = names.get(found.get("era"), zlib.crc32(theme.encode()) % painter.config.num_classes)
-    stream = zlib.crc32(f"{theme}\0{seed}".encode()) & 0x7FFFFFFF
-    candidates = painter.generate_images(CANDIDATES, seed=stream, truncation_psi=0.8, labels=style)
+        first = zlib.crc32(theme.encode()) % painter.config.num_classes
+        era = names.get(found.get("era"))
+        labels = [era if era is not None else (first + i) % painter.config.num_classes for i in range(CANDIDATES)]
+    candidates = painter.generate_images(CANDIDATES, seed=stream, truncation_psi=PSI, labels=labels)
     colours = [palette(image) for image in candidates]
     distances = [palette_distance(c, found) for c in colours]
-    chosen = min(range(len(candidates)), key=lambda i: (round(distances[i], 6), i))
-    return candidates[chosen], {"style": style, "truncation_psi": 0.8, "candidates": CANDIDATES, "chosen": chosen,
-                                "candidate_stream": stream, "palette": colours[chosen],
-                                "palette_distance": round(distances[chosen], 3)}
+    ranked = sorted(range(CANDIDATES), key=lambda i: (round(distances[i], 6), i))
+    details = {"style": None if labels is None else labels[ranked[0]],
+               "first_style": None if labels is None else labels[0], "truncation_psi": PSI,
+               "candidates": CANDIDATES, "candidate_stream": stream, "chosen": ranked[0]}
+    if any(name in found for name in ("hue", "brightness", "saturation", "warmth")):
+        # A local search: latents a little way from the best candidates' (REFINE_STEP of the prior's scale) keep
+        # their picture's layout and shift its colours, which a further random draw rarely does.
+        noise, label_tensor = painter.sample_latents(CANDIDATES, stream, PSI, labels)
+        rng = torch.Generator().manual_seed(stream + 1)
+        parents = ranked[:REFINE_TOP]
+        near = torch.cat([noise[i] + REFINE_STEP * torch.randn(REFINE, noise.shape[1], generator=rng)
+                          for i in parents])  # (REFINE_TOP * REFINE, latent_dim)
+        near_labels = None if label_tensor is None else label_tensor[parents].repeat_interleave(REFINE)
+        with torch.inference_mode():
+            images = painter(near.to(painter.device), use_ema=True, labels=
+                             None if near_labels is None else near_labels.to(painter.device)).images
+        array = ((images.float().cpu() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> NHWC
+        model = painter.name_or_path or "neuroart-gan"
+        with_provenance = sys.modules[type(painter).__module__].image_with_provenance  # the painter's own PNG writer
+        for k in range(len(near)):
+            parent = parents[k // REFINE]
+            candidates.append(with_provenance(array[k], {
+                "model": model, "studio_theme": theme, "seed": stream, "truncation_psi": PSI, "precision": "fp32",
+                "refined_from": parent, "refine_stream": stream + 1, "refine_index": k,
+                "label": None if near_labels is None else int(near_labels[k])}))
+            colours.append(palette(candidates[-1]))
+            distances.append(palette_distance(colours[-1], found))
+        chosen = min(range(len(candidates)), key=lambda i: (round(distances[i], 6), i))
+        details.update(refined=len(near), refine_stream=stream + 1, refine_step=REFINE_STEP, chosen=chosen)
+        if chosen >= CANDIDATES:
+            details.update(refined_from=parents[(chosen - CANDIDATES) // REFINE],
+                           style=None if near_labels is None else int(near_labels[chosen - CANDIDATES]))
+    chosen = details["chosen"]
+    details.update(palette=colours[chosen], palette_distance=round(distances[chosen], 3))
+    return candidates[chosen], details
 
 
 def music_for_theme(painting, found: dict) -> dict:
