@@ -369,3 +369,17 @@ def test_same_seed_same_output_under_concurrent_requests(clients, name, tmp_path
     for k in range(4):
         assert outputs[k] == outputs[k + 4], f"{name}: seed {seeds[k]} gave two different outputs"
     assert outputs[0] != outputs[1]  # different seeds, different art
+
+
+def test_the_poem_sets_the_music_where_the_theme_is_silent(apps):
+    """A theme with no mood word takes its mode (and energy) from the poem's words; the theme's own words win."""
+    studio = apps["neuroart-studio"]
+    silent = studio.read_theme("山林古城")  # colours and eras, no mood
+    assert "mode" not in silent and "energy" not in silent
+    extended = studio.with_poem(silent, "秋风萧瑟夜愁长")
+    assert extended["mode"] == "minor" and extended["from_poem"]
+    assert any("(from the poem)" in line for line in extended["steering"]) and extended["poem_words"]
+    music = studio.music_for_theme(Image.new("RGB", (8, 8), (230, 200, 40)), extended)  # a bright painting: major
+    assert music["key"].endswith("m") and music["mode_from"] == "poem"
+    own = studio.read_theme("春日")  # the theme names its mood: the poem does not override it
+    assert studio.with_poem(own, "秋风萧瑟夜愁长")["mode"] == own["mode"] == "major"

@@ -10,10 +10,10 @@ How the three follow the theme (deterministic: the same theme and seed give the 
 - Poem: the theme is the title and its words the keywords (plus an optional acrostic). A theme with Chinese
   characters gives a 五言绝句 (七言 when the theme has more than 3 characters; a 律诗 when the acrostic has 8), an
   English theme an English quatrain where the poet writes English, else a 七言绝句 titled with it and a note.
-- Music: the mode from the theme's mood words (else the painting's brightness: value >= 0.5 major), the tonic from
-  the painting's hue around the circle of fifths (hue sector k of 12 -> pitch class 7k mod 12: red C, orange G,
-  yellow D, ...), the density and tempo from the theme's energy words (else the painting's saturation; 84 bpm
-  +- 36).
+- Music: the mode from the theme's mood words (else the poem's, else the painting's brightness: value >= 0.5
+  major), the tonic from the painting's hue around the circle of fifths (hue sector k of 12 -> pitch class 7k mod
+  12: red C, orange G, yellow D, ...), the density and tempo from the theme's energy words (else the poem's, else
+  the painting's saturation; 84 bpm +- 36).
 - The bundle (zip) holds painting.png (with provenance), poem.txt, music.mid, music.wav and settings.json (every
   setting, the mapping's inputs and outputs, and each model's revision).
 
@@ -259,6 +259,20 @@ def paint_for_theme(painter, theme: str, seed: int, found: dict):
     return candidates[chosen], details
 
 
+def with_poem(found: dict, poem: str) -> dict:
+    """The theme's reading, extended by the poem's own words where the theme is silent on mood or energy (a theme
+    such as 山林古城 names neither; its poem's 愁 or 喜 then sets the mode): the music follows the theme first, then
+    the poem. The painting was chosen before the poem existed and keeps the theme's palette."""
+    extra = read_theme(poem)
+    taken = {name: extra[name] for name in ("mode", "energy") if name not in found and name in extra}
+    if not taken:
+        return found
+    words = [w for w in extra["words"] if w not in found["words"] and any(
+        name in LEXICON[w] for name in taken)]
+    return {**found, **taken, "poem_words": words, "from_poem": sorted(taken),
+            "steering": found["steering"] + [f"{w} (from the poem) → {LEXICON[w]['says']}" for w in words]}
+
+
 def music_for_theme(painting, found: dict) -> dict:
     """Key, density and tempo: the mode from the theme's mood words (else the painting's brightness), the tonic from
     the painting's hue (`palette_to_music`), the density and tempo from the theme's energy (else the saturation)."""
@@ -266,11 +280,13 @@ def music_for_theme(painting, found: dict) -> dict:
     tonic = mood["key"].rstrip("m")
     mode = found.get("mode") or ("minor" if mood["key"].endswith("m") else "major")
     energy = found.get("energy")
+
+    def source(name, fallback):
+        return fallback if name not in found else "poem" if name in found.get("from_poem", ()) else "theme"
     density = mood["density"] if energy is None else "low" if energy <= -0.3 else "high" if energy >= 0.3 else "medium"
     tempo = int(round(84 + 36 * (energy or 0.0)))
     return {**mood, "key": tonic + ("m" if mode == "minor" else ""), "density": density, "tempo_bpm": tempo,
-            "mode_from": "theme" if "mode" in found else "painting brightness",
-            "density_from": "theme" if energy is not None else "painting saturation"}
+            "mode_from": source("mode", "painting brightness"), "density_from": source("energy", "painting saturation")}
 
 
 def poem_settings(theme: str, acrostic: str) -> dict:
@@ -317,6 +333,7 @@ def create(theme, acrostic, seed):
         poem_args = {"form": "七言绝句", "title": theme, "keywords": None, "acrostic": None}
         poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
         poem_args["note"] = f"{error} The theme became the title of a 七言绝句."
+    found = with_poem(found, poem.text)
     mood = music_for_theme(painting, found)
     score = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
                                          max_new_tokens=BARS * 256, key=mood["key"], density=mood["density"],
@@ -326,7 +343,8 @@ def create(theme, acrostic, seed):
     score.tempos.clear()
     score.tempos.append(Tempo(0, float(mood["tempo_bpm"])))
     key_name = mood["key"].rstrip("m") + (" minor" if mood["key"].endswith("m") else " major")
-    summary = (", ".join(found["words"]) or "no lexicon word") + f" → {key_name}, {mood['tempo_bpm']} bpm, " \
+    poem_words = f" (+ the poem's {', '.join(found['poem_words'])})" if found.get("poem_words") else ""
+    summary = (", ".join(found["words"]) or "no lexicon word") + poem_words + f" → {key_name}, {mood['tempo_bpm']} bpm, " \
         f"{mood['density']} density; palette hue {painting_details['palette']['hue']:.0f}°"
     settings = {
         "theme": theme, "seed": seed, "steered": summary, "steering": found["steering"],
