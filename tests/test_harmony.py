@@ -169,3 +169,27 @@ def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
     # Without a voices cap (e.g. a piano primer's texture) the piece stays as the tokenizer decodes it.
     plain = generate_music(model, tokenizer, num_bars=2, seed=0, voices=None, max_new_tokens=400)
     assert not {t.name for t in plain.tracks} & set(VOICES)
+
+
+def test_harmonisations_keep_four_voices_and_a_full_final_chord(tokenizer):
+    """Even an untrained model writes at most three notes under the melody at any moment (held ones count), and the
+    final chord sounds in all four voices."""
+    import torch
+
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music
+    from neuroart.music.harmony import sonorities
+
+    from conftest import check_harmonisation, chorale_tune, tiny_music_config
+
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    melody = chorale_tune()
+    for seed in range(4):
+        score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=seed)
+        check_harmonisation(score, melody)
+        chords = sonorities(score)
+        assert max(len(pitches) for _, pitches in chords) <= 4
+        assert len(chords[-1][1]) == 4, chords[-1]
