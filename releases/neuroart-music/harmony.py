@@ -137,7 +137,7 @@ def ends_on_cadence(score, key: str | None = None) -> dict:
     vii: the last different chord before it, past suspensions and passing notes); `on_tonic`, that last chord's
     root is the tonic of `key` (default: the piece's own, `estimate_key`; a minor key may end on its major triad,
     the Picardy third). Chorales modulate, so an authentic ending need not be in the key of the whole."""
-    from .generation import estimate_key, parse_key
+    from .theory import estimate_key, parse_key
 
     chords = [cadence_chord(pitches) for _, pitches in sonorities(score)]
     final = chords[-1] if chords else None

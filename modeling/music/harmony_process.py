@@ -1,0 +1,251 @@
+"""Logits processors that steer the composer towards functional harmony: a common triad or seventh at each onset
+(`ChordLogitsProcessor`), no parallel fifths or octaves (`VoiceLeadingLogitsProcessor`) and an ending that cadences
+(`CadenceLogitsProcessor`). `generate_music(chords=...)` turns all three on; `harmony.py` measures the result.
+
+A helper module shipped beside the weights (`HELPER_MODULES`). Hub remote code: torch and same-folder modules only.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .logits_process import _ReadingProcessor, _TokenTypes, follow_time
+from .theory import _key_of_histogram, parse_key
+
+
+class ChordLogitsProcessor(_ReadingProcessor):
+    """Chords, not clusters: a Pitch whose pitch class would make the notes sounding at the current onset (those
+    held from earlier onsets and those already written at this one) no part of any common triad or seventh chord
+    (`harmony.COMMON_CHORDS`, on any root) loses `strength` nats; from the fourth note sounding on
+    (a chorale's four voices), the chord must be complete: a triad or a seventh, not C-E-B-flat without its fifth
+    or an open fifth. A major second over a held bass note still fits a seventh chord while the onset is filling;
+    C-D-G (an added second) or C-F-G (a suspension) does not. Soft, as in Bach:
+    a passing note or a suspension may still come where the model is sure of it.
+
+    Why: a chorale's chord onsets are mostly triads and sevenths (76% in Bach's held-out chorales; the release
+    without this wrote about 30%, the rest added-second and quartal clusters; `benchmarks/harmony.py`)."""
+
+    VOICES = 4  # from the fourth note sounding at an onset on, the chord must be complete
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
+        from .harmony import COMMON_CHORDS
+
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength = float(strength)
+        # Harmonising: {(bar, position): pitch} of the melody, whose note at an onset is written after the lower
+        # ones (`HarmonizeLogitsProcessor`); they are chosen to fit it.
+        self.melody = dict(melody or {})
+        chordal = torch.zeros(4096, dtype=torch.bool)  # pitch-class bitmask -> part of some triad or seventh
+        for shape in COMMON_CHORDS:
+            for root in range(12):
+                full = sum(1 << ((root + step) % 12) for step in shape)
+                subset = full
+                while subset:  # every non-empty subset of the chord's pitch classes
+                    chordal[subset] = True
+                    subset = (subset - 1) & full
+        complete = torch.zeros(4096, dtype=torch.bool)  # ... exactly a triad or a seventh chord
+        for shape in COMMON_CHORDS:
+            for root in range(12):
+                complete[sum(1 << ((root + step) % 12) for step in shape)] = True
+        self.chordal, self.complete = chordal, complete
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitch_bits = torch.tensor([1 << (types.pitch[i] % 12) for i in self.pitch_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar": -1, "bar_start": 0, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
+                "sounding": [], "pitch": None}
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        now = follow_time(self.types, state, kind, token)
+        if now is not None:
+            state["now"] = now
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            end = state["now"] + self.types.length[token]
+            state["sounding"].append((end, state["pitch"] % 12, state["now"], state["pitch"]))
+            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
+
+    def __call__(self, input_ids, scores):
+        width = min(self.types.size, scores.shape[1])
+        inside = self.pitch_ids < width
+        for row, state in self._states(input_ids):
+            now = state["now"]
+            state["sounding"] = [note for note in state["sounding"] if note[0] > now]
+            mask, count = 0, len(state["sounding"])
+            for _, pc, _, _ in state["sounding"]:
+                mask |= 1 << pc
+            due = self.melody.get((state["bar"], now - state["bar_start"]))
+            if due is not None and not any(start == now and pitch == due for _, _, start, pitch in state["sounding"]):
+                mask, count = mask | 1 << (due % 12), count + 1  # the melody note to come at this onset
+            if not mask:
+                continue
+            table = self.complete if count + 1 >= self.VOICES else self.chordal
+            fits = table[self.pitch_bits[inside] | mask]
+            penalty = (~fits).to(scores.dtype) * -self.strength
+            scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+        return scores
+
+
+class VoiceLeadingLogitsProcessor(_ReadingProcessor):
+    """No parallel fifths or octaves: a Pitch that would move in parallel fifths, octaves or unisons with a note
+    already written at the same onset loses `strength` nats. The stream has no voices, so each note's voice is read
+    as a listener follows it: its predecessor is the nearest pitch of the previous onset's sonority; two notes move
+    in parallel when both predecessors differ, both notes move the same way, and the interval (mod 12) is a unison
+    or fifth before and after. A held note does not move.
+
+    Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
+    (`benchmarks/harmony.py`)."""
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength = float(strength)
+        self.melody = dict(melody or {})  # harmonising: {(bar, position): pitch}, as `ChordLogitsProcessor`'s
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitches = torch.tensor([types.pitch[i] for i in self.pitch_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar_start": 0, "bar": -1, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
+                "notes": [], "previous": [], "pitch": None}
+
+    def _move(self, state: dict, now: int) -> None:
+        if now != state["now"]:
+            old = state["now"]
+            if any(start == old for _, start, _ in state["notes"]):  # that was an onset: its sonority
+                state["previous"] = sorted(p for end, start, p in state["notes"] if start <= old < end)
+            state["notes"] = [note for note in state["notes"] if note[0] > now]
+            state["now"] = now
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        now = follow_time(self.types, state, kind, token)
+        if now is not None:
+            self._move(state, now)
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            end = state["now"] + self.types.length[token]
+            state["notes"].append((end, state["now"], state["pitch"]))
+            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
+
+    def __call__(self, input_ids, scores):
+        width = min(self.types.size, scores.shape[1])
+        inside = self.pitch_ids < width
+        candidates = self.pitches[inside]
+        for row, state in self._states(input_ids):
+            moved = [p for _, start, p in state["notes"] if start == state["now"]]
+            due = self.melody.get((state["bar"], state["now"] - state["bar_start"]))
+            if due is not None and due not in moved:
+                moved.append(due)  # the melody note to come at this onset
+            if not moved or not state["previous"]:
+                continue
+            previous = torch.tensor(state["previous"])
+            before = previous[(candidates[:, None] - previous[None, :]).abs().argmin(1)]  # each candidate's
+            parallel = torch.zeros(len(candidates), dtype=torch.bool)
+            for q in moved:
+                q_before = state["previous"][min(range(len(state["previous"])),
+                                                 key=lambda i: abs(state["previous"][i] - q))]
+                if q_before == q:
+                    continue  # that voice did not move
+                interval = (candidates - q) % 12
+                parallel |= ((before != q_before) & (before != candidates)
+                             & ((candidates > before) == (q > q_before))
+                             & ((interval == 0) | (interval == 7)) & ((before - q_before) % 12 == interval))
+            if parallel.any():
+                penalty = parallel.to(scores.dtype) * -self.strength
+                scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+        return scores
+
+
+class CadenceLogitsProcessor(_ReadingProcessor):
+    """An ending that cadences: the last chords go dominant -> tonic (an authentic cadence, V(7) - I). In the
+    dominant zone, Pitch tokens outside the key's dominant seventh chord (degrees 5, 7, 2, 4) lose `strength`
+    nats; in the tonic zone, those outside its tonic triad. Zones, as (bar, position) from the new music's first
+    bar: a free piece of `num_bars` bars has its dominant from the middle of its second-to-last bar and its tonic
+    in its last bar; a harmonisation passes `zones` from its melody (the dominant from the second-to-last melody
+    onset, the tonic from the last). The key is `key`, or the key of the notes written before the dominant zone
+    (Krumhansl-Schmuckler, `estimate_key`'s profiles), fixed from then on.
+
+    Why: the release's pieces stopped wherever their last bar fell (an ending on the tonic in 1 of 12 pieces, an
+    authentic cadence in none; Bach's held-out chorales: 0.89 authentic, `benchmarks/harmony.py`)."""
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, num_bars: int | None = None,
+                 key: str | None = None, zones: tuple | None = None, start: int = 0, either_third: bool = False):
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength, self.num_bars, self.key, self.zones, self.start = float(strength), num_bars, key, zones, start
+        self.either_third = either_third  # the final triad may be major or minor (the model chooses)
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitch_classes = torch.tensor([types.pitch[i] % 12 for i in self.pitch_ids.tolist()])
+        self.duration_ids = torch.tensor([i for i in sorted(types.length) if types.kind[i] == "Duration"],
+                                         dtype=torch.long)
+        self.duration_lengths = torch.tensor([types.length[i] for i in self.duration_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar": -1, "bar_length": 4 * self.types.per_beat, "position": 0, "histogram": [0.0] * 12,
+                "pitch": None, "key": self.key, "previous": None}
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = self.types.kind[token] if token < self.types.size else "special"
+        state["previous"] = kind
+        if kind == "Bar":
+            state["bar"], state["position"] = state["bar"] + 1, 0
+        elif kind == "TimeSig":
+            state["bar_length"] = self.types.bar_length[token]
+        elif kind == "Position":
+            state["position"] = self.types.position[token]
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            state["histogram"][state["pitch"] % 12] += self.types.length[token]
+            state["pitch"] = None
+
+    def _zones(self, state: dict):
+        if self.zones is not None:
+            return self.zones
+        if self.num_bars and self.num_bars >= 2:
+            return (self.num_bars - 2, state["bar_length"] // 2), (self.num_bars - 1, 0)
+        return None
+
+    def _zone(self, state: dict) -> str | None:
+        here, zones = (state["bar"], state["position"]), self._zones(state)
+        if zones is None:
+            return None
+        dominant, tonic = zones
+        return "tonic" if here >= tonic else "dominant" if here >= dominant else None
+
+    def _until_next_zone(self, state: dict) -> int | None:
+        """Time (position units) from now to the next zone's start, counting bars of the current length."""
+        zones = self._zones(state)
+        if zones is None:
+            return None
+        for bar, position in zones:
+            gap = (bar - state["bar"]) * state["bar_length"] + position - state["position"]
+            if gap > 0:
+                return gap
+        return None
+
+    def __call__(self, input_ids, scores):
+        width = min(self.types.size, scores.shape[1])
+        inside = self.pitch_ids < width
+        for row, state in self._states(input_ids):
+            if state["previous"] == "Velocity":  # a note's length: none held over into the dominant or the tonic,
+                gap = self._until_next_zone(state)  # so that each zone's chord is struck afresh
+                if gap is not None:
+                    inside_d = self.duration_ids < width
+                    over = (self.duration_lengths[inside_d] > gap).to(scores.dtype) * -self.strength
+                    scores[row, self.duration_ids[inside_d].to(scores.device)] += over.to(scores.device)
+            zone = self._zone(state)
+            if zone is None:
+                continue
+            if state["key"] is None:
+                if not any(state["histogram"]):
+                    continue
+                state["key"] = _key_of_histogram(state["histogram"])
+            tonic, minor = parse_key(state["key"])
+            third = (3, 4) if self.either_third else (3,) if minor else (4,)
+            steps = (0, *third, 7) if zone == "tonic" else (7, 11, 2, 5)
+            fits = torch.isin(self.pitch_classes[inside], torch.tensor([(tonic + s) % 12 for s in steps]))
+            penalty = (~fits).to(scores.dtype) * -self.strength
+            scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+        return scores
