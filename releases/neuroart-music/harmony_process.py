@@ -98,6 +98,8 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
     Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
     (`benchmarks/harmony.py`)."""
 
+    VOICES = 4
+
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
         self.types = types = types or _TokenTypes(tokenizer)
         self.strength = float(strength)
@@ -129,6 +131,16 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
             state["notes"].append((end, state["now"], state["pitch"]))
             state["pitch"], state["last_end"] = None, max(state["last_end"], end)
 
+    def _before(self, previous, sounding, pitches):
+        """Each pitch's predecessor in the previous onset's sonority (`previous`, low to high). After four voices,
+        in a free piece, a note's voice is its place from the bottom among the notes sounding now (an onset's notes
+        come low to high, so that place is final once written); otherwise, and always under a melody (whose voices
+        are named by nearness, `_split_voices`), the nearest pitch, as a listener follows a line."""
+        if len(previous) == self.VOICES and not self.melody:
+            below = (sounding[None, :] < pitches[:, None]).sum(1)
+            return previous[below.clamp(max=self.VOICES - 1)]
+        return previous[(pitches[:, None] - previous[None, :]).abs().argmin(1)]
+
     def __call__(self, input_ids, scores):
         width = min(self.types.size, scores.shape[1])
         inside = self.pitch_ids < width
@@ -140,12 +152,12 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
                 moved.append(due)  # the melody note to come at this onset
             if not moved or not state["previous"]:
                 continue
-            previous = torch.tensor(state["previous"])
-            before = previous[(candidates[:, None] - previous[None, :]).abs().argmin(1)]  # each candidate's
+            previous = torch.tensor(state["previous"])  # low to high
+            sounding = torch.tensor(sorted(p for _, _, p in state["notes"]) or [-1])
+            before = self._before(previous, sounding, candidates)  # each candidate's predecessor
+            q_befores = self._before(previous, sounding, torch.tensor(moved)).tolist()
             parallel = torch.zeros(len(candidates), dtype=torch.bool)
-            for q in moved:
-                q_before = state["previous"][min(range(len(state["previous"])),
-                                                 key=lambda i: abs(state["previous"][i] - q))]
+            for q, q_before in zip(moved, q_befores):
                 if q_before == q:
                     continue  # that voice did not move
                 interval = (candidates - q) % 12
