@@ -178,6 +178,22 @@ def test_fine_tune_from_saved_model(trained, tmp_path):
     d_base = base.discriminator.from_rgb.parametrizations.weight.original
     d_tuned = tuned.discriminator.from_rgb.parametrizations.weight.original
     assert not torch.equal(d_base, d_tuned) and (d_base - d_tuned).abs().max() < 0.05
+    # Without --ema_decay the fine-tune keeps its model's decay; with it, the flag is honoured and recorded.
+    card = (tmp_path / "ft" / "README.md").read_text()
+    assert tuned.config.ema_decay == base.config.ema_decay
+    launch("--model_name_or_path", out, "--train_data_dir", mine, "--output_dir", tmp_path / "ft0", "--resolution", 32,
+           "--max_train_steps", 2, "--train_batch_size", 4, "--ema_decay", 0)
+    assert NeuroArtGANModel.from_pretrained(tmp_path / "ft0").config.ema_decay == 0
+    assert "ema_decay" in card
+    ft0 = json.loads((tmp_path / "ft0" / "training_summary.json").read_text())
+    assert ft0["hyperparameters"]["ema_decay"] == 0
+    # An architecture flag that the fine-tune cannot honour is refused in one line, not silently ignored.
+    code, log = launch("--model_name_or_path", out, "--train_data_dir", mine, "--output_dir", tmp_path / "ft1",
+                       "--resolution", 32, "--max_train_steps", 2, "--no_spectral_norm", "--latent_dim", 7,
+                       check=False)
+    assert code != 0 and "keeps its architecture" in log and "--no_spectral_norm" in log and "--latent_dim 7" in log
+    assert "train_gan.py: error: fine-tuning" in log  # argparse's one line (accelerate adds its own report)
+    assert not (tmp_path / "ft1" / "model.safetensors").exists()
 
 
 def test_embedded_default_runs_with_no_data_arguments(tmp_path):

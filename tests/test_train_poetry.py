@@ -154,3 +154,23 @@ def test_a_small_corpus_fine_tune_stops_when_it_starts_to_copy(tmp_path):
     assert metrics["steps"] == metrics["stopped_early_at_step"] < 400
     assert metrics["copy_checks"][-1][1] > 0.05 and (tmp_path / "stop" / "model.safetensors").exists()
     assert "copy_checks" in (tmp_path / "stop" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("script", ["train_music", "train_poetry"])
+def test_a_fine_tune_refuses_an_architecture_flag_it_cannot_honour(script, tmp_path, capsys):
+    """--hidden_size (and the other architecture flags) on a fine-tune used to be silently ignored."""
+    import importlib
+
+    from neuroart import NeuroArtMusicConfig, NeuroArtPoetryConfig
+
+    config = (NeuroArtMusicConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1) if script == "train_music"
+              else NeuroArtPoetryConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2))
+    config.save_pretrained(tmp_path / "base")
+    module = importlib.import_module(f"neuroart.training.{script}")
+    same = module.parse_args(["--model_name_or_path", str(tmp_path / "base"), "--hidden_size", "16"])
+    assert same.hidden_size == 16  # the model's own value: nothing to refuse
+    with pytest.raises(SystemExit) as stopped:
+        module.parse_args(["--model_name_or_path", str(tmp_path / "base"), "--hidden_size", "64"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "keeps its architecture" in error and "--hidden_size 64 (the model has hidden_size=16)" in error

@@ -91,6 +91,32 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_output_dir: str,
     hub.add_argument("--hub_private_repo", action="store_true", help="Create the repo as private.")
 
 
+def refuse_architecture_changes(parser, args, config_class, flags: dict) -> None:
+    """A fine-tune (`--model_name_or_path`) keeps its model's architecture: an architecture flag set on the command
+    line to something other than its default, and other than what the model was built with, is refused with one
+    line naming both (argparse's exit 2), rather than silently ignored. `flags`: the flag's dest -> the config field,
+    or (field, a function from the flag's value to the field's)."""
+    if not getattr(args, "model_name_or_path", None):
+        return
+    try:
+        config = config_class.from_pretrained(args.model_name_or_path)
+    except Exception:  # noqa: BLE001  (a missing or unreadable model is reported when the script loads it)
+        return
+    clashes = []
+    for dest, field in flags.items():
+        field, convert = field if isinstance(field, tuple) else (field, None)
+        value = getattr(args, dest)
+        if value == parser.get_default(dest):
+            continue
+        wanted = convert(value) if convert else value
+        if getattr(config, field, None) != wanted:
+            flag = "--" + dest + ("" if isinstance(value, bool) else f" {value}")
+            clashes.append(f"{flag} (the model has {field}={getattr(config, field, None)!r})")
+    if clashes:
+        parser.error(f"fine-tuning {args.model_name_or_path} keeps its architecture: " + "; ".join(clashes)
+                     + ". Drop these flags, or train a new model without --model_name_or_path.")
+
+
 # Exceptions that mean a mistake in what the user gave (a path, a dataset name), not a bug: one line, not a traceback.
 USER_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 

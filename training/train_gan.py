@@ -31,7 +31,12 @@ import torch  # noqa: E402
 
 from neuroart import NeuroArtGANConfig, NeuroArtGANModel  # noqa: E402
 from neuroart.gan import NEAREST_INDEX_FILE, save_nearest_index  # noqa: E402
-from neuroart.training.args import add_common_args, positive_int, run_main  # noqa: E402
+from neuroart.training.args import (  # noqa: E402
+    add_common_args,
+    positive_int,
+    refuse_architecture_changes,
+    run_main,
+)
 from neuroart.training.checkpointing import load_checkpoint, resolve_checkpoint  # noqa: E402
 from neuroart.training.data import images_to_tensor, load_images  # noqa: E402
 from neuroart.training.faults import fault_at  # noqa: E402
@@ -95,10 +100,9 @@ def parse_args(argv=None):
                              "--learning_rate (two time-scale update rule; default: the same).")
     parser.add_argument("--adam_beta1", type=float, default=0.5, help="Adam beta1 for both networks.")
     parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2 for both networks.")
-    parser.add_argument("--ema_decay", type=float, default=0.999,
-                        help="Decay of the EMA generator that paints; 0 makes it a copy of the trained generator "
-                             "(the painting release's choice: on its held-out paintings the 0.999 average scored "
-                             "worse at every checkpoint).")
+    parser.add_argument("--ema_decay", type=float, default=None,
+                        help="Decay of the EMA generator that paints; 0 makes it a copy of the trained generator. "
+                             "Default: a fine-tune keeps its model's (recorded in its config), a new model 0.999.")
     parser.add_argument("--diffaug_policy", type=str, default="color,translation,cutout",
                         help='DiffAugment policy, comma-separated subset of "color,translation,cutout"; "" disables.')
     parser.add_argument("--r1_gamma", type=float, default=0.0,
@@ -122,8 +126,13 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.dataset_name and args.train_data_dir:
         parser.error("Give --dataset_name or --train_data_dir, not both.")
-    if not 0 <= args.ema_decay < 1:
+    if args.ema_decay is not None and not 0 <= args.ema_decay < 1:
         parser.error(f"--ema_decay={args.ema_decay} must lie in [0, 1).")
+    architecture = ("latent_dim", "generator_base_channels", "discriminator_base_channels", "max_channels",
+                    "discriminator_head", "upsample_mode", "generator_norm", "generator_convs_per_block",
+                    "discriminator_minibatch_std")
+    refuse_architecture_changes(parser, args, NeuroArtGANConfig, {name: name for name in architecture}
+                                | {"no_spectral_norm": ("use_spectral_norm", lambda v: not v)})
     return args
 
 
@@ -136,7 +145,11 @@ def build_model(args, num_classes: int, class_names=()) -> NeuroArtGANModel:
         if args.reconstruction_weight > 0 and not model.config.discriminator_reconstruction:
             raise SystemExit(f"{args.model_name_or_path} has no reconstruction decoders in its discriminator; "
                              "fine-tune it with --reconstruction_weight 0.")
+        # A training knob, not architecture: --ema_decay is honoured; without it the model's own recorded decay.
+        args.ema_decay = model.config.ema_decay if args.ema_decay is None else args.ema_decay
+        model.config.ema_decay = args.ema_decay  # the exported config records the decay its EMA weights used
         return model
+    args.ema_decay = 0.999 if args.ema_decay is None else args.ema_decay
     config = NeuroArtGANConfig(
         image_size=args.resolution,
         latent_dim=args.latent_dim,

@@ -29,7 +29,12 @@ from neuroart.music.generation import (  # noqa: E402
     score_to_midi_bytes,
     to_score,
 )
-from neuroart.training.args import add_common_args, positive_int, run_main  # noqa: E402
+from neuroart.training.args import (  # noqa: E402
+    add_common_args,
+    positive_int,
+    refuse_architecture_changes,
+    run_main,
+)
 from neuroart.training.data import SkipCounter, check_midi, load_midi, midi_bytes, stream_dataset  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import (  # noqa: E402
@@ -61,9 +66,9 @@ def parse_args(argv=None):
                         help="Augment training pieces with every transposition in [-N, N] semitones (0 = off).")
     parser.add_argument("--preprocessing_num_workers", type=int, default=None, help="Processes for datasets.map.")
     parser.add_argument("--rnn_type", type=str, default="lstm", choices=["lstm", "gru"], help="Recurrent cell.")
-    parser.add_argument("--hidden_size", type=positive_int, default=384, help="Width (from scratch).")
-    parser.add_argument("--num_hidden_layers", type=positive_int, default=2, help="Layers (from scratch).")
-    parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (from scratch).")
+    parser.add_argument("--hidden_size", type=positive_int, default=384, help="Width (a new model; a fine-tune keeps its own).")
+    parser.add_argument("--num_hidden_layers", type=positive_int, default=2, help="Layers (a new model; a fine-tune keeps its own).")
+    parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (a new model; a fine-tune keeps its own).")
     parser.add_argument("--sample_bars", type=positive_int, default=8, help="Bars in each sample.")
     args = parser.parse_args(argv)
     if args.dataset_name and args.train_data_dir:
@@ -71,6 +76,8 @@ def parse_args(argv=None):
     if not 0 <= args.transpose <= 12:
         parser.error(f"--transpose {args.transpose} must lie in [0, 12].")
     check_streaming_args(parser, args)
+    refuse_architecture_changes(parser, args, NeuroArtMusicConfig, {
+        name: name for name in ("rnn_type", "hidden_size", "num_hidden_layers", "dropout")})
     return args
 
 

@@ -23,7 +23,12 @@ from pathlib import Path  # noqa: E402
 from neuroart import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E402
 from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_poem, write_poem  # noqa: E402
 from neuroart.poetry.prosody import split_lines  # noqa: E402
-from neuroart.training.args import add_common_args, positive_int, run_main  # noqa: E402
+from neuroart.training.args import (  # noqa: E402
+    add_common_args,
+    positive_int,
+    refuse_architecture_changes,
+    run_main,
+)
 from neuroart.training.data import SkipCounter, clean_poem_record, load_poems, stream_dataset  # noqa: E402
 from neuroart.training.hub import export_model, publish  # noqa: E402
 from neuroart.training.lm import (  # noqa: E402
@@ -52,10 +57,10 @@ def parse_args(argv=None):
                         help="Reuse this tokenizer (folder or Hub id) instead of training one on the data.")
     parser.add_argument("--tokenizer_vocab_size", type=positive_int, default=8192,
                         help="Target vocabulary of a newly trained tokenizer (all CJK characters are always kept).")
-    parser.add_argument("--hidden_size", type=positive_int, default=256, help="Model width (from scratch).")
-    parser.add_argument("--num_hidden_layers", type=positive_int, default=4, help="Transformer blocks (from scratch).")
-    parser.add_argument("--num_attention_heads", type=positive_int, default=4, help="Heads (from scratch).")
-    parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (from scratch).")
+    parser.add_argument("--hidden_size", type=positive_int, default=256, help="Model width (a new model; a fine-tune keeps its own).")
+    parser.add_argument("--num_hidden_layers", type=positive_int, default=4, help="Transformer blocks (a new model; a fine-tune keeps its own).")
+    parser.add_argument("--num_attention_heads", type=positive_int, default=4, help="Heads (a new model; a fine-tune keeps its own).")
+    parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (a new model; a fine-tune keeps its own).")
     parser.add_argument("--num_sample_poems", type=positive_int, default=1, help="Poems per form in each sample.")
     parser.add_argument("--max_copy_rate", type=float, default=0.05,
                         help="Share of sample lines that may be copies of training lines. At every --sample_steps "
@@ -71,6 +76,8 @@ def parse_args(argv=None):
     if args.dataset_name and args.train_file:
         parser.error("Give --dataset_name or --train_file, not both.")
     check_streaming_args(parser, args)
+    refuse_architecture_changes(parser, args, NeuroArtPoetryConfig, {
+        name: name for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "dropout")})
     return args
 
 

@@ -50,11 +50,9 @@ class NeuroArtGANConfig(PreTrainedConfig):
         discriminator_head (`str`, defaults to `"sum"`): how the discriminator turns its final 4x4 map into a
             logit. `"sum"` sums the 16 positions first (translation-invariant: a generator can fool it by tiling one
             convincing patch, which is what the release does); `"conv"` is FastGAN's 4x4 valid convolution to one
-            logit, with a weight per canvas position. Measured on the release data (1 thread, 64 px): without
-            FastGAN's auto-encoding regulariser on the discriminator, `"conv"` made the generator collapse to one
-            picture within 500-1,000 steps, with or without the minibatch-std feature, so it is not the default.
-            With `discriminator_reconstruction` it did not collapse (2,400 CPU-s), but scored KID 0.344 against
-            the release's 0.298 (benchmarks/results/release_sweep.json).
+            logit, with a weight per canvas position. Without FastGAN's auto-encoding regulariser on the
+            discriminator, `"conv"` made the generator collapse to one picture on the release data, so it is not
+            the default (the measurements: docs/releases/gan.md, benchmarks/results/release_sweep.json).
         discriminator_minibatch_std (`int`, defaults to 0): group size of the minibatch standard-deviation feature
             (Karras et al., 2018, ProGAN, arXiv:1710.10196) appended to the final 4x4 map, so the discriminator can
             see a batch with too little variety; 0 turns it off.
@@ -63,9 +61,9 @@ class NeuroArtGANConfig(PreTrainedConfig):
             quarter of its area) and from a random quadrant of its 16x16 map (that quadrant), and the training
             script adds their pixel error to the discriminator loss, so that D must keep features that describe
             the whole image rather than memorise a few cues. The decoders are used by training only.
-        ema_decay (`float`, defaults to 0.999): decay of the generator's exponential moving average (the generator
-            that paints), used by training; 0 makes it a copy of the trained generator, the painting release's
-            choice (its 0.999 average scored worse on held-out paintings at every checkpoint).
+        ema_decay (`float`, defaults to 0.999): the decay that the painting generator's exponential moving average
+            was made with; a record, not architecture: the training script's `--ema_decay` sets it (a fine-tune
+            without the flag keeps this value). 0 makes the EMA generator a copy of the trained one.
         initializer_range (`float`, defaults to 0.02): std of the normal init of conv and linear weights.
     """
 
