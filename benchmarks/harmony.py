@@ -36,8 +36,8 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="Two pieces of each set; writes nothing.")
     args = parser.parse_args(argv)
     setup_threads(1)
-    from release_quality import release_split
     import torch
+    from release_quality import release_split
     from transformers import AutoModelForCausalLM
 
     import neuroart  # noqa: F401

@@ -269,6 +269,24 @@ def test_doubled_characters_stay_allowed(tokenizer):
     assert processor.allowed(ids[:1])[qing]  # ... a second one (明明, like 青青) is not
 
 
+def test_a_keyword_character_comes_at_most_twice_unless_asked_for_more(tokenizer):
+    """The release echoed a forced keyword (明月 ... 明月 ... 明月: 9 of 20 keyword poems had a keyword character
+    three times or more); a keyword character is banned once the poem has it twice."""
+    from neuroart.poetry.generation import ChineseFormLogitsProcessor
+
+    def allowed_after(text, keywords):
+        processor = ChineseFormLogitsProcessor(tokenizer, "五言绝句", prompt_length=0, rhyme=False,
+                                               keywords=keywords)
+        return processor.allowed(tokenizer(text, add_special_tokens=False).input_ids)
+
+    moon = tokenizer.convert_tokens_to_ids("月")
+    assert allowed_after("明月松间照，\n清", ["月"])[moon]  # once so far: a second is fine
+    assert not allowed_after("明月松间照，\n清月", ["月"])[moon]  # twice: no third
+    assert not allowed_after("明月松间照，\n清月", ["明月"])[moon]
+    assert allowed_after("明月松间照，\n清月", ["月", "月", "月"])[moon]  # asked for three times
+    assert allowed_after("明月松间照，\n清月", [])[moon]  # not a keyword: only the stutter rule applies
+
+
 @pytest.mark.parametrize("form,keywords", [("五言绝句", ["月", "山"]), ("七言绝句", ["春", "江", "花", "月"]),
                                            ("七言律诗", ["明月", "故乡"]), ("五言律诗", ["风", "云", "水"])])
 def test_keywords_appear_on_an_untrained_model(untrained, tokenizer, form, keywords):
