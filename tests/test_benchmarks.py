@@ -143,3 +143,13 @@ def test_music_harmony_benchmarks_smoke(name):
     else:
         assert summary["harmonize_soprano_kept_rate"] == 1.0
         assert summary["complete_melodies"]["soprano_kept_rate"] == 1.0
+
+
+def test_poetry_keywords_benchmark_smoke():
+    if not (shared_data_dir() / "poetry").is_dir():
+        pytest.skip(f"shared data poetry/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "poetry_keywords.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["poems"] == 4 and summary["keywords_present"] == 1.0 and summary["over_twice"] == 0

@@ -15,7 +15,8 @@
   a mask like the form, so it holds whatever the weights.
 - `keywords` (characters or words) are planned Jiuge-style: each gets a line (a seeded plan per candidate, distinct
   lines while they last) and may not take the acrostic's first character or a rhymed line end; the model places it
-  freely until the line has just enough room left, then it is forced in. A keyword that cannot be placed (not in
+  freely until the line has just enough room left, then it is forced in. No keyword character comes more than
+  twice (more only if the keywords ask for it more often): the model would otherwise echo it. A keyword that cannot be placed (not in
   the vocabulary, longer than a line, no room) or that breaks a tone rule where it is forced is listed in
   `Poem.relaxed`, never dropped silently.
 - `num_candidates` poems are sampled and reranked: passing checks first, then the model's own fluency (mean token
@@ -132,6 +133,10 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         self.relaxed: list[str] = []
         self.no_stutter = no_stutter
         self.keywords = self._usable_keywords(keywords or [])
+        # Each keyword character at most twice in the poem (or as often as the keywords ask for it): a forced
+        # keyword sets the context, and the model would otherwise echo it (明月 ... 明月 ... 明月).
+        asked = "".join(self.keywords)
+        self.keyword_limit = {c: max(2, asked.count(c)) for c in set(asked)}
         rng = random.Random(seed)
         self.plans = [self._plan(rng) for _ in range(num_rows)]  # one keyword placement per candidate row
 
@@ -247,6 +252,11 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         mask = v.han.clone()
         if self.no_stutter:
             mask &= ~self._stutter_mask(state)
+        if self.keyword_limit:
+            poem = "".join("".join(line) for line in state.lines) + "".join(state.current)
+            for char, limit in self.keyword_limit.items():
+                if poem.count(char) >= limit:
+                    mask[v.index[char]] = False
         last = position == self.line_length - 1
         even_line = line_index % 2 == 1
         rules = []
