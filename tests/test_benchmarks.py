@@ -153,3 +153,14 @@ def test_poetry_keywords_benchmark_smoke():
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["poems"] == 4 and summary["keywords_present"] == 1.0 and summary["over_twice"] == 0
+
+
+def test_poetry_personal_benchmark_smoke():
+    if not (shared_data_dir() / "poetry").is_dir():
+        pytest.skip(f"shared data poetry/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "poetry_personal.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["corpus_poems"] == 12 and summary["samples"] == 4
+    assert summary["small_corpus_defaults"]["learning_rate"] == 1e-4  # the README command takes the gentle defaults

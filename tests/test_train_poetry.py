@@ -174,3 +174,36 @@ def test_a_fine_tune_refuses_an_architecture_flag_it_cannot_honour(script, tmp_p
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert "keeps its architecture" in error and "--hidden_size 64 (the model has hidden_size=16)" in error
+
+
+def test_early_stopping_keeps_the_best_validated_weights(tmp_path):
+    """Four poems learnt by heart while four others validate: the validation loss turns up, and after
+    --early_stopping_patience worse checks the run stops with the weights of its best check."""
+    train, held = tmp_path / "train.jsonl", tmp_path / "held.jsonl"
+    for path, chosen in ((train, POEMS[:4] * 8), (held, POEMS[4:])):
+        path.write_text("".join(json.dumps({"title": t, "text": b}, ensure_ascii=False) + "\n" for t, b in chosen),
+                        encoding="utf-8")
+    _, log = launch_script("train_poetry.py", "--train_file", train, "--validation_file", held, "--output_dir",
+                           tmp_path / "out", "--max_train_steps", 400, "--learning_rate", 3e-3, "--eval_steps", 10,
+                           "--early_stopping_patience", 2, "--sample_steps", 1000, "--max_copy_rate", 1,
+                           "--hidden_size", 64, "--num_hidden_layers", 2, "--num_attention_heads", 2,
+                           "--train_batch_size", 8, "--max_seq_length", 64, "--seed", 1, "--dropout", 0.0)
+    metrics = json.loads((tmp_path / "out" / "training_summary.json").read_text())["metrics"]
+    assert "Validation has not improved" in log
+    assert metrics["best_val_step"] <= metrics["stopped_early_at_step"] - 20 and metrics["steps"] < 400
+    assert metrics["stopped_early_at_step"] == metrics["steps"]
+
+
+def test_a_small_corpus_fine_tune_takes_gentle_defaults_unless_told_otherwise():
+    from neuroart.training import train_poetry
+
+    args = train_poetry.parse_args(["--model_name_or_path", "some-poet", "--train_file", "mine.jsonl"])
+    chosen = train_poetry.small_corpus_defaults(args, 40)
+    assert chosen == train_poetry.SMALL_CORPUS_DEFAULTS and args.learning_rate == 1e-4 and args.eval_steps == 10
+    args = train_poetry.parse_args(["--model_name_or_path", "some-poet", "--learning_rate", "5e-4",
+                                    "--max_train_steps", "50"])
+    chosen = train_poetry.small_corpus_defaults(args, 40)
+    assert "learning_rate" not in chosen and "max_train_steps" not in chosen and args.learning_rate == 5e-4
+    assert args.max_train_steps == 50 and args.early_stopping_patience == 2
+    assert train_poetry.small_corpus_defaults(train_poetry.parse_args(["--model_name_or_path", "p"]), 5000) == {}
+    assert train_poetry.small_corpus_defaults(train_poetry.parse_args([]), 40) == {}  # training from scratch

@@ -31,6 +31,9 @@ def add_lm_args(parser, *, default_seq_len: int) -> None:
     group.add_argument("--validation_split_percentage", type=float, default=5.0,
                        help="Percent of the examples held out for validation loss.")
     group.add_argument("--eval_steps", type=int, default=200, help="Validate every N steps.")
+    group.add_argument("--early_stopping_patience", type=int, default=0,
+                       help="Stop once the validation loss has not improved for this many validations in a row, "
+                            "and keep the best validated weights (0 = off).")
     group.add_argument("--weight_decay", type=float, default=0.1, help="AdamW weight decay.")
     group.add_argument("--lr_warmup_steps", type=int, default=100, help="Linear warm-up steps.")
     group.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
@@ -192,6 +195,7 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
                 args.max_seq_length, args.train_batch_size, accelerator.num_processes)
     metrics: dict = {}
     history = []
+    patience, best = max(0, getattr(args, "early_stopping_patience", 0) or 0), None  # early stopping (off: 0)
     run = Run(accelerator, args, max_steps, steps_per_epoch, state)
     clock["start"], clock["wall_start"] = run.cpu_started, run.started
     tokens_seen = 0
@@ -223,6 +227,21 @@ def train_causal_lm(args, accelerator, model, train_blocks: torch.Tensor, eval_b
             metrics["val_step"] = run.step
             accelerator.log({"val_nats_per_token": metrics["val_nats_per_token"]}, step=run.step)
             logger.info("step %d: validation %.4f nats/token", run.step, metrics["val_nats_per_token"])
+            if patience and sample_during_training:
+                if best is None or metrics["val_nats_per_token"] < best["val"]:
+                    best = {"val": metrics["val_nats_per_token"], "step": run.step, "worse": 0,
+                            "weights": {k: v.detach().to("cpu", copy=True) for k, v in unwrapped.state_dict().items()}}
+                else:
+                    best["worse"] += 1
+                if best["worse"] >= patience:  # the same on every process: they all computed the same mean loss
+                    unwrapped.load_state_dict(best["weights"])
+                    metrics.update(val_nats_per_token=best["val"], val_step=best["step"], best_val_step=best["step"],
+                                   stopped_early_at_step=run.step)
+                    logger.info("Validation has not improved for %d checks: stopping at step %d with the weights of "
+                                "step %d (%.4f nats/token).", patience, run.step, best["step"], best["val"])
+                    run.max_steps = run.step
+                    run.checkpoint()
+                    break
         run.checkpoint()
         if on_sample is not None and sample_during_training and run.due(args.sample_steps):
             stop = accelerator.is_main_process and bool(on_sample(unwrapped, run.step))  # True: stop training here

@@ -42,6 +42,27 @@ from neuroart.training.lm import (  # noqa: E402
 )
 from neuroart.training.tracking import guarded_sample, init_trackers, logger, make_accelerator  # noqa: E402
 
+# Fine-tuning on a small corpus (a user's few dozen poems) memorises it within 100 steps at the from-scratch
+# settings (docs/training.md has the measurements). Below SMALL_CORPUS poems, a fine-tune
+# takes these unless the command line sets them: a gentle learning rate with a short warm-up, validation on a tenth
+# of the poems and copy checks every 10 steps, early stopping with the best validated weights, a step cap.
+SMALL_CORPUS = 500
+SMALL_CORPUS_DEFAULTS = {"learning_rate": 1e-4, "lr_warmup_steps": 10, "validation_split_percentage": 10.0,
+                         "eval_steps": 10, "sample_steps": 10, "early_stopping_patience": 2, "max_train_steps": 300}
+
+
+def small_corpus_defaults(args, poems: int) -> dict:
+    """The SMALL_CORPUS_DEFAULTS a fine-tune on `poems` poems takes (those not set on the command line); applied to
+    `args`, so the card's hyperparameters record them."""
+    if not args.model_name_or_path or poems >= SMALL_CORPUS or args.validation_file:
+        return {}
+    chosen = {k: v for k, v in SMALL_CORPUS_DEFAULTS.items() if k not in getattr(args, "set_on_command_line", ())}
+    if args.max_train_steps is not None and "max_train_steps" in chosen:
+        chosen.pop("max_train_steps")
+    for name, value in chosen.items():
+        setattr(args, name, value)
+    return chosen
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -76,6 +97,9 @@ def parse_args(argv=None):
     if args.dataset_name and args.train_file:
         parser.error("Give --dataset_name or --train_file, not both.")
     check_streaming_args(parser, args)
+    # Which small-corpus knobs the user chose: `small_corpus_defaults` leaves those alone.
+    args.set_on_command_line = sorted(name for name in SMALL_CORPUS_DEFAULTS
+                                      if getattr(args, name) != parser.get_default(name))
     refuse_architecture_changes(parser, args, NeuroArtPoetryConfig, {
         name: name for name in ("hidden_size", "num_hidden_layers", "num_attention_heads", "dropout")})
     return args
@@ -119,6 +143,10 @@ def main(args):
                                             cache_dir=args.cache_dir, max_samples=args.max_train_samples)
         logger.info("Data: %s; %s", source, counter.summary("poems"))
         poems = [normalise(p) for p in poems]
+        chosen = small_corpus_defaults(args, len(poems))
+        if chosen:
+            logger.info("A small corpus (%d poems) for a fine-tune: %s (set any of them to choose otherwise).",
+                        len(poems), ", ".join(f"--{k} {v}" for k, v in chosen.items()))
         if args.validation_file:  # a fixed held-out split (the release recipe): train on every loaded poem
             held, _, held_counter = load_poems(train_file=args.validation_file)
             logger.info("Validation: %s; %s", args.validation_file, held_counter.summary("poems"))
