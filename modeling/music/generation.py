@@ -345,7 +345,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
             if not harmonize or zones:
                 processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
                                                          key=final, zones=zones, start=len(prompt) - reopened,
-                                                         either_third=bool(zones)))
+                                                         either_third=bool(zones), melody=melody_onsets))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)
