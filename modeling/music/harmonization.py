@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .harmony import voices as voices_by_height
 from .logits_process import _grammar, _ReadingProcessor, _TokenTypes
 from .tokenization import encode, to_score
 
@@ -164,8 +165,8 @@ class HarmonizeLogitsProcessor(_ReadingProcessor):
     def _room(self, state: dict) -> int:
         """How many lower notes may still start here: three voices under the melody, less those still held."""
         now = state["bar_start"] + state["position"]
-        state["ends"] = [end for end in state["ends"] if end > now]
-        held = sum(1 for end in state["ends"] if end > now) - state["lower_here"]  # started before this onset
+        state["ends"] = [end for end in state["ends"] if end > now]  # lower notes still sounding
+        held = len(state["ends"]) - state["lower_here"]  # ... that started before this onset
         return max(0, self.LOWER_NOTES_PER_ONSET - max(0, held))
 
     def __call__(self, input_ids, scores):
@@ -248,12 +249,10 @@ def _satb(score):
     split by height at each onset; a fifth note joins the bass)."""
     from symusic import Score, Track
 
-    from .harmony import voices as split
-
     out = Score(score.ticks_per_quarter)
     out.tempos, out.time_signatures = score.tempos, score.time_signatures
     program = next((t.program for t in score.tracks if t.notes), 0)
-    for name, notes in split(score).items():
+    for name, notes in voices_by_height(score).items():
         if notes:
             track = Track(name=name, program=program)
             track.notes.extend(sorted(notes, key=lambda n: (n.time, n.pitch)))

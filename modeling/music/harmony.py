@@ -18,6 +18,8 @@ from __future__ import annotations
 import itertools
 from collections import namedtuple
 
+from .theory import estimate_key, parse_key
+
 # Intervals above the root, as sorted pitch-class sets.
 TRIADS = {(0, 4, 7): "major", (0, 3, 7): "minor", (0, 3, 6): "diminished", (0, 4, 8): "augmented"}
 SEVENTHS = {(0, 4, 7, 10): "dominant seventh", (0, 4, 7, 11): "major seventh", (0, 3, 7, 10): "minor seventh",
@@ -137,8 +139,6 @@ def ends_on_cadence(score, key: str | None = None) -> dict:
     vii: the last different chord before it, past suspensions and passing notes); `on_tonic`, that last chord's
     root is the tonic of `key` (default: the piece's own, `estimate_key`; a minor key may end on its major triad,
     the Picardy third). Chorales modulate, so an authentic ending need not be in the key of the whole."""
-    from .theory import estimate_key, parse_key
-
     chords = [cadence_chord(pitches) for _, pitches in sonorities(score)]
     final = chords[-1] if chords else None
     if final is None or final.quality not in ("major", "minor"):

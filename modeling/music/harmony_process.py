@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .harmony import COMMON_CHORDS
 from .logits_process import _ReadingProcessor, _TokenTypes, follow_time
 from .theory import _key_of_histogram, parse_key
 
@@ -28,8 +29,6 @@ class ChordLogitsProcessor(_ReadingProcessor):
     VOICES = 4  # from the fourth note sounding at an onset on, the chord must be complete
 
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
-        from .harmony import COMMON_CHORDS
-
         self.types = types = types or _TokenTypes(tokenizer)
         self.strength = float(strength)
         # Harmonising: {(bar, position): pitch} of the melody, whose note at an onset is written after the lower
@@ -200,33 +199,27 @@ class CadenceLogitsProcessor(_ReadingProcessor):
         self.duration_lengths = torch.tensor([types.length[i] for i in self.duration_ids.tolist()])
 
     def _new_state(self) -> dict:
-        return {"bar": -1, "bar_length": 4 * self.types.per_beat, "position": 0, "histogram": [0.0] * 12,
-                "pitch": None, "key": self.key, "previous": None, "bar_start": 0, "notes": []}
+        return {"bar": -1, "bar_start": 0, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
+                "position": 0, "histogram": [0.0] * 12, "pitch": None, "key": self.key, "previous": None,
+                "notes": []}
 
     def _advance(self, state: dict, token: int) -> None:
         kind = self.types.kind[token] if token < self.types.size else "special"
         state["previous"] = kind
-        if kind == "Bar":
-            if state["bar"] >= 0:
-                state["bar_start"] += state["bar_length"]
-            state["bar"], state["position"] = state["bar"] + 1, 0
-        elif kind == "TimeSig":
-            state["bar_length"] = self.types.bar_length[token]
-        elif kind == "Position":
-            state["position"] = self.types.position[token]
+        now = follow_time(self.types, state, kind, token)
+        if now is not None:
+            state["now"], state["position"] = now, now - state["bar_start"]
         elif kind == "Pitch":
             state["pitch"] = self.types.pitch[token]
         elif kind == "Duration" and state["pitch"] is not None:
             state["histogram"][state["pitch"] % 12] += self.types.length[token]
-            now = state["bar_start"] + state["position"]
-            state["notes"] = [n for n in state["notes"] if n[0] > now] + [(now + self.types.length[token],
-                                                                           state["pitch"])]
-            state["pitch"] = None
+            end = state["now"] + self.types.length[token]
+            state["notes"] = [n for n in state["notes"] if n[0] > state["now"]] + [(end, state["pitch"])]
+            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
 
     def _sounding(self, state: dict) -> list[int]:
         """Pitches sounding at the current onset (held or written here), with the melody note still to come."""
-        now = state["bar_start"] + state["position"]
-        pitches = [p for end, p in state["notes"] if end > now]
+        pitches = [p for end, p in state["notes"] if end > state["now"]]
         due = self.melody.get((state["bar"], state["position"]))
         return pitches + ([due] if due is not None and due not in pitches else [])
 
