@@ -170,9 +170,19 @@ def model_nats_per_char(model, tokenizer, poems) -> float:
         for poem in poems:
             prompt = tokenizer(format_prompt(poem["form"]), add_special_tokens=False).input_ids
             body = tokenizer(poem["text"] + tokenizer.eos_token, add_special_tokens=False).input_ids
-            ids = torch.tensor([prompt + body], device=model.device)
-            logits = model(input_ids=ids, use_cache=False).logits[0, len(prompt) - 1 : -1].float()
-            nll += torch.nn.functional.cross_entropy(logits, ids[0, len(prompt):], reduction="sum").item()
+            ids = prompt + body
+            width = model.config.max_position_embeddings
+            # A poem longer than the context (a long sonnet) is scored in windows that overlap by half: each
+            # token once, with at least half a context before it (the sliding-window perplexity of HF's docs).
+            done, start = len(prompt), 0
+            while done < len(ids):
+                window = torch.tensor([ids[start : start + width]], device=model.device)
+                logits = model(input_ids=window, use_cache=False).logits[0].float()
+                first = done - start  # the first position of the window still to be scored
+                nll += torch.nn.functional.cross_entropy(logits[first - 1 : -1], window[0, first:],
+                                                         reduction="sum").item()
+                done = start + window.shape[1]
+                start = max(0, done - width // 2)
             count += len(poem["text"]) + 1  # characters (newlines included) + the end of the poem
     return nll / count
 

@@ -11,6 +11,11 @@
 - Candidates: mean token log-probability (under the model) of the returned poem and seconds per poem for 1, 4 and
   8 candidates.
 - Human rates of the same stutter measures and of the checks on the Tang file, for comparison.
+- English (when the poet's vocabulary has it): nats/char on the held-out sonnets (`val_en.jsonl`, the sonnet
+  corpus's own `valid` items) against the same bigram fit on the English training poems; quatrains and sonnets
+  from the release (one call each per seed): rhyme scheme kept (CMUdict, `check_english_poem`), lines whose rhyme
+  was relaxed, lines copied from the English training poems, and the damage check: the model's own mean
+  log-probability of the lines it chose against the same seeds with `rhyme=False`.
 """
 
 from __future__ import annotations
@@ -69,6 +74,53 @@ def candidates_at_time(model, tokenizer, prompts: int, seed: int) -> dict:
         out[str(count)] = {"mean_logprob": round(sum(scores) / len(scores), 4),
                            "seconds_per_poem": round((time.time() - started) / prompts, 3)}
     return out
+
+
+def english_section(model, tokenizer, split: dict, smoke: bool, seed: int = 0) -> dict:
+    from neuroart.poetry import LineIndex, write_poem
+    from neuroart.training.data import load_poems
+
+    folder = Path(split["train_file"]).parent
+    val, _, _ = load_poems(train_file=str(folder / "val_en.jsonl"))
+    train, _, _ = load_poems(train_file=str(folder / "train_en.jsonl"))
+    eval_poems = val[:10] if smoke else val
+    out = {"val_sonnets": len(val), "train_poems": len(train),
+           "val_nats_per_char": round(model_nats_per_char(model, tokenizer, eval_poems), 4),
+           "bigram_nats_per_char": round(bigram_nats_per_char([p["text"] for p in train],
+                                                              [p["text"] for p in eval_poems]), 4)}
+    index = LineIndex.from_poems(p["text"] for p in train)
+    calls = 2 if smoke else 20
+    for form in ("quatrain", "sonnet"):
+        poems, free, started = [], [], time.time()
+        for k in range(calls):
+            poems.append(write_poem(model, tokenizer, form=form, seed=seed + k))
+        seconds = (time.time() - started) / calls
+        for k in range(calls // 2):
+            free.append(write_poem(model, tokenizer, form=form, seed=seed + k, rhyme=False))
+        lines = sum(p.check["num_lines"] for p in poems)
+        out[form] = {
+            "poems": calls,
+            "lines_ok": round(sum(p.check["lines_ok"] for p in poems) / calls, 4),
+            "rhyme_scheme_kept": round(sum(p.check["rhyme_ok"] for p in poems) / calls, 4),
+            "rhyme_pairs_ok": round(sum(p.check["rhyme_pairs_ok"] for p in poems)
+                                    / max(1, sum(p.check["rhyme_pairs"] for p in poems)), 4),
+            "lines_relaxed": sum(sum(r.startswith("line") for r in p.relaxed) for p in poems),
+            "copy_rate": round(index.copy_rate(p.text for p in poems), 4),
+            "copied_lines": sum(len(index.copied_lines(p.text)) for p in poems), "lines": lines,
+            "mean_logprob": round(sum(p.score for p in poems[: calls // 2]) / max(1, calls // 2), 4),
+            "mean_logprob_rhyme_off": round(sum(p.score for p in free) / max(1, len(free)), 4),
+            "rhyme_off_scheme_kept": round(sum(check_scheme(p.text, form) for p in free) / max(1, len(free)), 4),
+            "seconds_per_poem": round(seconds, 2),
+            "examples": [p.text for p in poems[:3]],
+        }
+    return out
+
+
+def check_scheme(text: str, form: str) -> bool:
+    from neuroart.poetry import check_english_poem
+    from neuroart.poetry.english import RHYME_SCHEMES
+
+    return check_english_poem(text, RHYME_SCHEMES[form], None)["rhyme_ok"]
 
 
 def poetry_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu") -> dict:
@@ -160,6 +212,8 @@ def poetry_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cp
     result["theme_chars_present"] = sum(c in theme.text for c in "春江花月")
 
     result["candidates"] = candidates_at_time(model, tokenizer, 4 if smoke else 40, seed)
+    if "▁the" in tokenizer.get_vocab():
+        result["english"] = english_section(model, tokenizer, split, smoke, seed)
     print("poetry", json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, ensure_ascii=False),
           flush=True)
     return result

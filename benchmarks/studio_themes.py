@@ -12,7 +12,8 @@ Measures, from each creation's bundle and settings:
   the theme (the first candidate), the chance level of this GAN's palettes; and, as the damage check on the search,
   the release discriminator's median realness logit for the kept paintings and for those first candidates;
 - mode agreement: sad/autumn/night words -> minor, joyful/spring words -> major (`EXPECTED_MODE`), against the key;
-- English themes answered in English, or with a note that says the poet writes Chinese only;
+- English themes answered in English (a poem with no CJK character), or with a note that says the poet writes
+  Chinese only (a poet without English);
 - seconds per creation (median; the first call warms up and is left out).
 """
 
@@ -117,7 +118,10 @@ def main(argv=None):
                 "unsteered_agrees": agrees(unsteered, found) if ("hue" in found or "brightness" in found) else None,
                 "key": key, "tempo_bpm": settings["music"]["tempo_bpm"], "expected_mode": expected_mode,
                 "mode_agrees": None if expected_mode is None else key.endswith("m") == (expected_mode == "minor"),
-                "english_answered": (poem.isascii() or "Note:" in poem) if english else None,
+                # In English: a body with no CJK character (curly quotes and dashes are English too).
+                "english_answered": (not app.HAN.search(poem.split("\n\n")[1]) or "Note:" in poem)
+                if english else None,
+                "english_in_english": not app.HAN.search(poem.split("\n\n")[1]) if english else None,
                 "steered": settings["steered"], "poem": poem.split("\n\n")[1],
             })
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "pixels"}, ensure_ascii=False), flush=True)
@@ -136,6 +140,7 @@ def main(argv=None):
         "mode_agreement": round(sum(r["mode_agrees"] for r in mode_rows) / max(1, len(mode_rows)), 3),
         "mode_themes": len(mode_rows),
         "english_answered_or_noted": f"{sum(r['english_answered'] for r in english_rows)} of {len(english_rows)}",
+        "english_in_english": f"{sum(r['english_in_english'] for r in english_rows)} of {len(english_rows)}",
         "median_seconds_per_creation": round(statistics.median(r["seconds"] for r in rows), 2),
         "max_seconds_per_creation": round(max(r["seconds"] for r in rows), 2),
     }

@@ -42,7 +42,8 @@ _registered = False
 
 
 def register() -> None:
-    """Register the three models with the transformers auto classes (once): what `import neuroart` does."""
+    """Register the models of `neuroart.kinds.KINDS` with the transformers auto classes (once): what `import
+    neuroart` does."""
     global _registered
     if _registered:
         return
@@ -50,34 +51,29 @@ def register() -> None:
 
     offline_if_unreachable()  # before anything asks the Hub for a file
 
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+    import transformers
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    from .gan import NeuroArtGANConfig, NeuroArtGANModel, NeuroArtGANPipeline
+    from .gan import NeuroArtGANPipeline
     from .hub import add_model_card_hooks
-    from .music import NeuroArtMusicConfig, NeuroArtMusicForCausalLM, NeuroArtMusicModel
-    from .poetry import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM, NeuroArtPoetryModel
+    from .kinds import KINDS
 
-    AutoConfig.register(NeuroArtGANConfig.model_type, NeuroArtGANConfig, exist_ok=True)
-    AutoModel.register(NeuroArtGANConfig, NeuroArtGANModel, exist_ok=True)
-    NeuroArtGANConfig.register_for_auto_class("AutoConfig")
-    NeuroArtGANModel.register_for_auto_class("AutoModel")
-    PIPELINE_REGISTRY.register_pipeline(
-        "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=AutoModel, type="image"
-    )
-    for model_class in (NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM):
-        add_model_card_hooks(model_class)  # save_pretrained writes the model card; push_to_hub keeps it
-    for config, base, lm in (
-        (NeuroArtMusicConfig, NeuroArtMusicModel, NeuroArtMusicForCausalLM),
-        (NeuroArtPoetryConfig, NeuroArtPoetryModel, NeuroArtPoetryForCausalLM),
-    ):
-        AutoConfig.register(config.model_type, config, exist_ok=True)
-        AutoModel.register(config, base, exist_ok=True)
-        AutoModelForCausalLM.register(config, lm, exist_ok=True)
+    # Each kind of the table: its config for AutoConfig, each model class for its auto class, and both marked so that
+    # save_pretrained writes the remote code and the auto_map; the class an auto class loads last writes the card.
+    for kind in KINDS.values():
+        config = kind.config_class()
+        transformers.AutoConfig.register(config.model_type, config, exist_ok=True)
         config.register_for_auto_class("AutoConfig")
-        base.register_for_auto_class("AutoModel")
-        lm.register_for_auto_class("AutoModelForCausalLM")
-    globals().update({name: value for name, value in locals().items() if name in __all__})
+        for auto, model_class in kind.model_classes().items():
+            getattr(transformers, auto).register(config, model_class, exist_ok=True)
+            model_class.register_for_auto_class(auto)
+        add_model_card_hooks(model_class)  # save_pretrained writes the model card; push_to_hub keeps it
+        globals().update({c.__name__: c for c in [config, *kind.model_classes().values()]})
+    PIPELINE_REGISTRY.register_pipeline(
+        "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=transformers.AutoModel,
+        type="image"
+    )
+    globals()["NeuroArtGANPipeline"] = NeuroArtGANPipeline
     _registered = True
 
 

@@ -29,6 +29,9 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from .kinds import KINDS  # noqa: E402  (the table imports no torch)
+from .kinds import NAMES as KIND_NAMES  # noqa: E402
+
 MAX_PRIMER_BYTES = 5_000_000
 # (script, folder, flags for the normal run, flags for --tiny)
 QUICKSTART = [
@@ -103,7 +106,7 @@ def release_quickstart(args) -> int:
     print(f"\nReleases installed and samples written to {samples} in {time.time() - started:.0f} s.", flush=True)
     if args.no_launch:
         return 0
-    env = {f"NEUROART_{kind.upper()}_MODEL": releases.default_model(kind) for kind in releases.KINDS}
+    env = {KINDS[kind].env_var: releases.default_model(kind) for kind in releases.KINDS}
     return launch_studio(env, args.port)
 
 
@@ -138,7 +141,7 @@ def space_app(name: str) -> Path | None:
 def space_env(root) -> dict:
     """The environment that points the Spaces at the quickstart models."""
     root = Path(root).resolve()
-    return {f"NEUROART_{kind.upper()}_MODEL": str(root / f"neuroart-{kind}") for kind in ("gan", "music", "poetry")}
+    return {kind.env_var: str(root / f"neuroart-{kind.name}") for kind in KINDS.values()}
 
 
 def load_space(name: str, models_root):
@@ -563,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")
     m = sub.add_parser("models", help="Install, list or push the release models.")
     m.add_argument("action", choices=["install", "list", "push"])
-    m.add_argument("--kinds", nargs="*", choices=["gan", "music", "poetry"], default=None, help="Which releases.")
+    m.add_argument("--kinds", nargs="*", choices=list(KIND_NAMES), default=None, help="Which releases.")
     m.add_argument("--namespace", default="neuroart", help="Hub namespace to push to.")
     m.add_argument("--token", default=None, help="Hub token for push (default: the logged-in one).")
     c = sub.add_parser("check-poem", help="Check a classical Chinese poem's form, rhyme and tone.")

@@ -17,15 +17,16 @@ import hashlib
 import os
 from pathlib import Path
 
-KINDS = ("gan", "music", "poetry")
-NAMESPACE = "neuroart"
+from .kinds import NAMES as KINDS  # noqa: E402  (the one table of kinds)
+from .kinds import NAMESPACE  # noqa: E402
+
 LFS_SUFFIXES = (".safetensors", ".bin", ".png", ".gif", ".wav", ".mid", ".gz")
 
 
 def repo_id(kind: str, namespace: str = NAMESPACE) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not a NeuroArt model; use one of {KINDS}.")
-    return f"{namespace}/neuroart-{kind}"
+    return f"{namespace}/neuroart-{kind}"  # KINDS[kind].repo_id under the default namespace
 
 
 RELEASES = {kind: repo_id(kind) for kind in KINDS}

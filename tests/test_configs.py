@@ -1,6 +1,7 @@
 """Config defaults and validation: bad values raise ValueError naming the field, the value and what is allowed."""
 
 import json
+from pathlib import Path
 
 import pytest
 from transformers import AutoConfig, AutoModel
@@ -100,3 +101,21 @@ def test_no_pickle_loading_in_the_package():
         NeuroArtMusicForCausalLM(tiny_music_config()).save_pretrained(folder)
         names = sorted(p.name for p in Path(folder).iterdir())
     assert "model.safetensors" in names and not any(n.endswith((".bin", ".pt", ".pth", ".pkl")) for n in names)
+
+
+def test_the_table_of_kinds_is_what_registration_and_releases_use():
+    """One table: every kind's config and model classes are registered with their auto classes, its release id and
+    Space follow from its name, and the releases iterate the same names."""
+    import transformers
+
+    from neuroart import releases
+    from neuroart.kinds import KINDS, NAMES
+
+    assert releases.KINDS == NAMES == tuple(KINDS)
+    for name, kind in KINDS.items():
+        config = kind.config_class()
+        assert transformers.AutoConfig.for_model(config.model_type).__class__ is config
+        for auto, model_class in kind.model_classes().items():
+            assert getattr(transformers, auto)._model_mapping[config] is model_class
+        assert kind.repo_id == releases.repo_id(name) and kind.card == f"{config.model_type}.md"
+        assert (Path(__file__).resolve().parents[1] / "spaces" / kind.space / "app.py").exists()

@@ -91,3 +91,9 @@ def test_the_check_fails_on_a_drifted_copy(tmp_path):
     misnamed = tmp_path / "misnamed.py"
     misnamed.write_text(f"# Copied from neuroart.poetry.generation.format_prompt\n{original}\n")
     assert "the marker names format_prompt" in copy_problems([misnamed])[0]
+
+
+def test_the_poetry_space_s_attention_view_is_the_package_s():
+    """The Space deploys without the package: its attention.py is the package's, byte for byte."""
+    assert (REPO_ROOT / "spaces" / "neuroart-poetry" / "attention.py").read_bytes() \
+        == (REPO_ROOT / "modeling" / "poetry" / "attention.py").read_bytes()

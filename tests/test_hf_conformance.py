@@ -148,7 +148,7 @@ def test_unusual_but_legal_config_values_load():
 def test_attention_view_of_a_tiny_poet():
     from test_poetry import make_char_tokenizer
 
-    from neuroart.poetry.generation import ATTENTION_CAPTION, attention_view, line_attention
+    from neuroart.poetry.attention import ATTENTION_CAPTION, attention_view, line_attention
     from neuroart.poetry.tokenization import SPECIAL_TOKENS
 
     tokenizer = make_char_tokenizer(["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。\n登楼"])
@@ -169,18 +169,18 @@ def test_attention_view_without_a_cjk_font_numbers_its_columns(monkeypatch):
     """No CJK font on the machine: a warning, and numbered columns instead of boxes."""
     from test_poetry import make_char_tokenizer
 
-    from neuroart.poetry import generation
+    from neuroart.poetry import attention
 
-    monkeypatch.setattr(generation, "_cjk_font", lambda size: None)
+    monkeypatch.setattr(attention, "_cjk_font", lambda size: None)
     tokenizer = make_char_tokenizer(["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。"])
     model = poet(vocab_size=len(tokenizer))
     with pytest.warns(UserWarning, match="No CJK font"):
-        image = generation.attention_view(model, tokenizer, "白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。")
+        image = attention.attention_view(model, tokenizer, "白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。")
     assert image.size[0] > 0
 
 
 def test_a_cjk_font_is_found_where_one_is_installed():
-    from neuroart.poetry.generation import _cjk_font
+    from neuroart.poetry.attention import _cjk_font
 
     font = _cjk_font(16)
     if font is None:

@@ -10,6 +10,7 @@ import torch
 from transformers import AutoModel
 
 from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
+from neuroart.kinds import NAMES
 
 from conftest import REPO_ROOT, run_python, tiny_gan_config, tiny_music_config, tiny_poetry_config
 from hub_helpers import FakeHub, populate_hf_cache
@@ -78,13 +79,13 @@ def _fresh(kind: str, src: str, ref: Path, env: dict | None = None) -> str:
     return run_python(header + FRESH_CHECK, block_neuroart=True, env=env)
 
 
-@pytest.mark.parametrize("kind", ["gan", "music", "poetry"])
+@pytest.mark.parametrize("kind", NAMES)
 def test_fresh_process_remote_code_from_folder(saved, kind):
     module = _fresh(kind, str(saved[kind]), saved["root"] / f"{kind}_ref.pt")
     assert module.strip().startswith("transformers_modules."), module
 
 
-@pytest.mark.parametrize("kind", ["gan", "music", "poetry"])
+@pytest.mark.parametrize("kind", NAMES)
 def test_offline_cache_load_by_repo_id(saved, kind, tmp_path):
     hub_cache = tmp_path / "hub"
     repo_id = f"org/neuroart-{kind}"
@@ -117,7 +118,7 @@ def test_uncached_repo_fails_fast_offline(tmp_path):
         AutoModel.from_pretrained("org/not-cached-anywhere", cache_dir=tmp_path)
 
 
-@pytest.mark.parametrize("kind", ["gan", "music", "poetry"])
+@pytest.mark.parametrize("kind", NAMES)
 def test_push_to_loopback_hub_then_load_offline(saved, kind, tmp_path, monkeypatch):
     model = _models()[kind]
     repo_id = f"org/neuroart-{kind}"
@@ -144,7 +145,7 @@ def test_push_to_loopback_hub_then_load_offline(saved, kind, tmp_path, monkeypat
     _fresh(kind, repo_id, saved["root"] / f"{kind}_ref.pt", env=env)
 
 
-@pytest.mark.parametrize("kind", ["gan", "music", "poetry"])
+@pytest.mark.parametrize("kind", NAMES)
 def test_model_card_metadata_and_usage_snippet_run_as_written(saved, kind, tmp_path):
     card = (saved[kind] / "README.md").read_text()
     front = card.split("---")[1]
@@ -191,7 +192,7 @@ def shipped_files(folder: str) -> list[Path]:
     return files
 
 
-@pytest.mark.parametrize("folder", ["gan", "music", "poetry"])
+@pytest.mark.parametrize("folder", NAMES)
 def test_remote_code_imports_only_stdlib_torch_transformers(folder):
     import sys
 

@@ -211,10 +211,31 @@ def test_launch_on_a_midi_folder(trained):
     assert "kept 6, skipped 1" in log
     metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
     assert metrics["steps"] == 10 and metrics["val_nats_per_token"] > 0 and metrics["val_step"] == 10  # final weights
+    assert 0 <= metrics["sample_copy_rate"] <= 1  # the near-copy check against the training pieces
     model = NeuroArtMusicForCausalLM.from_pretrained(out)
     result = generate_music(model, load_tokenizer(out), num_bars=2, max_new_tokens=400, seed=0, return_details=True)
     assert len(result.token_ids) > 0 and result.token_errors == 0
     assert result.score.tracks and result.score.note_num() > 0  # the trained model writes notes that decode
+
+
+def test_passage_index_finds_a_transposed_copy_and_not_a_new_piece():
+    from symusic import Note, Score, Track
+
+    from neuroart.training.music_copies import PassageIndex
+
+    def piece(pitches, shift=0):
+        score, track = Score(480), Track("Soprano")
+        for i, pitch in enumerate(pitches):
+            track.notes.append(Note(i * 480, 480, pitch + shift, 80))
+            track.notes.append(Note(i * 480, 480, pitch + shift - 12, 80))
+        score.tracks.append(track)
+        return score
+
+    tune = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71]
+    index = PassageIndex.from_scores([piece(tune)])
+    assert index.copy_rate(piece(tune, shift=5)) == 1.0  # transposed: still a copy
+    assert index.copy_rate(piece([60, 61, 63, 66, 70, 75, 69, 64, 62, 61, 59, 58])) == 0.0
+    assert index.copy_rate(piece(tune[:4])) == 0.0  # shorter than one passage
 
 
 @pytest.mark.slow

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from neuroart.kinds import KINDS as TABLE
+from neuroart.kinds import NAMES
+
 from conftest import REPO_ROOT, launch_script, run_python, wait_for_page
 
 RELEASES = REPO_ROOT / "releases"
-KINDS = ["gan", "music", "poetry"]
+KINDS = list(NAMES)  # the one table of kinds
 MAX_BYTES = 25 * 1024 * 1024
 
 
@@ -200,7 +203,7 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
         release(kind)
     env = fresh_cache(tmp_path)
     for kind in KINDS:
-        env[f"NEUROART_{kind.upper()}_MODEL"] = None  # unset: the studio must fall back to the release ids
+        env[TABLE[kind].env_var] = None  # unset: the studio must fall back to the release ids
     app_path = REPO_ROOT / "spaces" / "neuroart-studio" / "app.py"
     out = run_python(
         f"""
@@ -209,8 +212,9 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
         app = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(app)
         painting, poem, wav, settings, bundle = app.create("春江花月", "", 3)
-        print(json.dumps({{"size": painting.size, "poem": poem, "models": settings.get("models")}},
-                         ensure_ascii=False))
+        english = app.create("sunset over the sea", "", 3)
+        print(json.dumps({{"size": painting.size, "poem": poem, "models": settings.get("models"),
+                          "english": english[1], "english_settings": english[3]["poem"]}}, ensure_ascii=False))
         """,
         block_neuroart=True, env={**env, "GRADIO_ANALYTICS_ENABLED": "False"}, cwd=REPO_ROOT.parent, timeout=600,
     )
@@ -218,6 +222,9 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
     body = result["poem"].split("\n\n")[1]  # title, poem, footer
     assert all(c in body for c in "春江花月"), result["poem"]
     assert "neuroart/neuroart-gan" in json.dumps(result["models"])
+    # An English theme: an English quatrain from the release poet, no fallback note.
+    assert result["english_settings"]["form"] == "quatrain" and "note" not in result["english_settings"]
+    assert len([line for line in result["english"].split("\n\n")[1].split("\n") if line.strip()]) == 4
 
 
 def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
@@ -244,6 +251,22 @@ def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
         for path in source.rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 assert (target / path.relative_to(source)).read_bytes() == path.read_bytes(), path
+
+
+def test_the_release_poet_writes_english_verse_that_keeps_its_rhyme_scheme():
+    """The release learned English (sonnets, tiny-shakespeare): a quatrain (ABAB) and a sonnet (ABAB CDCD EFEF GG)
+    from it keep their line count and every rhyme pair (CMUdict), with nothing relaxed."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from neuroart.poetry import check_english_poem, write_poem
+
+    folder = release("poetry")
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+    for form, scheme, lines in (("quatrain", "ABAB", 4), ("sonnet", "ABABCDCDEFEFGG", 14)):
+        poem = write_poem(model, tokenizer, form=form, seed=0)
+        verdict = check_english_poem(poem.text, scheme, lines)
+        assert verdict["lines_ok"] and verdict["rhyme_ok"], poem.text
+        assert not poem.relaxed and not any("\u4e00" <= c <= "\u9fff" for c in poem.text)
 
 
 def test_release_code_is_the_package_code():

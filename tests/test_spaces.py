@@ -17,6 +17,8 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from neuroart.kinds import KINDS  # noqa: E402
+
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
 
@@ -275,8 +277,7 @@ def test_palette_mapping_is_the_documented_one(apps):
 
 
 def test_studio_runs_from_remote_code_without_neuroart(quickstart_models):
-    env = {f"NEUROART_{kind.upper()}_MODEL": str(Path(quickstart_models) / f"neuroart-{kind}")
-           for kind in ("gan", "music", "poetry")}
+    env = {kind.env_var: str(Path(quickstart_models) / f"neuroart-{kind.name}") for kind in KINDS.values()}
     out = run_python(
         f"""
         import importlib.util, json

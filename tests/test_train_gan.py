@@ -142,9 +142,32 @@ def test_launch_produces_a_loadable_hub_ready_folder(trained):
     card = (out / "README.md").read_text()
     assert "swd_vs_train" in card and "![samples](samples/grid.png)" in card and "grid, stripes" in card
     summary = json.loads((out / "training_summary.json").read_text())
-    assert summary["metrics"]["steps"] == 10
+    assert summary["metrics"]["steps"] == 10 and 0 <= summary["metrics"]["near_copy_rate"] <= 1
     assert list((out / "logs").rglob("events.out.tfevents.*")), "tensorboard events missing"
     assert [p.name for p in list_checkpoints(out)] == ["checkpoint-5", "checkpoint-10"]
+
+
+def test_the_near_copy_check_flags_a_painter_that_returns_its_training_images(caplog):
+    """The final check of train_gan.py: paintings that are training images count as near-copies, and the run warns
+    above --max_copy_rate; fresh noise does not."""
+    import logging
+    import types
+
+    import torch
+
+    from neuroart.training import train_gan
+
+    pixels = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    args = train_gan.parse_args(["--seed", "0"])
+
+    def painter(images):
+        return types.SimpleNamespace(generate_images=lambda n, seed, output_type: images[:n])
+
+    with caplog.at_level(logging.WARNING):
+        copied = train_gan.evaluate(painter(pixels.float() / 255), pixels, args, num_images=8)
+    assert copied["near_copy_rate"] == 1.0 and "near-copies of training images" in caplog.text
+    noise = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert train_gan.evaluate(painter(noise), pixels, args, num_images=8)["near_copy_rate"] == 0.0
 
 
 def test_resume_continues_at_the_right_step(trained, tmp_path):

@@ -86,6 +86,29 @@ def test_fine_tune_from_saved_poet(trained, tmp_path):
     assert "fine-tuned from" in (tmp_path / "ft" / "README.md").read_text()
 
 
+QUATRAINS = ["the moon is bright upon the sea\nthe night is calm and still\nthe stars are burning over me\n"
+             "and silence on the hill",
+             "when winter comes the rivers sleep\nthe willow bends in snow\nthe shepherd gathers in his sheep\n"
+             "and lets the daylight go"]
+
+
+def test_a_fine_tune_learns_new_tokens_for_a_new_language(trained, tmp_path):
+    """--extend_vocabulary: new sub-words appended after the old ids, the embeddings grown, English written."""
+    out, _, _ = trained
+    english = tmp_path / "english.jsonl"
+    english.write_text("".join(json.dumps({"form": "quatrain", "text": q}) + "\n" for q in QUATRAINS * 10))
+    _, log = launch_script("train_poetry.py", "--model_name_or_path", out, "--train_file", english,
+                           "--extend_vocabulary", 64, "--output_dir", tmp_path / "en", "--max_train_steps", 3,
+                           "--train_batch_size", 4, "--max_seq_length", 64, "--seed", 1)
+    old, new = AutoTokenizer.from_pretrained(out), AutoTokenizer.from_pretrained(tmp_path / "en")
+    assert len(new) > len(old) and {t: new.get_vocab()[t] for t in old.get_vocab()} == old.get_vocab()
+    assert "Vocabulary extended" in log
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "en").eval()
+    assert model.config.vocab_size >= len(new)
+    poem = write_poem(model, new, form="quatrain", seed=0, num_candidates=1)
+    assert len(poem.text.split("\n")) == 4
+
+
 def test_embedded_default_fortunes(tmp_path):
     if not (FORTUNES_DIR / "tang300").exists():
         pytest.skip("Debian fortunes-zh is not installed (apt-get install fortunes-zh); .ci/run installs it")

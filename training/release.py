@@ -75,6 +75,23 @@ RECIPES = {
 # Later stages of a recipe: each continues from the previous stage's model (`--model_name_or_path`) with a fresh
 # warm-up and cosine decay over its own CPU budget (a warm restart) and a new data order; output `<out>2`, ...
 CONTINUATIONS = {
+    # Stage 2 (2026-12-07): English. The Chinese poet learns 2,048 new sub-words (`--extend_vocabulary`, the old ids
+    # kept) and trains on the Chinese poems and the English ones together (the sonnets and quatrains twice), with
+    # blocks of 256 tokens so that a sonnet fits its positions; validated on the held-out Tang poems, so the
+    # Chinese it already writes is watched while it learns.
+    "poetry": [["--train_file", f"{DATA}/poetry/train_zh_en.jsonl", "--validation_file",
+                f"{DATA}/poetry/val_tang.jsonl", "--extend_vocabulary", "2048", "--train_batch_size", "16",
+                "--max_seq_length", "256", "--learning_rate", "1e-3", "--lr_warmup_steps", "200",
+                "--max_train_cpu_seconds", "4800", "--max_train_steps", "100000", "--eval_steps", "500",
+                "--sample_steps", "1000", "--checkpointing_steps", "500", "--checkpoints_total_limit", "2",
+                "--seed", "0"],
+               # Stage 3 (2026-12-07): the same data at a third of the learning rate, a new order, to settle both
+               # languages.
+               ["--train_file", f"{DATA}/poetry/train_zh_en.jsonl", "--validation_file",
+                f"{DATA}/poetry/val_tang.jsonl", "--train_batch_size", "16", "--max_seq_length", "256",
+                "--learning_rate", "3e-4", "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "2000",
+                "--max_train_steps", "100000", "--eval_steps", "500", "--sample_steps", "1000",
+                "--checkpointing_steps", "500", "--checkpoints_total_limit", "1", "--seed", "1"]],
     # Stage 2 (2026-12-02): the 1,200-CPU-s composer continued with a warm restart, 3,800 CPU-s more (validation
     # 1.121 -> 0.802 nats/token). (The painter's stage 2, 3,800 CPU-s more at lr 1e-4, scored worse, KID 0.377 vs
     # 0.298, and is not part of its recipe: benchmarks/results/release_sweep.json.)
@@ -108,10 +125,12 @@ GPU_RECIPES = {
               "--lr_warmup_steps", "100", "--max_train_seconds", "240", "--max_train_steps", "1000000",
               "--eval_steps", "250", "--sample_steps", "100000", "--checkpointing_steps", "1000",
               "--checkpoints_total_limit", "1", "--seed", "0"],
-    "poetry": ["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
+    "poetry": ["--train_file", f"{DATA}/poetry/train_zh_en.jsonl", "--validation_file",
+               f"{DATA}/poetry/val_tang.jsonl",
                "--hidden_size", "512", "--num_hidden_layers", "8", "--num_attention_heads", "8", "--dropout", "0.1",
-               "--weight_decay", "0.1", "--train_batch_size", "256", "--learning_rate", "1e-3",
-               "--lr_warmup_steps", "300", "--max_seq_length", "128", "--max_train_seconds", "240",
+               "--tokenizer_vocab_size", "10240", "--weight_decay", "0.1", "--train_batch_size", "128",
+               "--learning_rate", "1e-3",
+               "--lr_warmup_steps", "300", "--max_seq_length", "256", "--max_train_seconds", "240",
                "--max_train_steps", "1000000", "--eval_steps", "1000", "--sample_steps", "100000",
                "--checkpointing_steps", "2000", "--checkpoints_total_limit", "1", "--seed", "0"],
 }
@@ -158,7 +177,10 @@ DATA_NOTES = {
     "poetry": ("`../shared/data/poetry`: the Tang 绝句/律诗 (34,812, chinese-poetry/chinese-poetry, MIT; the poems are "
                "pre-modern and public domain) minus 1,200 held-out Tang poems, plus the 60,905 strict Song 绝句. "
                "Keywords (`<kw>`) are sampled from each poem's own lines for half the examples. Not trained on "
-               "Debian's fortunes-zh or any other outside copy. English is not in this release's training data."),
+               "Debian's fortunes-zh or any other outside copy. English (stage 2): the Deep-speare sonnet corpus's "
+               "2,451 `train` sonnets (Project Gutenberg, public domain; jhlau/deepspeare, Apache-2.0), their first "
+               "two quatrains, and tiny-shakespeare's first 90% (karpathy/char-rnn, MIT; Shakespeare, public "
+               "domain), lowercased and tokenized as Deep-speare ships them; its 284 `valid` sonnets are held out."),
 }
 
 

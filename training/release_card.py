@@ -4,6 +4,7 @@ quality (`benchmarks/results/release_quality.json`) and the samples (written her
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .release import (
@@ -20,12 +21,22 @@ from .release import (
 def _table(rows: dict) -> str:
     lines = ["| measure | value |", "| --- | --- |"]
     for key, value in rows.items():
-        lines.append(f"| {key} | {value} |")
+        lines.append(f"| {key} | {str(value).replace(chr(10), ' / ')} |")  # a poem's lines stay in its cell
     return "\n".join(lines)
 
 
-def _flat(section: dict) -> dict:
-    return {k: v for k, v in section.items() if isinstance(v, (int, float, str)) and k not in ("machine", "command")}
+def _flat(section: dict, prefix: str = "") -> dict:
+    """The section's numbers and strings, and those of one level of named sub-sections (`english.sonnet`): the
+    measures a release is judged on, without the long per-form or per-candidate detail."""
+    rows = {}
+    for key, value in section.items():
+        if key in ("machine", "command", "examples"):
+            continue
+        if isinstance(value, (int, float, str)):
+            rows[prefix + key] = value
+        elif isinstance(value, dict) and key in ("english", "quatrain", "sonnet"):
+            rows.update(_flat(value, f"{prefix}{key}."))
+    return rows
 
 
 def gan_samples(folder: Path) -> list[str]:
@@ -65,6 +76,14 @@ def poetry_samples(folder: Path) -> list[str]:
                      f"{poem.text}\n```\n\n{explanation}\n")
     poem = write_poem(model, tokenizer, form="七言绝句", title="春江花月", keywords=list("春江花月"), seed=0)
     lines.append(f"**Keywords** 春 江 花 月 (`keywords=list(\"春江花月\")`, seed 0)\n\n```\n{poem.text}\n```\n")
+    from neuroart.poetry.english import writes_english
+
+    if writes_english(tokenizer):
+        for form, scheme in (("quatrain", "ABAB"), ("sonnet", "ABAB CDCD EFEF GG")):
+            poem = write_poem(model, tokenizer, form=form, seed=0)
+            pairs = f"{poem.check['rhyme_pairs_ok']} of {poem.check['rhyme_pairs']} rhyme pairs (CMUdict)"
+            lines.append(f"**{form}** (`write_poem(model, tokenizer, form=\"{form}\", seed=0)`, {scheme}: {pairs})"
+                         f"\n\n```\n{poem.text}\n```\n")
     return lines
 
 
@@ -126,7 +145,9 @@ def harmonisation_sample(model, tokenizer, folder: Path) -> list[str]:
 
 # Where each release trained (bf16 autocast only where the CPU runs it natively: `release.training_precision`).
 TRAINED_ON = {"gan": "a 2-vCPU Intel Xeon with AMX (2026-12-03)",
-              "music": "a 2-vCPU AMD EPYC", "poetry": "a 2-vCPU Intel Xeon with AMX (2026-12-03)"}
+              "music": "a 2-vCPU AMD EPYC",
+              "poetry": "a 2-vCPU Intel Xeon with AMX (stage 1, 2026-12-03) and a 2-vCPU AMD EPYC (stages 2 and 3, English, "
+                        "2026-12-07)"}
 
 
 def card_budget(folder: Path) -> str | None:
@@ -160,15 +181,22 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
     samples = {"gan": gan_samples, "poetry": poetry_samples, "music": music_samples}[kind](folder)
     metrics = summary.get("metrics", {})
     command = f"make release-{kind}   # = python -m neuroart.training.release {kind}"
-    precision = (summary.get("hyperparameters") or {}).get("mixed_precision") or "no"  # as the run recorded it
-    launches = [" ".join(train_command(kind, f"outputs/release-{kind}", i, precision)[3:])
-                for i in range(len(stage_dirs))]
+    # As each run recorded it: stages may have run on different machines.
+    precisions = [(json.loads((d / "training_summary.json").read_text()).get("hyperparameters") or {})
+                  .get("mixed_precision") or "no" for d in stage_dirs]
+    launches = [" ".join(train_command(kind, f"outputs/release-{kind}", i, p)[3:]) for i, p in enumerate(precisions)]
+    precision_text = " then ".join(dict.fromkeys("bf16 autocast" if p == "bf16" else "fp32" for p in precisions))
+    flags = " then ".join(dict.fromkeys(f"`--mixed_precision {p}`" for p in precisions))
     cpu = sum(float(m.get("train_cpu_seconds", 0) or 0) for m in stage_metrics)
     steps = sum(int(m.get("steps", 0) or 0) for m in stage_metrics)
     per_stage = (" (" + " + ".join(f"{m.get('train_cpu_seconds', '?')} CPU-s / {m.get('steps', '?')} steps"
                                    for m in stage_metrics) + " in its stages)") if len(stage_metrics) > 1 else ""
-    budget = (f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, 1 thread, "
-              f"{'bf16 autocast' if precision == 'bf16' else 'fp32'} (`--mixed_precision {precision}`), on "
+    # Threads as each run recorded them (`hardware`; runs before that field: the recipe's one thread).
+    threads = [re.search(r"(\d+) threads?", str(m.get("hardware") or "")) for m in stage_metrics]
+    threads = " then ".join(dict.fromkeys(f"{t.group(1) if t else 1} thread{'s' if t and t.group(1) != '1' else ''}"
+                                          for t in threads))
+    budget = (f"**Budget.** {round(cpu, 1)} CPU-seconds of training ({steps} steps){per_stage}, {threads}, "
+              f"{precision_text} ({flags}), on "
               f"{TRAINED_ON.get(kind, 'a 2-vCPU CPU')}; weights stored in "
               f"{'float16 and loaded as float32' if HALF_PRECISION[kind] else 'float32'}.")
     budget = kept_budget or budget

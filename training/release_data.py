@@ -10,7 +10,10 @@ hold the selected records. Nothing of the shared data is copied into the reposit
   painting's whole image and its 12 crops fall on the same side. `train/<era>/` and `val/<era>/` hold `whole` +
   `crops` at `--resolution` px as image folders (era = style class); `paintings/` at 64 px, `paintings-128/` at 128.
 - `poetry`: hold out `--val_poems` Tang poems (default 1,200) by poem; `train.jsonl` = the other Tang poems + all
-  Song poems, `val_tang.jsonl` = the held-out ones.
+  Song poems, `val_tang.jsonl` = the held-out ones. English: `val_en.jsonl` = the sonnet corpus's own `valid` items,
+  `train_en.jsonl` = its `train` sonnets, their first two quatrains as quatrains, and tiny-shakespeare's speeches
+  (lowercased and tokenized the way the sonnets are) as free verse; `train_zh_en.jsonl` = Chinese + English, the
+  sonnets and quatrains twice (they are the forms the poet is asked for, and a tenth of the Chinese in size).
 - `music`: hold out 28 of the 279 Bach chorales by piece; `train/` and `val/` hold symlinks to the MIDI files.
 """
 
@@ -22,6 +25,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -102,10 +106,64 @@ def split_poetry(shared: Path, output: Path, *, val_poems: int = 1200, seed: int
             (val if i in held else train).write(json.dumps({k: poem.get(k) for k in keep}, ensure_ascii=False) + "\n")
         for poem in song:
             train.write(json.dumps({k: poem.get(k) for k in keep}, ensure_ascii=False) + "\n")
+    english = split_english(root, dest)
+    with open(dest / "train_zh_en.jsonl", "w", encoding="utf-8") as joint:
+        for name in ("train.jsonl", "train_en.jsonl"):
+            for line in open(dest / name, encoding="utf-8"):
+                repeat = 2 if name == "train_en.jsonl" and json.loads(line)["form"] in ("sonnet", "quatrain") else 1
+                joint.write(line * repeat)
     summary = {"train_file": str(dest / "train.jsonl"), "validation_file": str(dest / "val_tang.jsonl"),
-               "train_tang": len(tang) - len(held), "train_song": len(song), "val_tang": len(held), "seed": seed}
+               "train_tang": len(tang) - len(held), "train_song": len(song), "val_tang": len(held), "seed": seed,
+               **english}
     (dest / "split.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+ENGLISH_PUNCTUATION = re.compile(r"([,;:!?.()\u2014\"]|--)")
+CLITIC = re.compile(r"(\w)('s|'d|'ll|n't|'ve|'re|'m)\b")
+
+
+def deepspeare_style(line: str) -> str:
+    """Lowercase and tokenize a line the way the Deep-speare sonnets are ("man 's", "fair , and")."""
+    line = CLITIC.sub(r"\1 \2", line.lower().replace("\u2019", "'"))
+    return " ".join(ENGLISH_PUNCTUATION.sub(r" \1 ", line).split())
+
+
+def shakespeare_speeches(text: str, max_lines: int = 12) -> list[str]:
+    """tiny-shakespeare's speeches without the speakers' names, cut into chunks of at most `max_lines` lines."""
+    chunks = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.strip().split("\n") if line.strip()]
+        if lines and lines[0].rstrip().endswith(":") and len(lines[0]) < 40:
+            lines = lines[1:]  # the speaker
+        lines = [deepspeare_style(line) for line in lines]
+        for start in range(0, len(lines), max_lines):
+            if len(lines[start : start + max_lines]) >= 2:
+                chunks.append("\n".join(lines[start : start + max_lines]))
+    return chunks
+
+
+def split_english(root: Path, dest: Path) -> dict:
+    """Write `train_en.jsonl` and `val_en.jsonl` (see the module docstring); returns their counts."""
+    sonnets = _read_jsonl(root / "en_sonnets_deepspeare.jsonl")
+    counts = defaultdict(int)
+    with open(dest / "train_en.jsonl", "w", encoding="utf-8") as train, \
+            open(dest / "val_en.jsonl", "w", encoding="utf-8") as val:
+        def write(handle, form, text, key):
+            handle.write(json.dumps({"title": None, "author": None, "form": form, "text": text}) + "\n")
+            counts[key] += 1
+
+        for sonnet in sonnets:
+            lines = sonnet["text"].split("\n")
+            if sonnet["original_split"] == "valid":
+                write(val, "sonnet", sonnet["text"], "val_en_sonnets")
+                continue
+            write(train, "sonnet", sonnet["text"], "train_en_sonnets")
+            for start in (0, 4):
+                write(train, "quatrain", "\n".join(lines[start : start + 4]), "train_en_quatrains")
+        for speech in shakespeare_speeches((root / "en_tinyshakespeare_train90.txt").read_text(encoding="utf-8")):
+            write(train, None, speech, "train_en_shakespeare")
+    return dict(counts)
 
 
 def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int = SPLIT_SEED) -> dict:

@@ -68,6 +68,13 @@ def parse_args(argv=None):
     parser.add_argument("--push_training_thumbnails", action="store_true",
                         help="With --push_to_hub: upload nearest_index.safetensors too (32 px thumbnails of your "
                              "training images; left out of the push by default).")
+    parser.add_argument("--near_copy_rms", type=float, default=0.04,
+                        help="A painting closer than this RMS pixel distance (in [0, 1]) to a training image counts "
+                             "as a near-copy in the final check.")
+    parser.add_argument("--max_copy_rate", type=float, default=0.05,
+                        help="Share of the final check's paintings that may be near-copies of training images; above "
+                             "it the run warns (a GAN on a few dozen images can memorise them). The card records "
+                             "the rate either way.")
     parser.add_argument("--no_nearest_index", action="store_true",
                         help="Do not ship nearest_index.safetensors (32 px thumbnails of up to 2048 training images, "
                              "for 'show the nearest training images'); use it when the data may not be redistributed.")
@@ -379,9 +386,18 @@ def evaluate(model, train_pixels: torch.Tensor, args, num_images: int = 64) -> d
 
     generated = model.generate_images(num_images, seed=args.seed + 1, output_type="pt")
     real = train_pixels[:512].float() / 255
+    # The near-copy check against every training image (up to 4,096: the small folders where memorising happens
+    # are far smaller).
+    nearest = nearest_neighbour_distances(generated, train_pixels[:4096].float() / 255).squeeze(1)
+    rate = float((nearest < args.near_copy_rms).float().mean())
+    if rate > args.max_copy_rate:
+        logger.warning("%.0f%% of %d paintings are near-copies of training images (RMS < %.2f; --max_copy_rate "
+                       "%.0f%%): train fewer steps or on more images.", 100 * rate, num_images,
+                       args.near_copy_rms, 100 * args.max_copy_rate)
     return {
         "swd_vs_train": round(sliced_wasserstein_distance(real, generated, seed=args.seed)["swd_mean"], 2),
         "nearest_train_l2_mean": round(float(nearest_neighbour_distances(generated, real).mean()), 4),
+        "near_copy_rate": round(rate, 4),
     }
 
 

@@ -46,6 +46,7 @@ from neuroart.training.lm import (  # noqa: E402
     split_train_eval,
     train_causal_lm,
 )
+from neuroart.training.music_copies import PassageIndex  # noqa: E402
 from neuroart.training.tracking import guarded_sample, init_trackers, log_image, logger, make_accelerator  # noqa: E402
 
 
@@ -70,6 +71,10 @@ def parse_args(argv=None):
     parser.add_argument("--num_hidden_layers", type=positive_int, default=2, help="Layers (a new model; a fine-tune keeps its own).")
     parser.add_argument("--dropout", type=float, default=0.1, help="Dropout (a new model; a fine-tune keeps its own).")
     parser.add_argument("--sample_bars", type=positive_int, default=8, help="Bars in each sample.")
+    parser.add_argument("--max_copy_rate", type=float, default=0.05,
+                        help="Share of the final sample's 8-onset passages that may repeat a training piece's (up to "
+                             "transposition); above it the run warns (a few pieces are memorised fast). The card "
+                             "records the rate either way.")
     args = parser.parse_args(argv)
     if args.dataset_name and args.train_data_dir:
         parser.error("Give --dataset_name or --train_data_dir, not both.")
@@ -213,7 +218,20 @@ def main(args):
             logger.info("Rendered samples/sample.wav with %s.", engine)
             return final
 
-        wrote = guarded_sample(final_sample, metrics["steps"], "final sample piece") is not None
+        final_score = guarded_sample(final_sample, metrics["steps"], "final sample piece")
+        wrote = final_score is not None
+        if wrote and not args.streaming:
+            def copy_check():
+                index = PassageIndex.from_scores(to_score(data) for _, data in train_items)
+                rate = index.copy_rate(final_score)
+                if rate > args.max_copy_rate:
+                    logger.warning("%.0f%% of the final sample's passages repeat training pieces (--max_copy_rate "
+                                   "%.0f%%): train fewer steps or on more pieces.", 100 * rate, 100 * args.max_copy_rate)
+                return round(rate, 4)
+
+            rate = guarded_sample(copy_check, metrics["steps"], "copy check")
+            if rate is not None:
+                metrics["sample_copy_rate"] = rate
         history = metrics.pop("loss_history")
         (out / "loss_history.json").write_text(json.dumps(history))
         card = {

@@ -22,7 +22,7 @@ from pathlib import Path  # noqa: E402
 
 from neuroart import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E402
 from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_poem, write_poem  # noqa: E402
-from neuroart.poetry.prosody import split_lines  # noqa: E402
+from neuroart.poetry.prosody import ENGLISH_FORMS, is_han, split_lines  # noqa: E402
 from neuroart.training.args import (  # noqa: E402
     add_common_args,
     positive_int,
@@ -78,6 +78,10 @@ def parse_args(argv=None):
                         help="Reuse this tokenizer (folder or Hub id) instead of training one on the data.")
     parser.add_argument("--tokenizer_vocab_size", type=positive_int, default=8192,
                         help="Target vocabulary of a newly trained tokenizer (all CJK characters are always kept).")
+    parser.add_argument("--extend_vocabulary", type=int, default=0,
+                        help="Fine-tunes: learn up to this many new sub-word tokens from the training poems that the "
+                             "tokenizer does not cover (e.g. English for the Chinese poet), append them and grow the "
+                             "model's embeddings; the old tokens keep their ids.")
     parser.add_argument("--hidden_size", type=positive_int, default=256, help="Model width (a new model; a fine-tune keeps its own).")
     parser.add_argument("--num_hidden_layers", type=positive_int, default=4, help="Transformer blocks (a new model; a fine-tune keeps its own).")
     parser.add_argument("--num_attention_heads", type=positive_int, default=4, help="Heads (a new model; a fine-tune keeps its own).")
@@ -96,6 +100,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.dataset_name and args.train_file:
         parser.error("Give --dataset_name or --train_file, not both.")
+    if args.extend_vocabulary < 0 or (args.extend_vocabulary and args.streaming):
+        parser.error(f"--extend_vocabulary {args.extend_vocabulary}: use a positive number of tokens, without "
+                     "--streaming (the new tokens are learned from the loaded poems).")
     check_streaming_args(parser, args)
     # Which small-corpus knobs the user chose: `small_corpus_defaults` leaves those alone.
     args.set_on_command_line = sorted(name for name in SMALL_CORPUS_DEFAULTS
@@ -168,6 +175,14 @@ def main(args):
         if args.streaming:
             corpus = [as_text(p) for p in head_poems]
         tokenizer = train_poetry_tokenizer(corpus, vocab_size=args.tokenizer_vocab_size)
+    if args.extend_vocabulary:
+        from neuroart.poetry import extend_poetry_tokenizer
+
+        uncovered = [p["text"] for p in train_poems if not any(is_han(c) for c in p["text"])]
+        before = len(tokenizer)
+        tokenizer = extend_poetry_tokenizer(tokenizer, uncovered, args.extend_vocabulary)
+        logger.info("Vocabulary extended from %d to %d tokens, learned on %d poems without CJK.", before,
+                    len(tokenizer), len(uncovered))
     encode = lambda texts: tokenizer(texts, add_special_tokens=False).input_ids  # noqa: E731
     eval_ids = encode(eval_texts) if eval_texts else []
     if args.streaming:
@@ -188,6 +203,10 @@ def main(args):
 
     if args.model_name_or_path:
         model = NeuroArtPoetryForCausalLM.from_pretrained(args.model_name_or_path)
+        if args.extend_vocabulary and model.config.vocab_size < len(tokenizer):
+            # New rows start at the mean of the old ones (transformers' mean resizing), so the first steps do not
+            # put all the probability on untrained tokens.
+            model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
         if model.config.vocab_size < len(tokenizer):
             raise SystemExit(f"The tokenizer has {len(tokenizer)} tokens but the model only {model.config.vocab_size}.")
     else:
@@ -227,10 +246,14 @@ def main(args):
         guarded_sample(lambda: write_samples(unwrapped, step), step, "sample poems")
         return guarded_sample(lambda: copy_check(unwrapped, step), step, "copy check")
 
+    from neuroart.poetry.english import writes_english
+
+    sample_forms = list(FORMS) + (list(ENGLISH_FORMS) if writes_english(tokenizer) else [])
+
     def write_samples(unwrapped, step):
         unwrapped.eval()
         lines = []
-        for form in FORMS:
+        for form in sample_forms:
             for i in range(args.num_sample_poems):
                 poem = write_poem(unwrapped, tokenizer, form=form, seed=args.seed + i, num_candidates=2)
                 lines.append(f"[{form}]\n{poem.text}\n")
@@ -250,13 +273,16 @@ def main(args):
             index = LineIndex.from_poems(p["text"] for p in head_poems)
         else:
             index = LineIndex.from_poems(p["text"] for p in train_poems)
-        poems_out, checks = [], []
+        poems_out, checks, english_checks = [], [], []
 
         def final_poems():
-            for form in FORMS:
+            for form in sample_forms:
                 poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index)
                 poems_out.append(f"[{form}]\n{poem.text}\n")
-                checks.append(check_poem(poem.text, form))
+                if form in FORMS:
+                    checks.append(check_poem(poem.text, form))
+                else:
+                    english_checks.append(poem.check)
 
         guarded_sample(final_poems, metrics["steps"], "final sample poems")  # the model is exported whatever happens
         if copy_history:
@@ -264,6 +290,8 @@ def main(args):
         if checks:
             metrics["sample_form_accuracy"] = sum(c.form_ok for c in checks) / len(checks)
             metrics["sample_rhyme_accuracy"] = sum(c.rhyme_ok for c in checks) / len(checks)
+        if english_checks:
+            metrics["sample_english_rhyme_accuracy"] = sum(c["rhyme_ok"] for c in english_checks) / len(english_checks)
             metrics["sample_copy_rate"] = round(index.copy_rate(p.split("\n", 1)[1] for p in poems_out), 4)
             if metrics["sample_copy_rate"] > args.max_copy_rate:
                 logger.warning("The final sample poems copy %.0f%% of their lines from the training poems (above "

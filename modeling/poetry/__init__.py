@@ -10,7 +10,7 @@ from .configuration_neuroart_poetry import NeuroArtPoetryConfig
 from .generation import LineIndex, Poem, write_poem
 from .modeling_neuroart_poetry import NeuroArtPoetryForCausalLM, NeuroArtPoetryModel, NeuroArtPoetryPreTrainedModel
 from .prosody import FORMS, check_english_poem, check_poem, detect_form
-from .tokenization import format_poem, format_prompt, train_poetry_tokenizer
+from .tokenization import extend_poetry_tokenizer, format_poem, format_prompt, train_poetry_tokenizer
 
 __all__ = [
     "FORMS",
@@ -23,6 +23,7 @@ __all__ = [
     "check_english_poem",
     "check_poem",
     "detect_form",
+    "extend_poetry_tokenizer",
     "format_poem",
     "format_prompt",
     "train_poetry_tokenizer",

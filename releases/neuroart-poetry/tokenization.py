@@ -94,8 +94,44 @@ def train_poetry_tokenizer(texts: Iterable[str], vocab_size: int = 8192, min_fre
     )
 
 
+def extend_poetry_tokenizer(tokenizer, texts: Iterable[str], new_tokens: int = 2048, min_frequency: int = 2):
+    """A copy of `tokenizer` that also covers `texts`: BPE learns up to `new_tokens` sub-words on them (same
+    pre-tokenizer, so CJK stays one character per token), and every token and merge it finds that `tokenizer` lacks
+    is appended after the existing ids. Old ids keep their meaning, so a trained model only grows its embedding
+    (`resize_token_embeddings`) to learn a new language, e.g. English for the Chinese poet."""
+    import json
+
+    from tokenizers import Tokenizer, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    vocab, merges = state["model"]["vocab"], state["model"]["merges"]
+    learner = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    texts = list(texts)
+    alphabet = sorted({c for t in texts for c in t if not c.isspace()} - set(vocab))
+    learner.train_from_iterator(texts, trainer=trainers.BpeTrainer(
+        vocab_size=len(SPECIAL_TOKENS) + len(alphabet) + new_tokens, min_frequency=min_frequency,
+        special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False))
+    learned = json.loads(learner.to_str())["model"]
+    for token in sorted(learned["vocab"], key=learned["vocab"].get):  # in the learner's order: characters first
+        if token not in vocab:
+            vocab[token] = len(vocab)
+    known = {tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in merges}
+    for merge in learned["merges"]:
+        pair = tuple(merge) if isinstance(merge, list) else tuple(merge.split(" "))
+        if pair not in known:
+            merges.append(list(pair))
+            known.add(pair)
+    backend = Tokenizer.from_str(json.dumps(state))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
+        additional_special_tokens=[TITLE, KEYWORDS, POEM, *FORM_TOKENS], padding_side="left",
+    )
+
+
 __all__ = [
     "FORM_TOKENS",
+    "extend_poetry_tokenizer",
     "SPECIAL_TOKENS",
     "format_poem",
     "format_prompt",

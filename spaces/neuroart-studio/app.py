@@ -289,6 +289,10 @@ def music_for_theme(painting, found: dict) -> dict:
             "mode_from": source("mode", "painting brightness"), "density_from": source("energy", "painting saturation")}
 
 
+FUNCTION_WORDS = {"the", "and", "over", "under", "with", "from", "into", "onto", "upon", "for", "of", "in", "on", "at",
+                  "by", "to", "an", "its", "his", "her", "their", "our", "your", "my", "this", "that", "are", "was"}
+
+
 def poem_settings(theme: str, acrostic: str) -> dict:
     """Form, title and keywords that carry the theme (see the module docstring)."""
     if HAN.search(theme):
@@ -301,7 +305,8 @@ def poem_settings(theme: str, acrostic: str) -> dict:
         return {"form": form, "title": chars[:8], "keywords": list(chars[:4]), "acrostic": acrostic or None}
     if acrostic:
         raise gr.Error("Acrostics (藏头诗) need a Chinese theme.")
-    words = re.findall(r"[A-Za-z']+", theme)
+    # Content words carry the theme into the poem (the poet learned English keywords as words of the poem).
+    words = [w for w in re.findall(r"[A-Za-z']+", theme.lower()) if len(w) > 2 and w not in FUNCTION_WORDS]
     return {"form": "quatrain", "title": theme, "keywords": words[:4], "acrostic": None}
 
 
