@@ -8,7 +8,8 @@ style, and `display` turns it back into ordinary text.
 A rhyme is a constraint on a line's last word, which a left-to-right sampler only sees when the line is done, so the
 writer works a line at a time (Deep-speare's own generator also resamples lines that fail its rhyme model):
 
-1. sample `4 * num_candidates` continuations of the poem so far, each ending at its newline;
+1. sample `4 * num_candidates` continuations of the poem so far, each ending at its newline; a keyword not yet
+   used that none of them contains opens `2 * num_candidates` more, the model writing the line on from it;
 2. prefer those (three words or more, not a repeated line) whose last word rhymes with the line the scheme pairs it
    with (never the same word), or, for the first line of a rhyme, ends on a word that has rhymes in the vocabulary;
 3. when none does, the model re-ends its most likely lines: the last word of each is replaced by the whole-word
@@ -166,11 +167,15 @@ def writes_english(tokenizer) -> bool:
     return True
 
 
-def _sample_lines(model, tokenizer, context: str, count: int, sampling: dict, max_line_tokens: int):
-    """`count` sampled next lines after `context`, each with its mean log-probability under the model."""
+def _sample_lines(model, tokenizer, context: str, count: int, sampling: dict, max_line_tokens: int,
+                  lead: str = ""):
+    """`count` sampled next lines after `context` (each opening with `lead`, when given), with the mean
+    log-probability under the model of the tokens it sampled."""
     from .generation import _mean_logprob
 
-    input_ids = torch.tensor([tokenizer(context, add_special_tokens=False).input_ids], device=model.device)
+    lead_length = len(tokenizer(context + lead, add_special_tokens=False).input_ids) \
+        - len(tokenizer(context, add_special_tokens=False).input_ids)
+    input_ids = torch.tensor([tokenizer(context + lead, add_special_tokens=False).input_ids], device=model.device)
     prompt_length = input_ids.shape[1]
     budget = min(max_line_tokens + 1, model.config.max_position_embeddings - prompt_length)
     if budget < 2:
@@ -183,7 +188,7 @@ def _sample_lines(model, tokenizer, context: str, count: int, sampling: dict, ma
         return_dict_in_generate=True, output_logits=True, **sampling,
     )
     scores = _mean_logprob(model, output.sequences, prompt_length, output.logits)
-    lines = [tokenizer.decode(row[prompt_length:], skip_special_tokens=True).split("\n")[0].strip()
+    lines = [tokenizer.decode(row[prompt_length - lead_length :], skip_special_tokens=True).split("\n")[0].strip()
              for row in output.sequences]
     return list(zip(lines, scores))
 
@@ -342,6 +347,11 @@ def write_english_poem(model, tokenizer, form: str, title: str | None = None, ke
         for _ in range(ROUNDS):
             sampled = [(line, score) for line, score in _sample_lines(model, tokenizer, context, 4 * num_candidates,
                                                                      sampling, max_line_tokens) if line]
+            if unused and not any(unused[0] in line for line, _ in sampled):
+                # A keyword the model does not bring in by itself opens some candidates, the model writing the rest
+                # of the line after it (its log-probability then covers the words it chose, not the keyword).
+                sampled += [(line, score) for line, score in _sample_lines(
+                    model, tokenizer, context, 2 * num_candidates, sampling, max_line_tokens, lead=unused[0]) if line]
             for line, score in sampled:
                 candidate = (_rank(line, score, True, allowed, unused, lines), line)
                 best = candidate if best is None or candidate[0] > best[0] else best

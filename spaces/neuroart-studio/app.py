@@ -103,12 +103,17 @@ def _load():
     poet = AutoModelForCausalLM.from_pretrained(MODELS["poetry"], trust_remote_code=True).eval().to(DEVICE)
     music = {name: get_class_from_dynamic_module(f"generation.{name}", MODELS["music"])
              for name in ("generate_music", "load_tokenizer", "score_to_midi_bytes", "render_audio")}
-    return {
+    loaded = {
         "painter": painter, "save_image": get_class_from_dynamic_module("images.save_image", MODELS["gan"]),
         "composer": composer, "music": music, "music_tokenizer": music["load_tokenizer"](MODELS["music"]),
         "poet": poet, "poet_tokenizer": AutoTokenizer.from_pretrained(MODELS["poetry"], trust_remote_code=True),
         "write_poem": get_class_from_dynamic_module("generation.write_poem", MODELS["poetry"]),
     }
+    try:  # a poet with English reads its rhyme dictionary once, here, not in the first visitor's creation
+        loaded["write_poem"](poet, loaded["poet_tokenizer"], form="quatrain", num_candidates=1, seed=0)
+    except (ValueError, ImportError):
+        pass  # a Chinese-only poet, or no pronouncing: English themes say so when asked
+    return loaded
 
 
 def load():
