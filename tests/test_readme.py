@@ -56,3 +56,22 @@ def test_readme_cli_lines_run_as_written(tmp_path):
                                 cwd=tmp_path, env=env, timeout=300)
         assert result.returncode == 0, (line, result.stderr[-2000:])
     assert list((tmp_path / "my-art").glob("*.png")) and list((tmp_path / "my-art").glob("*.mid"))
+
+
+def test_the_layout_section_names_every_module_and_folder():
+    """The README's layout block matches the tree: every module and folder of the package and of the training
+    helpers, and every top-level folder the design card fixes, is named there."""
+    block = README.split("## Layout", 1)[1].split("```")[1]
+    names = {p.stem if p.suffix == ".py" else p.name
+             for folder in (REPO_ROOT / "modeling", REPO_ROOT / "training") for p in folder.iterdir()
+             if p.name not in ("__init__.py", "__pycache__") and (p.suffix == ".py" or p.is_dir())}
+    names -= {"train_gan", "train_music", "train_poetry"}  # named as train_{gan,music,poetry}.py
+    missing = sorted(name for name in names if not re.search(rf"\b{re.escape(name)}\b", block))
+    assert not missing, f"README layout does not name: {missing}"
+    for top in ("modeling/", "training/", "spaces/", "model_cards/", "releases/", "tests/", "benchmarks/", "docs/"):
+        assert top in block
+    for kind in ("gan", "music", "poetry"):  # each model folder's shipped helpers are listed
+        from importlib import import_module
+
+        helpers = import_module(f"neuroart.{kind}.modeling_neuroart_{kind}").__dict__.get("HELPER_MODULES", ())
+        assert all(name in block for name in helpers), (kind, helpers)
