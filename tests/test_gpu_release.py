@@ -75,3 +75,21 @@ def test_gpu_recipe_dry_run_end_to_end(kind, tmp_path):
     assert f"make release-gpu KIND={kind}" in card and "wall-clock training" in card
     quality = json.loads((folder / "release_quality.json").read_text())
     assert kind in quality["sections"]
+
+
+@pytest.mark.parametrize("kind", ["poetry", "music", "gan"])
+def test_the_gpu_payload_carries_what_the_split_reads(kind, tmp_path):
+    """The device machine has only the payload's copy of the data: the release split must run on it."""
+    from neuroart.training import gpu_payload, release_data
+
+    if not shared_data_dir().is_dir():
+        pytest.skip(f"the curated data is not at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    gpu_payload.copy_data(kind, shared_data_dir(), tmp_path / "data")
+    split = {"poetry": release_data.split_poetry, "music": release_data.split_music}.get(kind)
+    if split is None:  # the paintings: the split reads the folder the payload copies
+        assert (tmp_path / "data" / "paintings").is_dir()
+        return
+    summary = split(tmp_path / "data", tmp_path / "out")
+    assert summary
+    if kind == "poetry":
+        assert summary["train_en_sonnets"] > 2000 and summary["val_en_sonnets"] > 200

@@ -38,7 +38,8 @@ GPU_WHEELS = {
     "music": ["datasets", "dill", "multiprocess", "miditok", "symusic"],
 }
 DATA = {
-    "poetry": ["poetry/README.md", "poetry/zh_tang_jueju_lushi.jsonl", "poetry/zh_song_jueju_strict.jsonl.gz"],
+    "poetry": ["poetry/README.md", "poetry/zh_tang_jueju_lushi.jsonl", "poetry/zh_song_jueju_strict.jsonl.gz",
+               "poetry/en_sonnets_deepspeare.jsonl", "poetry/en_tinyshakespeare_train90.txt"],
     "gan": ["paintings/README.md", "paintings/whole/128", "paintings/crops/128"],
     "music": ["midi/README.md", "midi/bach_chorales"],
 }

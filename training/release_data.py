@@ -145,7 +145,8 @@ def shakespeare_speeches(text: str, max_lines: int = 12) -> list[str]:
 
 def split_english(root: Path, dest: Path) -> dict:
     """Write `train_en.jsonl` and `val_en.jsonl` (see the module docstring); returns their counts."""
-    sonnets = _read_jsonl(root / "en_sonnets_deepspeare.jsonl")
+    sonnet_file = root / "en_sonnets_deepspeare.jsonl"
+    sonnets = _read_jsonl(sonnet_file if sonnet_file.exists() else sonnet_file.with_suffix(".jsonl.gz"))
     counts = defaultdict(int)
     with open(dest / "train_en.jsonl", "w", encoding="utf-8") as train, \
             open(dest / "val_en.jsonl", "w", encoding="utf-8") as val:
