@@ -64,11 +64,12 @@ def register() -> None:
         config = kind.config_class()
         transformers.AutoConfig.register(config.model_type, config, exist_ok=True)
         config.register_for_auto_class("AutoConfig")
-        for auto, model_class in kind.model_classes().items():
+        models = kind.model_classes()
+        for auto, model_class in models.items():
             getattr(transformers, auto).register(config, model_class, exist_ok=True)
             model_class.register_for_auto_class(auto)
         add_model_card_hooks(model_class)  # save_pretrained writes the model card; push_to_hub keeps it
-        globals().update({c.__name__: c for c in [config, *kind.model_classes().values()]})
+        globals().update({c.__name__: c for c in [config, *models.values()]})
     PIPELINE_REGISTRY.register_pipeline(
         "unconditional-image-generation", pipeline_class=NeuroArtGANPipeline, pt_model=transformers.AutoModel,
         type="image"

@@ -41,10 +41,10 @@ from collections import defaultdict
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .logits_process import NEG_INF
 from .prosody import ENGLISH_FORMS, check_english_poem
 from .tokenization import format_prompt
 
-NEG_INF = float("-inf")
 LATIN_TOKEN = re.compile(r"^[A-Za-z0-9'’,.;:!?\-▁ ]+$")
 RHYME_SCHEMES = {"quatrain": "ABAB", "sonnet": "ABABCDCDEFEFGG"}
 WORD = re.compile(r"[a-z][a-z']*")
@@ -231,6 +231,8 @@ def _strip_last_word(line: str) -> str:
 def _reend_lines(model, tokenizer, context: str, prefixes: list[str], allowed: dict[str, int], per_prefix: int = 8):
     """Each prefix ended by the `per_prefix` words of `allowed` the model likes best there, as (mean log-probability
     of the whole line and its newline under the model, line), best first."""
+    from .generation import _mean_logprob
+
     if not prefixes or not allowed:
         return []
     newline = tokenizer.convert_tokens_to_ids("\n")
@@ -242,12 +244,13 @@ def _reend_lines(model, tokenizer, context: str, prefixes: list[str], allowed: d
     for prefix, start, row in zip(prefixes, starts, next_logprobs):
         top = row[ids].topk(min(per_prefix, len(words))).indices.tolist()
         for k in top:
-            lines.append(f"{prefix} {words[k]}")
-            sequences.append(start + [int(ids[k]), newline])
-    scores = _mean_line_logprob(model, sequences, len(context_ids))
-    limit = model.config.max_position_embeddings
-    return sorted(((score, line) for score, line, seq in zip(scores, lines, sequences) if len(seq) <= limit),
-                  reverse=True)
+            if len(start) + 2 <= model.config.max_position_embeddings:  # the word and the newline must still fit
+                lines.append(f"{prefix} {words[k]}")
+                sequences.append(start + [int(ids[k]), newline])
+    if not sequences:
+        return []
+    scores = _mean_logprob(model, _right_padded(model, sequences), len(context_ids))
+    return sorted(zip(scores, lines), reverse=True)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -272,32 +275,21 @@ def _rank(line: str, score: float, natural: bool, allowed, unused, lines) -> tup
     return (usable and fits, real and fresh, any(k in line for k in unused), natural, score)
 
 
-def _right_padded(model, sequences):
-    width = max(map(len, sequences))
-    ids = torch.full((len(sequences), width), 0, dtype=torch.long)
-    mask = torch.zeros_like(ids)
+def _right_padded(model, sequences) -> torch.Tensor:
+    """The sequences as one (B, T) batch, padded on the right with the pad token: a causal model's predictions for
+    the real tokens never see the padding, and `generation._mean_logprob` skips it."""
+    ids = torch.full((len(sequences), max(map(len, sequences))), model.config.pad_token_id, dtype=torch.long)
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = torch.tensor(seq)
-        mask[row, : len(seq)] = 1
-    with torch.no_grad():
-        logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device), use_cache=False).logits
-    return torch.log_softmax(logits.float(), dim=-1).cpu()  # (B, T, V)
+    return ids.to(model.device)
 
 
 def _logprobs_after(model, sequences) -> torch.Tensor:
     """(B, V): the next-token log-probabilities after each sequence."""
-    logprobs = _right_padded(model, sequences)
-    return torch.stack([logprobs[row, len(seq) - 1] for row, seq in enumerate(sequences)])
-
-
-def _mean_line_logprob(model, sequences, start: int) -> list[float]:
-    """Each sequence's mean log-probability of its tokens from position `start` on."""
-    logprobs = _right_padded(model, sequences)
-    out = []
-    for row, seq in enumerate(sequences):
-        picked = [logprobs[row, t - 1, seq[t]].item() for t in range(start, len(seq))]
-        out.append(sum(picked) / max(1, len(picked)))
-    return out
+    with torch.no_grad():
+        logits = model(input_ids=_right_padded(model, sequences), use_cache=False).logits
+    last = torch.tensor([len(seq) - 1 for seq in sequences], device=logits.device)
+    return torch.log_softmax(logits[torch.arange(len(sequences), device=logits.device), last].float(), dim=-1).cpu()
 
 
 # ----------------------------------------------------------------------------------------------------------------
