@@ -182,7 +182,7 @@ def painting(args, results: dict) -> None:
 
     def bulk():  # what `neuroart generate gan --num` runs per batch, on the loaded model
         with tempfile.TemporaryDirectory() as out:
-            model.paint_to_folder(range(count), out, batch_size=batch, precision="fp32")
+            model.paint_to_folder(range(count), out, chunk_size=batch, precision="fp32")
             assert len(list(Path(out).glob("painting_*.png"))) == count
 
     def command():  # the whole command: model load, manifest and progress bar included

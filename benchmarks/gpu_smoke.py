@@ -121,11 +121,9 @@ def generation_checks(folders: dict, device: str) -> dict:
         remi = load_tokenizer(folders["music"])
         for lean in (True, False):
             check(f"generate_music_{'lean' if lean else 'generate'}",
-                  lambda lean=lean: generate_music(composer, remi, num_bars=2, seed=5, lean=lean,
-                                                   return_details=True).sequence, lambda a, b: a == b)
+                  lambda lean=lean: generate_music(composer, remi, num_bars=2, seed=5, lean=lean).sequence, lambda a, b: a == b)
         melody = generate_music(composer, remi, num_bars=2, seed=1, voices=1)
-        check("harmonize", lambda: generate_music(composer, remi, primer=melody, harmonize=True, seed=2,
-                                                  return_details=True).sequence, lambda a, b: a == b)
+        check("harmonize", lambda: generate_music(composer, remi, primer=melody, harmonize=True, seed=2).sequence, lambda a, b: a == b)
     if "gan" in folders:
         gan = AutoModel.from_pretrained(folders["gan"]).to(device).eval()
         check("generate_images", lambda: gan.generate_images(8, seed=4, output_type="pt"),

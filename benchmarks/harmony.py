@@ -51,8 +51,7 @@ def main(argv=None):
     started = time.time()
     bach = [harmony_report(to_score(path)) for path in files]
     def compose(seed, **settings):
-        return generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048,
-                              return_details=True, **settings)
+        return generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048, **settings)
 
     def own_nll(pieces) -> float:
         """The model's own mean negative log-likelihood per token of what it wrote: the price of the steering."""
@@ -79,7 +78,7 @@ def main(argv=None):
         melody.tracks.clear()
         melody.tracks.append(soprano.copy())
         harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(melody), harmonize=True,
-                                                        seed=i)))
+                                                        seed=i).score))
     summary = {"bach": pool(bach), "free": {**pool(free), "own_nll_per_token": own_nll(steered)},
                "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),
                                    "own_nll_per_token": own_nll(plain)},

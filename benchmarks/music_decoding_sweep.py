@@ -54,7 +54,7 @@ def main():
         started = time.time()
         v = None if voices == "none" else int(voices)
         scores = [generate_music(model, tokenizer, num_bars=8, max_new_tokens=2400, seed=i, voices=v,
-                                 tonality=float(tonality)) for i in range(args.pieces)]
+                                 tonality=float(tonality)).score for i in range(args.pieces)]
         generated = [f for f in (features(s) for s in scores) if f]
         overlap = {n: round(overlap_area(generated, reference, n), 4) for n in NAMES}
         name = f"voices={voices},tonality={tonality}"
@@ -75,7 +75,7 @@ def density_sweep(args, model, tokenizer, reference) -> None:
     for bias in (float(b) for b in args.density.split(",")):
         started = time.time()
         results = [generate_music(model, tokenizer, num_bars=8, max_new_tokens=2400, seed=i, voices=5, tonality=2.0,
-                                  density=bias, return_details=True) for i in range(args.pieces)]
+                                  density=bias) for i in range(args.pieces)]
         density = sum(notes_per_bar(r.score) for r in results) / len(results)
         errors = sum(r.token_errors for r in results) / max(1, sum(len(r.token_ids) for r in results))
         rows[f"density={bias:g}"] = {"notes_per_bar": round(density, 2), "ratio": round(density / train_density, 3),

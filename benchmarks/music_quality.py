@@ -144,8 +144,7 @@ def main():
     reference = [f for f in (features(to_score(p)) for p in valid_files) if f]
     generated, errors, tokens, free_scores = [], 0, 0, []
     for i in range(args.num_generated):
-        result = generate_music(model, tokenizer, num_bars=args.bars, max_new_tokens=2048, seed=args.seed + i,
-                                return_details=True)
+        result = generate_music(model, tokenizer, num_bars=args.bars, max_new_tokens=2048, seed=args.seed + i)
         errors += result.token_errors
         tokens += len(result.token_ids)
         free_scores.append(result.score)
@@ -155,7 +154,7 @@ def main():
     names = ["pitch_class_histogram", "pitch_range", "polyphony", "notes_per_bar", "inter_onset_interval"]
     overlaps = {name: round(overlap_area(generated, reference, name), 4) for name in names} if generated else {}
     keys = ["C", "G", "Am", "F", "Dm"]
-    steered = [generate_music(model, tokenizer, num_bars=args.bars, key=k, max_new_tokens=2048, seed=args.seed + i)
+    steered = [generate_music(model, tokenizer, num_bars=args.bars, key=k, max_new_tokens=2048, seed=args.seed + i).score
                for i, k in enumerate(keys * max(1, args.num_generated // 10))]
 
     def pooled_rate(scores):  # in-scale notes / notes, pooled over pieces (empty pieces carry no weight)
@@ -166,7 +165,7 @@ def main():
     steered_rate, unsteered_rate = pooled_rate(steered), pooled_rate(free_scores)
     density = {}
     for level in ("low", "high"):
-        scores = [generate_music(model, tokenizer, num_bars=args.bars, density=level, max_new_tokens=2048, seed=i)
+        scores = [generate_music(model, tokenizer, num_bars=args.bars, density=level, max_new_tokens=2048, seed=i).score
                   for i in range(max(2, args.num_generated // 10))]
         density[level] = round(sum(notes_per_bar(s) for s in scores) / len(scores), 2)
     summary = {

@@ -46,8 +46,7 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
     bars = 2 if smoke else 8
     generated, errors, count, free = [], 0, 0, []
     for i in range(pieces):
-        result = generate_music(model, tokenizer, num_bars=bars, max_new_tokens=bars * 300, seed=seed + i,
-                                return_details=True)
+        result = generate_music(model, tokenizer, num_bars=bars, max_new_tokens=bars * 300, seed=seed + i)
         errors += result.token_errors
         count += len(result.token_ids)
         free.append(result.score)
@@ -58,7 +57,7 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
     overlaps = {n: round(overlap_area(generated, reference, n), 4) for n in names} if len(generated) > 1 else {}
     keys = ["C", "G", "Am", "F", "Dm", "D"]
     steered = [generate_music(model, tokenizer, num_bars=bars, key=keys[i % len(keys)], max_new_tokens=bars * 300,
-                              seed=seed + i) for i in range(pieces // 2)]
+                              seed=seed + i).score for i in range(pieces // 2)]
     notes = sum(s.note_num() for s in steered)
     key_rate = sum(in_scale_rate(s, keys[i % len(keys)]) * s.note_num() for i, s in enumerate(steered)) / max(1, notes)
     free_notes = sum(s.note_num() for s in free)
@@ -67,7 +66,7 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
     density = {}
     for level in ("low", "high"):
         scores = [generate_music(model, tokenizer, num_bars=bars, density=level, max_new_tokens=bars * 300,
-                                 seed=seed + i) for i in range(pieces // 3)]
+                                 seed=seed + i).score for i in range(pieces // 3)]
         density[level] = sum(notes_per_bar(s) for s in scores) / len(scores)
     same_seeds_free = sum(notes_per_bar(s) for s in free[: pieces // 3]) / len(free[: pieces // 3])
     harmony = harmonisation(model, tokenizer, val_files[: 2 if smoke else 8], seed)
@@ -112,7 +111,7 @@ def harmonisation(model, tokenizer, files, seed: int = 0, beats: int | None = 32
         melody.tracks[0].notes = [n for n in soprano.notes if n.time < limit]
         melody = melody_line(melody)
         key = estimate_key(melody)
-        setting = generate_music(model, tokenizer, primer=melody, harmonize=True, key=key, seed=seed + i)
+        setting = generate_music(model, tokenizer, primer=melody, harmonize=True, key=key, seed=seed + i).score
         expected = tokenizer.decode(encode(tokenizer, melody))
         got = [t for t in setting.tracks if t.name == "Soprano"]
         scale = setting.ticks_per_quarter / expected.ticks_per_quarter

@@ -339,7 +339,7 @@ def generate_gan(args, out: Path, name: str) -> int:
     if args.num:
         def paint(seeds):
             written = model.paint_to_folder(seeds, out, truncation_psi=args.truncation, labels=label,
-                                            batch_size=args.batch_size, precision=args.precision)
+                                            chunk_size=args.batch_size, precision=args.precision)
             return [([file], {"model": name, "truncation_psi": args.truncation,
                               "label": None if info["label"] is None else str(info["label"]),
                               "precision": info["precision"]}) for file, info in written]
@@ -394,15 +394,12 @@ def generate_music_cli(args, out: Path, name: str) -> int:
     if args.harmonize and primer is None:
         raise SystemExit("--harmonize needs --primer MELODY.mid (the melody to harmonise).")
     bars = args.bars or (None if args.harmonize else 8)
-    settings = {"model": name, "bars": bars, "key": args.key, "density": args.density,
-                "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-                "primer": args.primer, "keep_primer": args.keep_primer, "harmonize": args.harmonize,
-                "voices": args.voices, "tonality": args.tonality, "meter": args.meter}
     meter = "auto" if args.meter is None else args.meter
     voices = "auto" if args.voices is None else (args.voices or None)
     tonality = "auto" if args.tonality is None else args.tonality
 
-    def compose(seed: int, audio: bool = True) -> list[str]:
+    def compose(seed: int, audio: bool = True) -> tuple[list[str], dict]:
+        """The files written for `seed`, and what the manifest records: the piece's resolved settings."""
         try:
             piece = _compose(seed)
         except ValueError as error:  # a setting the model cannot honour (a metre or key it does not know)
@@ -410,7 +407,10 @@ def generate_music_cli(args, out: Path, name: str) -> int:
         if piece.melody_missing:
             print(f"note: seed {seed}: {piece.melody_missing} melody notes could not be set (raise "
                   "--max_new_tokens)", file=sys.stderr)
-        return [Path(path).name for path in piece.save(out, settings, audio=audio)]
+        piece.model = name
+        recorded = {**piece.settings, "primer": args.primer}
+        return [Path(path).name for path in piece.save(out, {"primer": args.primer}, audio=audio)], \
+            {"model": name, **recorded}
 
     def _compose(seed: int):
         with warnings.catch_warnings():  # a missing melody note is printed as a note by compose()
@@ -421,12 +421,11 @@ def generate_music_cli(args, out: Path, name: str) -> int:
         return generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
                               max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
-                              harmonize=args.harmonize, voices=voices, tonality=tonality, meter=meter,
-                              return_details=True)
+                              harmonize=args.harmonize, voices=voices, tonality=tonality, meter=meter)
 
     if args.num:
-        return _bulk(args, out, lambda seeds: [(compose(s, audio=not args.midi_only), settings) for s in seeds], 1)
-    files = compose(args.seed)
+        return _bulk(args, out, lambda seeds: [compose(s, audio=not args.midi_only) for s in seeds], 1)
+    files, _ = compose(args.seed)
     print(", ".join(str(out / f) for f in files))
     return 0
 
@@ -438,11 +437,6 @@ def generate_poetry(args, out: Path, name: str) -> int:
 
     model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    settings = {"model": name, "form": args.form, "title": args.title, "keywords": args.keywords,
-                "acrostic": args.acrostic, "rhyme": not args.no_rhyme, "tone": args.tone,
-                "num_candidates": args.num_candidates, "temperature": args.temperature, "top_k": args.top_k,
-                "top_p": args.top_p}
-
     def write(seed: int):
         try:
             poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
@@ -460,8 +454,8 @@ def generate_poetry(args, out: Path, name: str) -> int:
             works = []
             for seed in seeds:
                 poem = write(seed)
-                works.append(([f"poem_{seed}.txt"], {**settings, "text": poem.text, "check": poem.check,
-                                                     "relaxed": poem.relaxed}))
+                works.append(([f"poem_{seed}.txt"], {"model": name, **poem.settings, "text": poem.text,
+                                                     "check": poem.check, "relaxed": poem.relaxed}))
             return works
 
         return _bulk(args, out, batch, 1)
@@ -518,6 +512,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "skips the works already written.")
         return p
 
+    def sampling(p):  # the same three settings, with the same defaults, for every kind that samples tokens
+        own = " (default: the model's generation_config, else transformers' default)"
+        p.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=None,
+                       help="Sampling temperature" + own + ".")
+        p.add_argument("--top_k", type=bounded(0, 1000), default=None, help="Top-k sampling, 0 = off" + own + ".")
+        p.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=None, help="Nucleus sampling" + own + ".")
+
     gg = common("gan", "Paint.")
     gg.add_argument("--num_images", type=bounded(1, 256), default=8, help="Paintings from one seed (1-256).")
     gg.add_argument("--batch_size", type=bounded(1, 1024), default=64, help="With --num: paintings per batch.")
@@ -549,9 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     gm.add_argument("--meter", default=None,
                     help="Metre of a new piece, e.g. 3/4 (default: drawn as often as the model's training pieces "
                          "use each metre; a primer brings its own).")
-    gm.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=1.0, help="Sampling temperature.")
-    gm.add_argument("--top_k", type=bounded(0, 1000), default=0, help="Top-k sampling (0 = off).")
-    gm.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")
+    sampling(gm)
     gm.add_argument("--midi_only", action="store_true", help="With --num: MIDI files only (no WAV, no piano roll).")
     gp = common("poetry", "Write a poem.")
     gp.add_argument("--form", default="七言绝句", help="五言绝句, 七言绝句, 五言律诗, 七言律诗, quatrain or sonnet.")
@@ -561,9 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--tone", action="store_true", help="Apply 平仄 rules.")
     gp.add_argument("--no_rhyme", action="store_true", help="Do not enforce rhyme.")
     gp.add_argument("--num_candidates", type=bounded(1, 32), default=4, help="Candidates to rerank (1-32).")
-    gp.add_argument("--temperature", type=bounded(0.05, 5.0, float), default=0.9, help="Sampling temperature.")
-    gp.add_argument("--top_k", type=bounded(0, 1000), default=50, help="Top-k sampling (0 = off).")
-    gp.add_argument("--top_p", type=bounded(0.05, 1.0, float), default=0.95, help="Nucleus sampling.")
+    sampling(gp)
     m = sub.add_parser("models", help="Install, list or push the release models.")
     m.add_argument("action", choices=["install", "list", "push"])
     m.add_argument("--kinds", nargs="*", choices=list(KIND_NAMES), default=None, help="Which releases.")

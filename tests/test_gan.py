@@ -104,7 +104,7 @@ def test_conditional_generator_requires_labels(conditional_gan):
 
 def test_generate_images_is_deterministic_per_seed(gan):
     a = gan.generate_images(5, seed=7, output_type="pt")
-    b = gan.generate_images(5, seed=7, output_type="pt", batch_size=2)
+    b = gan.generate_images(5, seed=7, output_type="pt", chunk_size=2)
     c = gan.generate_images(5, seed=8, output_type="pt")
     assert a.shape == (5, 3, 32, 32) and a.min() >= 0 and a.max() <= 1
     # Same seed, same batch: bit-identical. Another batch size may round differently inside oneDNN's convolutions,
@@ -268,7 +268,7 @@ def test_recalibrate_batchnorm_is_deterministic_and_measures_the_ema_weights():
 
 def test_paint_seeds_matches_one_image_per_seed():
     model = NeuroArtGANModel(tiny_gan_config(num_classes=2)).eval()
-    batch = model.paint_seeds([4, 9, 11], output_type="pt", batch_size=2)
+    batch = model.paint_seeds([4, 9, 11], output_type="pt", chunk_size=2)
     for k, seed in enumerate((4, 9, 11)):
         single = model.generate_images(1, seed=seed, output_type="pt")[0]
         assert torch.allclose(batch[k], single, atol=1e-5)
@@ -299,7 +299,7 @@ def test_precision_auto_follows_the_hardware_and_bf16_stays_close(gan, monkeypat
 def test_paint_to_folder_writes_each_seeds_painting_with_provenance(conditional_gan, tmp_path):
     conditional_gan.eval()
     seeds = [5, 9, 11, 40, 41]
-    works = conditional_gan.paint_to_folder(seeds, tmp_path, batch_size=2, precision="fp32")
+    works = conditional_gan.paint_to_folder(seeds, tmp_path, chunk_size=2, precision="fp32")
     assert [file for file, _ in works] == [f"painting_{s}.png" for s in seeds]
     assert not list(tmp_path.glob("*.partial"))
     for (file, info), seed in zip(works, seeds):

@@ -46,10 +46,10 @@ def test_generate_music_and_harmonise_on_cuda(dtype, lean):
         vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer["BOS_None"],
         eos_token_id=tokenizer["EOS_None"])).to(DEVICE).eval()
     with autocast(dtype):
-        runs = [generate_music(model, tokenizer, max_new_tokens=120, seed=2, lean=lean, return_details=True)
+        runs = [generate_music(model, tokenizer, max_new_tokens=120, seed=2, lean=lean)
                 for _ in range(2)]
         harmonised = [generate_music(model, tokenizer, primer=make_midi(1, bars=2), harmonize=True, seed=1,
-                                     lean=lean, return_details=True) for _ in range(2)]
+                                     lean=lean) for _ in range(2)]
     assert runs[0].sequence == runs[1].sequence and len(runs[0].sequence) > 10
     assert harmonised[0].sequence == harmonised[1].sequence
 

@@ -163,11 +163,11 @@ def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
     config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                                bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
     model = NeuroArtMusicForCausalLM(config).eval()
-    score = generate_music(model, tokenizer, num_bars=2, seed=0, voices=4, max_new_tokens=400)
+    score = generate_music(model, tokenizer, num_bars=2, seed=0, voices=4, max_new_tokens=400).score
     assert [t.name for t in score.tracks] == [v for v in VOICES if any(t.name == v for t in score.tracks)]
     assert {t.name for t in score.tracks} <= set(VOICES) and len(score.tracks) >= 2
     # Without a voices cap (e.g. a piano primer's texture) the piece stays as the tokenizer decodes it.
-    plain = generate_music(model, tokenizer, num_bars=2, seed=0, voices=None, max_new_tokens=400)
+    plain = generate_music(model, tokenizer, num_bars=2, seed=0, voices=None, max_new_tokens=400).score
     assert not {t.name for t in plain.tracks} & set(VOICES)
 
 
@@ -188,7 +188,7 @@ def test_harmonisations_keep_four_voices_and_a_full_final_chord(tokenizer):
     model = NeuroArtMusicForCausalLM(config).eval()
     melody = chorale_tune()
     for seed in range(4):
-        score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=seed)
+        score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=seed).score
         check_harmonisation(score, melody)
         chords = sonorities(score)
         assert max(len(pitches) for _, pitches in chords) <= 4

@@ -103,12 +103,13 @@ def test_primer_continuation_keep_primer_both_ways(tokenizer, untrained):
     primer = make_midi(4, bars=2)
     primer_notes = notes_of(to_score(primer))
     kept = generate_music(untrained, tokenizer, primer=primer, keep_primer=True, max_new_tokens=120, seed=1,
-                          num_bars=2)
+                          num_bars=2).score
     new_only = generate_music(untrained, tokenizer, primer=primer, keep_primer=False, max_new_tokens=120, seed=1,
-                              num_bars=2)
+                              num_bars=2).score
     kept_notes = notes_of(kept)
-    assert kept_notes[: len(primer_notes)] == primer_notes[: len(kept_notes)]
-    assert len(kept_notes) >= len(primer_notes)
+    assert set(primer_notes) <= set(kept_notes)  # every primer note kept as it was
+    added = [n for n in kept_notes if n not in primer_notes]
+    assert added and min(n[0] for n in added) >= max(n[0] for n in primer_notes)  # the new ones come after it
     assert notes_of(new_only) and notes_of(new_only)[: len(primer_notes)] != primer_notes  # new notes, not the primer
 
 
@@ -116,8 +117,7 @@ def test_num_bars_stops_at_a_bar_count(tokenizer, untrained):
     stopped_by_bars = 0
     for bars in (1, 3):
         for seed in (0, 2):
-            result = generate_music(untrained, tokenizer, num_bars=bars, max_new_tokens=3000, seed=seed,
-                                    return_details=True, density=-3)  # an untrained model: Bar made likelier
+            result = generate_music(untrained, tokenizer, num_bars=bars, max_new_tokens=3000, seed=seed, density=-3)  # an untrained model: Bar made likelier
             count = sum(1 for t in result.token_ids if t == tokenizer["Bar_None"])
             if result.sequence[-1] == tokenizer["EOS_None"] or len(result.sequence) == 1 + 3000:
                 assert count <= bars  # the model ended the piece itself, or the token cap came first
@@ -130,8 +130,8 @@ def test_num_bars_stops_at_a_bar_count(tokenizer, untrained):
 def test_key_steering_raises_the_in_scale_rate(tokenizer, untrained):
     steered, free = [], []
     for seed in range(3):
-        steered.append(generate_music(untrained, tokenizer, key="F#m", max_new_tokens=400, seed=seed))
-        free.append(generate_music(untrained, tokenizer, max_new_tokens=400, seed=seed))
+        steered.append(generate_music(untrained, tokenizer, key="F#m", max_new_tokens=400, seed=seed).score)
+        free.append(generate_music(untrained, tokenizer, max_new_tokens=400, seed=seed).score)
     notes = lambda scores: sum(s.note_num() for s in scores)  # noqa: E731
     assert notes(steered) > 0 and notes(free) > 0
     rate = sum(in_scale_rate(s, "F#m") * s.note_num() for s in steered) / notes(steered)
@@ -143,8 +143,8 @@ def test_key_steering_raises_the_in_scale_rate(tokenizer, untrained):
 
 
 def test_density_and_validation(tokenizer, untrained):
-    dense = generate_music(untrained, tokenizer, density="high", max_new_tokens=300, seed=0)
-    sparse = generate_music(untrained, tokenizer, density="low", max_new_tokens=300, seed=0)
+    dense = generate_music(untrained, tokenizer, density="high", max_new_tokens=300, seed=0).score
+    sparse = generate_music(untrained, tokenizer, density="low", max_new_tokens=300, seed=0).score
     assert dense.note_num() > sparse.note_num()
     assert notes_per_bar(dense) > 0
     with pytest.raises(ValueError, match="num_bars"):
@@ -213,7 +213,7 @@ def test_launch_on_a_midi_folder(trained):
     assert metrics["steps"] == 10 and metrics["val_nats_per_token"] > 0 and metrics["val_step"] == 10  # final weights
     assert 0 <= metrics["sample_copy_rate"] <= 1  # the near-copy check against the training pieces
     model = NeuroArtMusicForCausalLM.from_pretrained(out)
-    result = generate_music(model, load_tokenizer(out), num_bars=2, max_new_tokens=400, seed=0, return_details=True)
+    result = generate_music(model, load_tokenizer(out), num_bars=2, max_new_tokens=400, seed=0)
     assert len(result.token_ids) > 0 and result.token_errors == 0
     assert result.score.tracks and result.score.note_num() > 0  # the trained model writes notes that decode
 
@@ -290,8 +290,8 @@ def test_fluidsynth_engine_when_installed(tmp_path):
 
 
 def test_grammar_mask_leaves_nothing_to_repair(tokenizer, untrained):
-    masked = [generate_music(untrained, tokenizer, max_new_tokens=150, seed=s, return_details=True) for s in range(3)]
-    free = [generate_music(untrained, tokenizer, max_new_tokens=150, seed=s, return_details=True, grammar=False)
+    masked = [generate_music(untrained, tokenizer, max_new_tokens=150, seed=s) for s in range(3)]
+    free = [generate_music(untrained, tokenizer, max_new_tokens=150, seed=s, grammar=False)
             for s in range(3)]
     assert sum(c.token_errors for c in masked) == 0
     assert all(len(c.token_ids) + c.unfinished == 150 for c in masked)  # a note cut off at the limit is no error
@@ -304,7 +304,7 @@ def test_time_moves_forward_and_the_metre_stays(tokenizer, untrained):
     from miditok import TokSequence
 
     for seed in range(6):
-        ids = generate_music(untrained, tokenizer, max_new_tokens=300, seed=seed, return_details=True).token_ids
+        ids = generate_music(untrained, tokenizer, max_new_tokens=300, seed=seed).token_ids
         tokens = [tokenizer[i] for i in ids]
         assert tokens[0] == "Bar_None"
         metres = {t for t in tokens if t.startswith("TimeSig_")}
@@ -338,8 +338,8 @@ def _most_sounding(score) -> int:
 def test_voices_cap_holds_by_construction(tokenizer, untrained):
     # (An untrained model: the cap, the 1-beat silence limit and rests only in silence leave it few notes per piece
     # before it picks EOS, hence 8 seeds.)
-    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=3) for s in range(8)]
-    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None) for s in range(8)]
+    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=3).score for s in range(8)]
+    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None).score for s in range(8)]
     assert all(s.note_num() > 0 for s in capped) and sum(s.note_num() for s in capped) > 50
     assert max(_most_sounding(s) for s in capped) <= 3 < max(_most_sounding(s) for s in free)
     with pytest.raises(ValueError, match="voices"):
@@ -355,8 +355,8 @@ def test_no_long_silence_under_the_voices_cap(tokenizer, untrained):
             gap, end = max(gap, start - end), max(end, stop)
         return gap / score.ticks_per_quarter
 
-    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=4) for s in range(8)]
-    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None) for s in range(8)]
+    capped = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=4).score for s in range(8)]
+    free = [generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, voices=None).score for s in range(8)]
     assert max(longest_gap(s) for s in capped if s.note_num()) <= 1.0 < max(longest_gap(s) for s in free)
 
 
@@ -366,9 +366,9 @@ def test_tonality_keeps_the_piece_in_its_key(tokenizer, untrained):
         pitches = [n.pitch for t in score.tracks for n in t.notes]
         return sum(p % 12 in scale_pitch_classes(key) for p in pitches) / len(pitches)
 
-    tonal = [in_own_key(generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, tonality=6.0))
+    tonal = [in_own_key(generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, tonality=6.0).score)
              for s in range(4)]
-    free = [in_own_key(generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, tonality=0))
+    free = [in_own_key(generate_music(untrained, tokenizer, num_bars=4, max_new_tokens=400, seed=s, tonality=0).score)
             for s in range(4)]
     assert sum(tonal) / 4 > sum(free) / 4 + 0.1 and min(tonal) > 0.85
     with pytest.raises(ValueError, match="tonality"):
@@ -379,7 +379,7 @@ def test_same_seed_same_music_under_concurrent_load(tokenizer, untrained):
     from concurrent.futures import ThreadPoolExecutor
 
     def compose(seed):
-        return generate_music(untrained, tokenizer, max_new_tokens=60, seed=seed, return_details=True).token_ids
+        return generate_music(untrained, tokenizer, max_new_tokens=60, seed=seed).token_ids
 
     alone = [compose(s) for s in range(3)]
     with ThreadPoolExecutor(3) as pool:
@@ -412,8 +412,7 @@ def test_harmonize_keeps_every_note_of_melodies_that_used_to_stop_early(tokenize
                       (66, 1, 0), (67, 2, 0), (74, 2, 0), (72, 1, 0), (71, 1, 0), (69, 2, 0)])
     for melody in (resting, chromatic):
         for seed in range(4):
-            piece = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed,
-                                   return_details=True)
+            piece = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed)
             check_harmonisation(piece.score, melody)
             assert piece.melody_missing == 0
 
@@ -422,20 +421,20 @@ def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
     """Even an untrained model, sampling at random, cannot move the melody: the processor forces it."""
     melody = chorale_tune()
     for seed in range(3):
-        score = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed)
+        score = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed).score
         check_harmonisation(score, melody)
         lower = Score(score.ticks_per_quarter)
         lower.tracks.extend(t for t in score.tracks if t.name != "Soprano")
         assert lower.note_num() == 0 or in_scale_rate(lower, "G") == 1.0  # the melody's key by default
     late = chorale_tune()  # a melody that starts after a rest of 7.5 beats (REMI rests cross bar lines unmarked)
     late.tracks[0].notes = [type(n)(n.time + 3600, n.duration, n.pitch, n.velocity) for n in late.tracks[0].notes]
-    check_harmonisation(generate_music(untrained, tokenizer, primer=late, harmonize=True, seed=0), late)
+    check_harmonisation(generate_music(untrained, tokenizer, primer=late, harmonize=True, seed=0).score, late)
     assert estimate_key(melody) == "G"
     shifted = chorale_tune()
     shifted.tracks[0].notes = [type(n)(n.time, n.duration, n.pitch + 2, n.velocity) for n in shifted.tracks[0].notes]
     assert estimate_key(shifted) == "A"
     # A polyphonic primer is harmonised from its skyline; the bytes of a MIDI file work too.
-    score = generate_music(untrained, tokenizer, primer=make_midi(3, bars=2), harmonize=True, seed=0)
+    score = generate_music(untrained, tokenizer, primer=make_midi(3, bars=2), harmonize=True, seed=0).score
     assert [t.name for t in score.tracks][0] == "Soprano"
     with pytest.raises(ValueError, match="melody"):
         generate_music(untrained, tokenizer, harmonize=True)
@@ -455,19 +454,18 @@ def test_continue_a_piece_from_its_state(tokenizer, untrained):
     the whole piece gives, and with keep_primer returns the whole piece."""
     import dataclasses
 
-    piece = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=3, return_details=True,
+    piece = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=3,
                            density=-3)  # (an untrained model: Bar made likelier, so the bar count ends the piece)
     assert piece.sequence[-1] == tokenizer["Bar_None"] and piece.unfinished == 0
     assert piece.state is not None and piece.state.get_seq_length() == len(piece.sequence) - 1
-    more = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4, continue_from=piece,
-                          return_details=True)
+    more = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4, continue_from=piece)
     assert more.sequence[: len(piece.sequence)] == piece.sequence
     assert sum(t == tokenizer["Bar_None"] for t in more.token_ids) <= 2
     reread = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4,
-                            continue_from=dataclasses.replace(piece, state=None), return_details=True)
+                            continue_from=dataclasses.replace(piece, state=None))
     assert reread.token_ids == more.token_ids
     whole = generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=600, seed=4, continue_from=piece,
-                           keep_primer=True, return_details=True)
+                           keep_primer=True)
     assert whole.token_ids == piece.token_ids + more.token_ids
     with pytest.raises(ValueError, match="continue_from"):
         generate_music(untrained, tokenizer, primer=make_midi(1), continue_from=piece)
@@ -485,14 +483,14 @@ def test_lean_sampling_gives_generates_tokens(tokenizer, rnn_type):
                                bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
     model = NeuroArtMusicForCausalLM(config).eval()
     for seed in range(3):
-        kwargs = dict(max_new_tokens=120, seed=seed, return_details=True, voices=3, tonality=2.0)
+        kwargs = dict(max_new_tokens=120, seed=seed, voices=3, tonality=2.0)
         lean, full = generate_music(model, tokenizer, **kwargs), generate_music(model, tokenizer, lean=False, **kwargs)
         assert lean.sequence == full.sequence and len(lean.sequence) > 10
         assert torch.equal(lean.state.h, full.state.h) and lean.state.seen_tokens == full.state.seen_tokens
-        more = dict(max_new_tokens=40, seed=seed + 10, continue_from=lean, return_details=True)
+        more = dict(max_new_tokens=40, seed=seed + 10, continue_from=lean)
         assert (generate_music(model, tokenizer, **more).sequence
                 == generate_music(model, tokenizer, lean=False, **more).sequence)
-    bars = dict(num_bars=2, seed=4, return_details=True)
+    bars = dict(num_bars=2, seed=4)
     assert generate_music(model, tokenizer, **bars).sequence == generate_music(model, tokenizer, lean=False, **bars).sequence
     # Greedy, a batch of 3 prompts, EOS allowed (rows finish at different steps and are padded as generate() pads).
     types = _TokenTypes(tokenizer)
@@ -514,11 +512,13 @@ def test_lean_sampling_gives_generates_tokens(tokenizer, rnn_type):
 
 
 def test_composition_save_writes_midi_with_provenance_and_audio(tokenizer, untrained, tmp_path):
-    piece = generate_music(untrained, tokenizer, max_new_tokens=80, seed=6, return_details=True)
+    piece = generate_music(untrained, tokenizer, max_new_tokens=80, seed=6)
     paths = piece.save(tmp_path / "out", {"model": "tiny"}, audio=True)
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["music_6.mid", "music_6.wav", "music_6.png"]
     midi = open(paths[0], "rb").read()
-    assert midi == score_to_midi_bytes(piece.score, {"model": "tiny", "seed": 6})
+    # The meta text records the model (as given), the seed and the call's settings (the contract's provenance).
+    assert midi == score_to_midi_bytes(piece.score, {**piece.provenance, "model": "tiny"})
+    assert piece.settings["max_new_tokens"] == 80 and piece.settings["temperature"] == 1.0
     assert any("seed" in line for line in midi_provenance(midi))
     with wave.open(paths[1]) as audio:
         assert audio.getnframes() > 0
@@ -530,7 +530,7 @@ def _metres(tokenizer, composition) -> set[str]:
 
 def test_meter_sets_the_metre_of_a_new_piece(tokenizer, untrained, tmp_path):
     def compose(seed, **kwargs):
-        return generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=200, seed=seed, return_details=True,
+        return generate_music(untrained, tokenizer, num_bars=2, max_new_tokens=200, seed=seed,
                               **kwargs)
 
     assert all(_metres(tokenizer, compose(s, meter="3/4")) == {"3/4"} for s in range(6))

@@ -312,10 +312,10 @@ def test_the_release_composer_harmonizes_and_steers_density():
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
     tokenizer = load_tokenizer(folder)
     melody = chorale_tune()
-    score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0)
+    score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0).score
     added = check_harmonisation(score, melody)
     assert len(added) >= 2 * len(melody.tracks[0].notes)  # the release writes real parts, not a bare line
     assert {t.name for t in score.tracks} == {"Soprano", "Alto", "Tenor", "Bass"}
-    density = {d: sum(notes_per_bar(generate_music(model, tokenizer, num_bars=4, density=d, seed=s))
+    density = {d: sum(notes_per_bar(generate_music(model, tokenizer, num_bars=4, density=d, seed=s).score)
                       for s in range(3)) / 3 for d in ("low", "medium", "high")}
     assert density["low"] < density["medium"] < density["high"], density

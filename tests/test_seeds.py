@@ -1,6 +1,7 @@
 """Same seed, same art, whatever else the process is doing: a painting, a poem and a piece made in three threads at
-once, repeatedly, equal the ones made one at a time (music and poetry seed torch's global stream per call under one
-process-wide lock; the painter draws from its own generator)."""
+once, repeatedly, equal the ones made one at a time. The painter and the composer's lean loop draw from
+`torch.Generator`s of their own; the poet (and `generate_music(lean=False)`), which must call `generate()`, seed
+torch's global stream per call under one process-wide lock."""
 
 import threading
 
@@ -28,8 +29,7 @@ def makers():
     painter = NeuroArtGANModel(tiny_gan_config()).eval()
     return {
         "poem": lambda seed: write_poem(poet, words, form="五言绝句", seed=seed, num_candidates=2).text,
-        "piece": lambda seed: tuple(generate_music(composer, remi, max_new_tokens=60, seed=seed,
-                                                   return_details=True).sequence),
+        "piece": lambda seed: tuple(generate_music(composer, remi, max_new_tokens=60, seed=seed).sequence),
         "painting": lambda seed: painter.generate_images(2, seed=seed, output_type="pt").sum().item(),
     }
 
@@ -61,3 +61,30 @@ def test_every_copy_of_the_remote_code_shares_one_lock():
     from neuroart.poetry import generation as poetry
 
     assert music._RNG_LOCK is poetry._RNG_LOCK
+
+
+def test_the_lean_music_loop_takes_no_lock():
+    """A piece composed while another thread holds the global-stream lock (a poem being written) neither waits
+    for it nor changes: the lean loop has its own generator."""
+    from neuroart.music import generation as music
+
+    make = makers()
+    expected = make["piece"](4)
+    held, release, got = threading.Event(), threading.Event(), []
+
+    def hold():
+        with music._RNG_LOCK:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        composer = threading.Thread(target=lambda: got.append(make["piece"](4)))
+        composer.start()
+        composer.join(60)
+        assert not composer.is_alive() and got == [expected]
+    finally:
+        release.set()
+        holder.join()

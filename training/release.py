@@ -38,18 +38,19 @@ DATA = "outputs/release-data"
 HALF_PRECISION = {"gan": True, "music": False, "poetry": True}
 # Kinds whose recipe trains with bf16 autocast where the CPU runs it natively (`training_precision`).
 BF16_KINDS = {"gan", "poetry"}
-# Decoding defaults written into the release's generation_config.json (`generate_music(voices="auto",
-# tonality="auto")` reads them), chosen against the training chorales, not the held-out ones (see the card):
-# at most 5 notes sounding at once (four voices, and a passing note), and out-of-key pitches 2 nats less likely.
-GENERATION_DEFAULTS = {"music": {"max_voices": 5, "tonality": 2.0, "chords": 5.0}}
+# Decoding defaults written into the release's generation_config.json: `generate_music` and `write_poem` read the
+# sampling settings when a call leaves them unset, and `generate_music(voices="auto", tonality="auto",
+# chords="auto")` the steering (chosen against the training chorales, not the held-out ones; see the card).
+GENERATION_DEFAULTS = {
+    "music": {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 0.95,
+              "max_voices": 5, "tonality": 2.0, "chords": 5.0},
+    "poetry": {"do_sample": True, "temperature": 0.9, "top_k": 50, "top_p": 0.95},
+}
 
 RECIPES = {
-    # 2026-12-03: a live discriminator (no spectral norm, He init, R1 gamma 0.1), a generator twice as wide at the
-    # fine scales (base 32, layers capped at 192), bf16 where native, and the trained generator paints
-    # (--ema_decay 0): on the held-out paintings the EMA of the weights scored worse at every checkpoint (KID 0.303
-    # vs 0.186 at step 3,000). The whole 9,000 CPU-s budget: KID kept falling (0.175 at step 6,000, 0.113 at
-    # 13,000, 0.099 at the end). See benchmarks/results/release_sweep.json, gan_generator_and_ema_2026_12_03 and
-    # gan_full_budget_2026_12_03.
+    # A live discriminator (no spectral norm, He init, R1 gamma 0.1), a generator twice as wide at the fine scales,
+    # bf16 where native, and the trained generator paints (--ema_decay 0): the EMA of the weights scored worse on
+    # the held-out paintings. Why each choice, with the figures: docs/releases/gan.md.
     "gan": ["--train_data_dir", f"{DATA}/paintings/train", "--resolution", "64",
             "--discriminator_head", "sum", "--no_spectral_norm", "--r1_gamma", "0.1", "--r1_interval", "16",
             "--discriminator_minibatch_std", "0", "--generator_base_channels", "32",
@@ -63,8 +64,7 @@ RECIPES = {
               "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "1200", "--max_train_steps", "100000",
               "--eval_steps", "200", "--sample_steps", "400", "--checkpointing_steps", "200",
               "--checkpoints_total_limit", "2", "--seed", "0"],
-    # One stage, bf16 where native (2026-12-03): 6,000 CPU-s on a Xeon with AMX buy about three times the steps of the
-    # previous two-stage fp32 recipe's 9,003 CPU-s on an AVX2-only EPYC (2,227 steps, 4.00 nats/char held out).
+    # Stage 1: the Chinese poet, bf16 where native (why, with the figures: docs/releases/poetry.md).
     "poetry": ["--train_file", f"{DATA}/poetry/train.jsonl", "--validation_file", f"{DATA}/poetry/val_tang.jsonl",
                "--hidden_size", "256", "--num_hidden_layers", "4", "--num_attention_heads", "4", "--dropout", "0.0",
                "--train_batch_size", "32", "--learning_rate", "2e-3", "--lr_warmup_steps", "100",
@@ -75,7 +75,7 @@ RECIPES = {
 # Later stages of a recipe: each continues from the previous stage's model (`--model_name_or_path`) with a fresh
 # warm-up and cosine decay over its own CPU budget (a warm restart) and a new data order; output `<out>2`, ...
 CONTINUATIONS = {
-    # Stage 2 (2026-12-07): English. The Chinese poet learns 2,048 new sub-words (`--extend_vocabulary`, the old ids
+    # Stage 2: English. The Chinese poet learns 2,048 new sub-words (`--extend_vocabulary`, the old ids
     # kept) and trains on the Chinese poems and the English ones together (the sonnets and quatrains twice), with
     # blocks of 256 tokens so that a sonnet fits its positions; validated on the held-out Tang poems, so the
     # Chinese it already writes is watched while it learns.
@@ -85,22 +85,19 @@ CONTINUATIONS = {
                 "--max_train_cpu_seconds", "4800", "--max_train_steps", "100000", "--eval_steps", "500",
                 "--sample_steps", "1000", "--checkpointing_steps", "500", "--checkpoints_total_limit", "2",
                 "--seed", "0"],
-               # Stage 3 (2026-12-07): the same data at a third of the learning rate, a new order, to settle both
-               # languages.
+               # Stage 3: the same data at a third of the learning rate, a new order, to settle both languages.
                ["--train_file", f"{DATA}/poetry/train_zh_en.jsonl", "--validation_file",
                 f"{DATA}/poetry/val_tang.jsonl", "--train_batch_size", "16", "--max_seq_length", "256",
                 "--learning_rate", "3e-4", "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "2000",
                 "--max_train_steps", "100000", "--eval_steps", "500", "--sample_steps", "1000",
                 "--checkpointing_steps", "500", "--checkpoints_total_limit", "1", "--seed", "1"]],
-    # Stage 2 (2026-12-02): the 1,200-CPU-s composer continued with a warm restart, 3,800 CPU-s more (validation
-    # 1.121 -> 0.802 nats/token). (The painter's stage 2, 3,800 CPU-s more at lr 1e-4, scored worse, KID 0.377 vs
-    # 0.298, and is not part of its recipe: benchmarks/results/release_sweep.json.)
+    # Stage 2: the composer continued with a warm restart; stage 3: the rest of the budget at half the learning
+    # rate (the validation curve and why: docs/releases/music.md). The painter has no later stage: one scored worse.
     "music": [["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
                "--transpose", "3", "--train_batch_size", "16", "--max_seq_length", "256", "--learning_rate", "1e-3",
                "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "3800", "--max_train_steps", "100000",
                "--eval_steps", "200", "--sample_steps", "400", "--checkpointing_steps", "200",
                "--checkpoints_total_limit", "2", "--seed", "1"],
-              # Stage 3 (2026-12-02): the rest of the budget, 3,800 CPU-s more at half the learning rate.
               ["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
                "--transpose", "3", "--train_batch_size", "16", "--max_seq_length", "256", "--learning_rate", "5e-4",
                "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "3800", "--max_train_steps", "100000",
@@ -211,10 +208,9 @@ def gpu_train_command(kind: str, output_dir: str, *, dry_run: bool = False, extr
 
 
 def training_precision(kind: str) -> str:
-    """bf16 autocast where the CPU runs it natively (AMX or AVX512-BF16: about 1.45x the fp32 steps of the poet
-    and 1.7x the painter's, 3.1 vs 1.8 steps/s, measured 2026-12-03 on a Xeon with AMX), fp32 elsewhere (an
-    AVX2-only CPU emulates bf16 20-30x slower). Chosen at run time, per machine; kinds outside BF16_KINDS always
-    train in fp32."""
+    """bf16 autocast where the CPU runs it natively (AMX or AVX512-BF16: faster than fp32 there; the figures are in
+    docs/releases/poetry.md), fp32 elsewhere (an AVX2-only CPU emulates bf16, many times slower). Chosen at run
+    time, per machine; kinds outside BF16_KINDS always train in fp32."""
     from neuroart.gan.modeling_neuroart_gan import native_bf16
 
     return "bf16" if kind in BF16_KINDS and native_bf16("cpu") else "no"

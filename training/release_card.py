@@ -103,7 +103,7 @@ def music_samples(folder: Path) -> list[str]:
     lines = []
     (folder / "samples").mkdir(exist_ok=True)
     for seed in (1, 2):
-        score = generate_music(model, tokenizer, num_bars=8, seed=seed)
+        score = generate_music(model, tokenizer, num_bars=8, seed=seed).score
         stem = folder / "samples" / f"chorale_{seed}"
         stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, {"seed": seed}))
         engine = render_audio(score, stem.with_suffix(".wav"))
@@ -131,7 +131,7 @@ def harmonisation_sample(model, tokenizer, folder: Path) -> list[str]:
         return []
     source = sorted(Path(json.loads(split.read_text())["val_dir"]).glob("*.mid"))[0]
     melody = melody_line(source, beats=32)
-    score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0)
+    score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=0).score
     stem = folder / "samples" / "harmonized"
     settings = {"seed": 0, "harmonize": True, "melody": f"{source.stem} (top line, 32 beats)"}
     stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(score, settings))

@@ -193,7 +193,7 @@ def main(args):
 
     def write_sample(unwrapped, step, name=None):
         unwrapped.eval()
-        score = generate_music(unwrapped, tokenizer, num_bars=args.sample_bars, max_new_tokens=2048, seed=args.seed)
+        score = generate_music(unwrapped, tokenizer, num_bars=args.sample_bars, max_new_tokens=2048, seed=args.seed).score
         samples.mkdir(parents=True, exist_ok=True)
         name = name or f"step_{step}"
         (samples / f"{name}.mid").write_bytes(score_to_midi_bytes(score, {"step": step, "seed": args.seed}))

@@ -13,18 +13,18 @@ Papers it follows:
 - `truncation_psi` scales the latent toward its mean, the truncation trick of BigGAN (Brock et al., 2019,
   arXiv:1809.11096).
 
+The painting entry points (`generate_images`, `paint_seeds`, `paint_to_folder`, `interpolate`) and their result
+type, `Paintings`, live in `painting.py`; the PNG and index helpers in `images.py`.
+
 This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
 """
 
-import functools
 import math
 import os
-import random
 import shutil
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -42,44 +42,19 @@ from .images import (  # noqa: F401  (the painting I/O helpers, re-exported)
     save_nearest_index,
     write_png,
 )
+from .painting import (  # noqa: F401  (the painting entry points, their result type and precision helpers)
+    NeuroArtGANPaintingMixin,
+    Paintings,
+    native_bf16,
+    resolve_precision,
+)
 from .pipeline_neuroart_gan import NeuroArtGANPipeline
 
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
 # `get_class_from_dynamic_module("images.save_image", repo_id)`, without installing neuroart.
-HELPER_MODULES = ("images.py",)
+HELPER_MODULES = ("images.py", "painting.py")
 
 PIPELINE_TASK = "unconditional-image-generation"
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_flags() -> frozenset:
-    """The CPU's feature flags from /proc/cpuinfo, read once (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            return frozenset(next((line for line in handle if line.startswith("flags")), "").split())
-    except OSError:
-        return frozenset()
-
-
-def native_bf16(device="cpu") -> bool:
-    """Whether `device` runs bfloat16 convolutions natively: a CUDA device with bf16, or a CPU with AMX or
-    AVX512-BF16 (read from /proc/cpuinfo). On an AVX2-only CPU bfloat16 is emulated and runs 6-20x slower than
-    float32 (benchmarks/results/gan_speed.json), so "auto" precision paints in float32 there."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    return bool({"amx_bf16", "avx512_bf16"} & _cpu_flags())
-
-
-def resolve_precision(precision: str, device="cpu") -> str:
-    """"auto" -> "bf16" where `native_bf16(device)`, else "fp32"; "fp32" and "bf16" are kept as asked."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"`precision={precision!r}` is invalid; use 'auto', 'fp32' or 'bf16'.")
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
 
 
 @dataclass
@@ -89,21 +64,6 @@ class NeuroArtGANOutput(ModelOutput):
     """
 
     images: torch.FloatTensor | None = None
-
-
-class Paintings(list):
-    """What `generate_images` returns: a list of PIL images (each carrying its provenance chunks, `image.text`) with
-    `.save(folder)`, which writes `painting_<seed>_<index>.png` files with those chunks and returns their paths."""
-
-    def save(self, folder) -> list[str]:
-        os.makedirs(folder, exist_ok=True)
-        paths = []
-        for image in self:
-            text = getattr(image, "text", {})
-            path = os.path.join(folder, f"painting_{text.get('neuroart:seed', 'x')}_{text.get('neuroart:index', 0)}.png")
-            save_image(image, path)
-            paths.append(path)
-        return paths
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -356,7 +316,7 @@ class NeuroArtGANPreTrainedModel(PreTrainedModel):
             init.zeros_(module.num_batches_tracked)
 
 
-class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
+class NeuroArtGANModel(NeuroArtGANPaintingMixin, NeuroArtGANPreTrainedModel):
     """The painting GAN. `model(noise, labels)` paints with the EMA generator in eval mode (`use_ema=None`), with
     the trained generator in train mode; `model.discriminate(images, labels)` scores images."""
 
@@ -447,204 +407,6 @@ class NeuroArtGANModel(NeuroArtGANPreTrainedModel):
     def discriminate(self, images: torch.Tensor, labels: torch.LongTensor | None = None) -> torch.Tensor:
         """Realness logits of shape (B,); higher means more real."""
         return self.discriminator(images, labels)
-
-    # ----------------------------------------------------------------------------------------------------------
-    # Painting
-    # ----------------------------------------------------------------------------------------------------------
-    def sample_latents(
-        self, num_images: int, seed: int, truncation_psi: float = 1.0, labels=None
-    ) -> tuple[torch.Tensor, torch.LongTensor | None]:
-        """The latents (and labels) that `generate_images` paints for a seed; drawn on the CPU, so the same seed
-        gives the same images on every device and for every batch size."""
-        generator = torch.Generator().manual_seed(int(seed))
-        noise = torch.randn(num_images, self.config.latent_dim, generator=generator) * float(truncation_psi)
-        if self.config.num_classes == 0:
-            if labels is not None:
-                raise ValueError("This GAN is unconditional (num_classes=0): leave `labels` as None.")
-            return noise, None
-        if labels is None:
-            labels = torch.randint(0, self.config.num_classes, (num_images,), generator=generator)
-        else:
-            labels = torch.as_tensor(labels, dtype=torch.long).flatten()
-            if labels.numel() == 1:
-                labels = labels.expand(num_images)
-            if labels.numel() != num_images:
-                raise ValueError(f"`labels` has {labels.numel()} entries; pass one label or {num_images}.")
-            if labels.min() < 0 or labels.max() >= self.config.num_classes:
-                raise ValueError(f"`labels` must lie in [0, {self.config.num_classes - 1}]; got {labels.tolist()}.")
-        return noise, labels.clone()
-
-    @torch.inference_mode()
-    def generate_images(
-        self,
-        num_images: int = 4,
-        seed: int | None = None,
-        truncation_psi: float = 1.0,
-        labels=None,
-        output_type: str = "pil",
-        batch_size: int = 256,
-        precision: str = "auto",
-    ):
-        """Paint `num_images` images with the EMA generator.
-
-        Deterministic for a given `seed` (a random one is drawn and recorded when `seed` is None) and precision.
-        `precision`: "auto" (bfloat16 autocast where the hardware runs it natively, `native_bf16`; float32
-        elsewhere), "fp32" or "bf16"; the one used is recorded in the provenance.
-        `output_type`: "pil" (list of RGB/L PIL images carrying PNG text chunks with provenance), "pt" (tensor
-        (N, C, H, W) in [0, 1]) or "np" (float32 array (N, H, W, C) in [0, 1]).
-        """
-        if not isinstance(num_images, int) or isinstance(num_images, bool) or not 1 <= num_images <= 100_000:
-            raise ValueError(f"`num_images={num_images!r}` is invalid; use an integer from 1 to 100000.")
-        if not 0.0 <= float(truncation_psi) <= 1.0:
-            raise ValueError(f"`truncation_psi={truncation_psi!r}` is invalid; use a float in [0, 1].")
-        if output_type not in ("pil", "pt", "np"):
-            raise ValueError(f"`output_type={output_type!r}` is invalid; use 'pil', 'pt' or 'np'.")
-        if seed is None:
-            seed = random.randrange(2**31)
-        noise, label_tensor = self.sample_latents(num_images, seed, truncation_psi, labels)
-        param = next(self.generator_ema.parameters())
-        chunks = []
-        was_training = self.generator_ema.training
-        self.generator_ema.eval()
-        precision = resolve_precision(precision, param.device)
-        for start in range(0, num_images, batch_size):
-            z = noise[start : start + batch_size].to(param.device, param.dtype)
-            y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
-            chunks.append(self._paint(z, y, precision))
-        self.generator_ema.train(was_training)
-        images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
-        if output_type == "pt":
-            return images
-        array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
-        if output_type == "np":
-            return array
-        provenance = {
-            "model": self.name_or_path or "neuroart-gan",
-            "seed": seed,
-            "truncation_psi": float(truncation_psi),
-            "precision": precision,
-        }
-        return Paintings(
-            image_with_provenance(
-                array[i],
-                {**provenance, "index": i, "label": None if label_tensor is None else int(label_tensor[i])},
-            )
-            for i in range(num_images)
-        )
-
-    @torch.inference_mode()
-    def _paint_latents(self, latents, precision: str) -> torch.Tensor:
-        """Paint a list of `sample_latents(1, ...)` results in one batch: (n, C, H, W) in [0, 1]."""
-        param = next(self.generator_ema.parameters())
-        noise = torch.cat([z for z, _ in latents]).to(param.device, param.dtype)  # (n, Z)
-        labels = None if latents[0][1] is None else torch.cat([y for _, y in latents]).to(param.device)
-        was_training = self.generator_ema.training
-        self.generator_ema.eval()
-        images = self._paint(noise, labels, precision)
-        self.generator_ema.train(was_training)
-        return ((images + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
-
-    def _paint(self, z, y, precision: str) -> torch.Tensor:
-        """The EMA generator on one batch, under bfloat16 autocast for `precision="bf16"`; float32 on the CPU."""
-        with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            return self.generator_ema(z, y).float().cpu()
-
-    @torch.inference_mode()
-    def paint_seeds(self, seeds, truncation_psi: float = 1.0, labels=None, batch_size: int = 64,
-                    output_type: str = "pil", precision: str = "auto"):
-        """One painting per seed, batched: painting k is `generate_images(1, seed=seeds[k])[0]` (up to float
-        rounding in the batched convolutions), so each work of a bulk run is reproducible from its own seed.
-        `labels`: None (each seed draws its style), one label, or one per seed."""
-        seeds = [int(s) for s in seeds]
-        if output_type not in ("pil", "pt"):
-            raise ValueError(f"`output_type={output_type!r}` is invalid; use 'pil' or 'pt'.")
-        per_seed = labels if isinstance(labels, (list, tuple)) else [labels] * len(seeds)
-        latents = [self.sample_latents(1, s, truncation_psi, y) for s, y in zip(seeds, per_seed)]
-        noise = torch.cat([z for z, _ in latents])  # (N, Z)
-        label_tensor = None if latents and latents[0][1] is None else torch.cat([y for _, y in latents])
-        param = next(self.generator_ema.parameters())
-        was_training = self.generator_ema.training
-        self.generator_ema.eval()
-        chunks = []
-        precision = resolve_precision(precision, param.device)
-        for start in range(0, len(seeds), batch_size):
-            y = None if label_tensor is None else label_tensor[start : start + batch_size].to(param.device)
-            chunks.append(self._paint(noise[start : start + batch_size].to(param.device, param.dtype), y, precision))
-        self.generator_ema.train(was_training)
-        images = ((torch.cat(chunks) + 1) / 2).clamp(0, 1)  # [-1, 1] -> [0, 1]
-        if output_type == "pt":
-            return images
-        array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
-        return [image_with_provenance(array[k], {
-            "model": self.name_or_path or "neuroart-gan", "seed": seeds[k], "truncation_psi": float(truncation_psi),
-            "precision": precision, "index": 0, "label": None if label_tensor is None else int(label_tensor[k])}) for k in range(len(seeds))]
-
-    def paint_to_folder(self, seeds, folder, truncation_psi: float = 1.0, labels=None, batch_size: int = 64,
-                        precision: str = "auto", name: str = "painting_{seed}.png"):
-        """Bulk painting: one PNG per seed (the image `paint_seeds` paints for it, with the same provenance chunks)
-        written into `folder`. While a chunk of the batch is painted, a writer thread encodes the previous one, so
-        the files cost little beyond the painting; at most two chunks are held in memory. Returns, per seed,
-        `(file name, provenance dict)` in the order of `seeds`."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        seeds = [int(s) for s in seeds]
-        chunk = max(1, min(batch_size, 16))
-        per_seed = labels if isinstance(labels, (list, tuple)) else [labels] * len(seeds)
-        precision = resolve_precision(precision, next(self.generator_ema.parameters()).device)
-        works, pending = [], None
-
-        def write(images, chunk_seeds, chunk_labels):
-            array = images.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
-            done = []
-            for k, seed in enumerate(chunk_seeds):
-                provenance = {"model": self.name_or_path or "neuroart-gan", "seed": seed,
-                              "truncation_psi": float(truncation_psi), "precision": precision, "index": 0,
-                              "label": chunk_labels[k]}
-                write_png(array[k], os.path.join(folder, name.format(seed=seed)), provenance)
-                done.append((name.format(seed=seed), provenance))
-            return done
-
-        with ThreadPoolExecutor(1) as writer:
-            for start in range(0, len(seeds), chunk):
-                chunk_seeds = seeds[start:start + chunk]
-                latents = [self.sample_latents(1, s, truncation_psi, y)
-                           for s, y in zip(chunk_seeds, per_seed[start:start + chunk])]
-                chunk_labels = [None if y is None else int(y) for _, y in latents]
-                images = self._paint_latents(latents, precision)  # (n, C, H, W) in [0, 1]
-                if pending is not None:
-                    works.extend(pending.result())
-                pending = writer.submit(write, images, chunk_seeds, chunk_labels)
-            if pending is not None:
-                works.extend(pending.result())
-        return works
-
-    @torch.inference_mode()
-    def interpolate(self, seed_a: int, seed_b: int, steps: int = 16, truncation_psi: float = 1.0, labels=None,
-                    output_type: str = "pil"):
-        """Frames of a latent walk from seed A's painting to seed B's (spherical interpolation of z).
-
-        `labels`: one style label for the whole walk (conditional models; default: seed A's label).
-        Returns PIL frames (with provenance), or a (steps, C, H, W) tensor in [0, 1] for `output_type="pt"`.
-        """
-        if not isinstance(steps, int) or not 2 <= steps <= 1000:
-            raise ValueError(f"`steps={steps!r}` is invalid; use an integer from 2 to 1000.")
-        z_a, y_a = self.sample_latents(1, seed_a, truncation_psi, labels)
-        z_b, _ = self.sample_latents(1, seed_b, truncation_psi, labels)
-        t = torch.linspace(0, 1, steps)[:, None]
-        omega = torch.arccos((F.normalize(z_a, dim=1) * F.normalize(z_b, dim=1)).sum().clamp(-1 + 1e-7, 1 - 1e-7))
-        z = (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / torch.sin(omega)  # (steps, Z)
-        param = next(self.generator_ema.parameters())
-        y = None if y_a is None else y_a.expand(steps).to(param.device)
-        was_training = self.generator_ema.training
-        self.generator_ema.eval()
-        frames = ((self.generator_ema(z.to(param.device, param.dtype), y).float().cpu() + 1) / 2).clamp(0, 1)
-        self.generator_ema.train(was_training)
-        if output_type == "pt":
-            return frames
-        array = frames.permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
-        provenance = {"model": self.name_or_path or "neuroart-gan", "seed_a": seed_a, "seed_b": seed_b,
-                      "truncation_psi": float(truncation_psi), "label": None if y_a is None else int(y_a[0])}
-        return [image_with_provenance(array[i], {**provenance, "frame": i}) for i in range(steps)]
 
     # ----------------------------------------------------------------------------------------------------------
     # Hub: the custom pipeline travels with the weights (`import neuroart` adds the model card: neuroart.hub)

@@ -8,7 +8,8 @@ key finding), `logits_process.py` (grammar, key, density, voices, metre and tona
 sampling loop, `Composition` and `generate_music`.
 
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
-  continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `symusic.Score`. `key` masks pitches
+  continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `Composition` (the `symusic.Score` is
+  its `.score`; `.seed`, `.settings`, `.provenance` and `.save(folder)` as every NeuroArt result). `key` masks pitches
   outside the key's scale (a logits processor); `density` biases notes per onset and bar length; `meter` sets the
   metre of a new piece; `voices` caps the notes sounding at once; generation stops after `num_bars` bars. A grammar
   mask keeps sampling inside REMI's grammar (Huang & Yang, 2020, arXiv:2002.00212); tokens that still break it (e.g.
@@ -120,12 +121,15 @@ DENSITIES = {"low": -1.5, "medium": 0.0, "high": 2.0}
 def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, stopping_criteria=None,
                   max_new_tokens: int = 512, do_sample: bool = True, temperature: float = 1.0, top_k: int = 0,
                   top_p: float = 1.0, eos_token_id: int | None = None, pad_token_id: int = 0,
-                  max_time: float | None = None, cache=None):
+                  max_time: float | None = None, cache=None, generator: torch.Generator | None = None):
     """The lean sampling loop: the same tokens as `model.generate(input_ids, do_sample=..., temperature=...,
     top_k=..., top_p=..., logits_processor=..., stopping_criteria=..., eos_token_id=..., max_time=..., cache=...)`
     for the same random stream, without generate()'s per-step bookkeeping. Each step is one `model.model.step`
     (the cell step generate() also takes), the processors, the warpers in generate()'s order (temperature, top-k,
     top-p) and one `torch.multinomial` (or argmax) over (B, vocab) float32 scores. Finished rows get `pad_token_id`.
+    The draws come from `generator` (a `torch.Generator` on the model's device; None: torch's global stream): a
+    generator seeded with `s` draws what the global stream draws after `torch.manual_seed(s)`, so the tokens equal
+    generate()'s under `seeded_rng(s)`.
 
     Returns `(sequences (B, prompt + new), state)`, the state as a `NeuroArtMusicState` of the model's class."""
     started = time.time()
@@ -152,7 +156,8 @@ def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, sto
         for processor in processors:
             scores = processor(buffer[:, :length], scores)
         if do_sample:
-            tokens = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)  # (B,)
+            tokens = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1,
+                                       generator=generator).squeeze(1)  # (B,)
         else:
             tokens = scores.argmax(dim=-1)
         tokens = torch.where(unfinished, tokens, pad_token_id)
@@ -173,8 +178,12 @@ def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, sto
 
 @dataclass
 class Composition:
-    """A piece with what it takes to go on: `generate_music(..., continue_from=piece)` adds more bars from the
-    model's own state, exactly where this call stopped (no re-reading of the piece)."""
+    """What `generate_music` returns: the piece (`score`, a `symusic.Score`), how it was made (`seed`, `settings`,
+    `provenance`) and what it takes to go on: `generate_music(..., continue_from=piece)` adds more bars from the
+    model's own state, exactly where this call stopped (no re-reading of the piece). `save(folder)` writes it.
+
+    Until the next release, a `Composition` also answers for its score (`piece.tracks`, `piece.dump_midi(...)`),
+    with a FutureWarning: `generate_music` used to return the bare score."""
 
     score: object  # symusic.Score
     token_ids: list[int]
@@ -184,19 +193,27 @@ class Composition:
     state: object = None  # the model's returned NeuroArtMusicState (None for models without one)
     unfinished: int = 0  # tokens of a last note the length limit cut off, dropped before decoding (no error)
     melody_missing: int = 0  # harmonize=True: melody notes not in the Soprano (0 unless a time or token limit hit)
+    settings: dict = field(default_factory=dict)  # the call's settings, "auto" ones resolved (the seed apart)
+    model: str = ""  # the model's name or path, for the provenance
 
     @property
     def token_error_rate(self) -> float:
         return self.token_errors / max(1, len(self.token_ids))
 
+    @property
+    def provenance(self) -> dict:
+        """What the MIDI file's meta text records: the model, the seed and the settings."""
+        return {"model": self.model or "neuroart-music", "seed": self.seed, **self.settings}
+
     def save(self, folder, provenance: dict | None = None, audio: bool = True) -> list[str]:
-        """Write `music_<seed>.mid` (with `provenance` and the seed in its meta text) into `folder`, and with
-        `audio` also `music_<seed>.wav` (`render_audio`) and `music_<seed>.png` (the piano roll). Returns the paths
-        written."""
+        """Write `music_<seed>.mid` (`provenance` in its meta text, with what `provenance` adds or overrides) into
+        `folder`, and with `audio` also `music_<seed>.wav` (`render_audio`) and `music_<seed>.png` (the piano roll).
+        Returns the paths written."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stem = folder / f"music_{self.seed}"
-        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(self.score, {**(provenance or {}), "seed": self.seed}))
+        meta = {**self.provenance, **(provenance or {}), "seed": self.seed}
+        stem.with_suffix(".mid").write_bytes(score_to_midi_bytes(self.score, meta))
         paths = [str(stem.with_suffix(".mid"))]
         if audio:
             render_audio(self.score, stem.with_suffix(".wav"))
@@ -204,14 +221,47 @@ class Composition:
             paths += [str(stem.with_suffix(".wav")), str(stem.with_suffix(".png"))]
         return paths
 
+    def __getattr__(self, name):
+        # Only reached for names a Composition lacks: the score's (the old return value), for one more release.
+        if name.startswith("_") or name == "score" or "score" not in self.__dict__:
+            raise AttributeError(name)
+        value = getattr(self.__dict__["score"], name)  # raises AttributeError for names neither has
+        warnings.warn(f"generate_music now returns a Composition; use `.score.{name}` (the symusic.Score) instead "
+                      f"of `.{name}`. The shortcut goes in the next release.", FutureWarning, stacklevel=2)
+        return value
+
+
+# Copied from neuroart.poetry.generation.sampling_settings
+def sampling_settings(model, temperature=None, top_k=None, top_p=None) -> dict:
+    """The sampling settings of a call: each one given, else the model's `generation_config` value (a release ships
+    the ones it was measured with), else transformers' own default (temperature 1, top-k 50, top-p 1: the same for
+    every NeuroArt model). Out-of-range values raise a ValueError naming the setting."""
+    config = getattr(model, "generation_config", None)
+    settings = {"temperature": 1.0, "top_k": 50, "top_p": 1.0}
+    for name, value in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p)):
+        value = getattr(config, name, None) if value is None else value
+        settings[name] = settings[name] if value is None else value
+    if isinstance(settings["temperature"], bool) or not 0 < float(settings["temperature"]) <= 5:
+        raise ValueError(f"temperature={settings['temperature']!r} is out of range; use (0, 5].")
+    if isinstance(settings["top_k"], bool) or not 0 <= int(settings["top_k"]) <= 100_000:
+        raise ValueError(f"top_k={settings['top_k']!r} is out of range; use 0 (off) to 100000.")
+    if isinstance(settings["top_p"], bool) or not 0 < float(settings["top_p"]) <= 1:
+        raise ValueError(f"top_p={settings['top_p']!r} is out of range; use (0, 1] (1 = off).")
+    return {"temperature": float(settings["temperature"]), "top_k": int(settings["top_k"]),
+            "top_p": float(settings["top_p"])}
+
 
 def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
-                   temperature: float = 1.0, top_k: int = 0, top_p: float = 0.95, seed: int | None = None,
-                   keep_primer: bool = False, key: str | None = None, density=None, return_details: bool = False,
-                   max_time: float | None = None, grammar: bool = True, harmonize: bool = False,
-                   continue_from: Composition | None = None, voices="auto", tonality="auto", meter="auto",
-                   lean: bool = True, chords="auto"):
-    """Compose (or continue `primer`) and return a `symusic.Score` (or a `Composition` with `return_details`).
+                   temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+                   seed: int | None = None, keep_primer: bool = False, key: str | None = None, density=None,
+                   return_details: bool | None = None, max_time: float | None = None, grammar: bool = True,
+                   harmonize: bool = False, continue_from: Composition | None = None, voices="auto",
+                   tonality="auto", meter="auto", lean: bool = True, chords="auto") -> Composition:
+    """Compose (or continue `primer`) and return a `Composition` (the piece is its `.score`).
+
+    `temperature`, `top_k` and `top_p` default to the model's `generation_config` (`sampling_settings`): the
+    release ships the ones it was measured with. `return_details` is no longer needed (a Composition always comes
+    back); `return_details=False` still returns the bare score, with a FutureWarning, until the next release.
 
     `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
     a four-part setting of it: the melody's notes stay exactly as they are as the top voice (track "Soprano"), and
@@ -249,8 +299,12 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192.")
     if num_bars is not None and not 1 <= num_bars <= 256:
         raise ValueError(f"num_bars={num_bars} is out of range; use 1 to 256.")
-    if not 0 < temperature <= 5:
-        raise ValueError(f"temperature={temperature} is out of range; use (0, 5].")
+    sampling = sampling_settings(model, temperature, top_k, top_p)
+    temperature, top_k, top_p = sampling["temperature"], sampling["top_k"], sampling["top_p"]
+    if return_details is not None:
+        warnings.warn("generate_music(return_details=...) is deprecated: a Composition always comes back (the "
+                      "score is its `.score`). The argument goes in the next release.", FutureWarning, stacklevel=2)
+    density_name = density
     if isinstance(density, str):
         if density not in DENSITIES:
             raise ValueError(f"density={density!r} is unknown; use {list(DENSITIES)} or a number from -5 to 5.")
@@ -355,19 +409,23 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     if num_bars:
         criteria.append(BarStoppingCriteria(types.bar, len(prompt) - reopened, num_bars))
     extra = {"cache": continue_from.state} if continue_from is not None and continue_from.state is not None else {}
-    with seeded_rng(seed, model.device):  # a private stream: the same seed gives the same music under any load
-        if lean and hasattr(getattr(model, "model", None), "step"):
-            output, state = sample_tokens(model, input_ids, processors, criteria, max_new_tokens,
-                                          temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=types.eos,
-                                          pad_token_id=tokenizer.pad_token_id, max_time=max_time, **extra)
-        else:  # transformers' generate(): the same tokens, more per-step overhead
+    if lean and hasattr(getattr(model, "model", None), "step"):
+        # The lean loop draws from its own generator: the same seed gives the same music under any load, and no
+        # lock is taken (a poem written in another thread meanwhile neither waits nor disturbs it).
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        output, state = sample_tokens(model, input_ids, processors, criteria, max_new_tokens,
+                                      temperature=temperature, top_k=top_k, top_p=top_p, eos_token_id=types.eos,
+                                      pad_token_id=tokenizer.pad_token_id, max_time=max_time, generator=generator,
+                                      **extra)
+    else:  # transformers' generate() draws from the global stream: a seeded private copy of it, one call at a time
+        with seeded_rng(seed, model.device):  # the same tokens as the lean loop, more per-step overhead
             output = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
                                     temperature=temperature, top_k=top_k or None, top_p=top_p,
                                     max_new_tokens=max_new_tokens, logits_processor=processors,
                                     stopping_criteria=criteria, eos_token_id=types.eos,
                                     pad_token_id=tokenizer.pad_token_id, max_time=max_time,
                                     return_dict_in_generate=True, **extra)
-            output, state = output.sequences, getattr(output, "cache", None)
+        output, state = output.sequences, getattr(output, "cache", None)
     new_ids = output[0, len(prompt) - reopened:].tolist()
     if num_bars:  # cut at the start of bar num_bars + 1
         bars = [i for i, t in enumerate(new_ids) if t == types.bar]
@@ -391,10 +449,15 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         if missing:
             warnings.warn(f"harmonize: {missing} of the melody's {len(melody_notes)} notes are missing (a time or "
                           "token limit was reached); raise max_time or max_new_tokens.", stacklevel=2)
-    if return_details:  # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
-        return Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed,
-                           sequence=output[0].tolist(), state=state, unfinished=unfinished, melody_missing=missing)
-    return score
+    settings = {"num_bars": num_bars, "max_new_tokens": max_new_tokens, **sampling, "key": key,
+                "density": density_name, "voices": voices, "tonality": tonality, "chords": chords,
+                "meter": meter, "harmonize": harmonize, "keep_primer": keep_primer, "grammar": grammar,
+                "max_time": max_time, "continued": continue_from is not None}
+    piece = Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed, sequence=output[0].tolist(),
+                        state=state, unfinished=unfinished, melody_missing=missing, settings=settings,
+                        model=str(getattr(model, "name_or_path", "") or ""))
+    # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
+    return score if return_details is False else piece
 
 
 __all__ = [
@@ -404,6 +467,7 @@ __all__ = [
     "melody_line",
     "Composition",
     "DensityLogitsProcessor",
+    "sampling_settings",
     "KEYS",
     "KEY_TONICS",
     "KeyLogitsProcessor",

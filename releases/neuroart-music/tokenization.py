@@ -53,10 +53,11 @@ def load_tokenizer(name_or_path):
 
 
 def to_score(source):
-    """A `symusic.Score` from a path, MIDI bytes or a Score."""
+    """A `symusic.Score` from a path, MIDI bytes, a Score or a `Composition` (its score)."""
     _need_miditok()
     from symusic import Score
 
+    source = getattr(source, "__dict__", {}).get("score", source)  # a Composition (no warning for its shortcut)
     if isinstance(source, Score):
         return source
     if isinstance(source, (bytes, bytearray)):

@@ -125,11 +125,12 @@ def compose(temperature, top_k, top_p, seed, bars, key, density, primer, keep_pr
             melody_key = settings["key"] or helpers["estimate_key"](helpers["melody_line"](primer_bytes))
             settings.update(bars=None, key=melody_key)
             harmony_note = f" Harmonised in {melody_key}; the melody is the top voice, note for note."
-        score = helpers["generate_music"](
+        piece = helpers["generate_music"](
             model, tokenizer, primer=primer_bytes, keep_primer=settings["keep_primer"], num_bars=settings["bars"],
             max_new_tokens=(settings["bars"] or 16) * TOKENS_PER_BAR, key=settings["key"],
             density=settings["density"], temperature=settings["temperature"], top_k=settings["top_k"],
             top_p=settings["top_p"], seed=settings["seed"], max_time=MAX_SECONDS, harmonize=settings["harmonize"])
+        score = getattr(piece, "score", piece)  # a Composition; a model with older remote code returns the score
     except Exception as error:  # a primer that parses as MIDI but not as music, an untokenizable file, ...
         raise gr.Error(f"Could not compose from these inputs: {error}") from None
     folder = Path(tempfile.mkdtemp(prefix="neuroart-music-"))

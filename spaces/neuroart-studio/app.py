@@ -345,9 +345,10 @@ def create(theme, acrostic, seed):
         poem_args["note"] = f"{error} The theme became the title of a 七言绝句."
     found = with_poem(found, poem.text)
     mood = music_for_theme(painting, found)
-    score = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
+    piece = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
                                          max_new_tokens=BARS * 256, key=mood["key"], density=mood["density"],
                                          seed=seed, max_time=MAX_SECONDS)
+    score = getattr(piece, "score", piece)  # a Composition; a model with older remote code returns the score
     from symusic import Tempo
 
     score.tempos.clear()
