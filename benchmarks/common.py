@@ -56,7 +56,7 @@ def write_results(script: str, summary: dict, details: dict | None = None, comma
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{script}.json"
     payload = {"summary": summary, "machine": machine_info(),
-               "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), **(details or {})}
+               "command": command or command_line(), **(details or {})}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     print(json.dumps(summary, indent=2))
     return path
@@ -80,3 +80,28 @@ def timed(fn, repeats: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def command_line(argv=None) -> str:
+    """How this run was started, as a command to run it again: `python -m benchmarks.<group>.<name> <args>`."""
+    main = Path(sys.argv[0]).resolve()
+    try:
+        start = "python -m " + ".".join(main.relative_to(REPO_ROOT).with_suffix("").parts)
+    except ValueError:  # not a benchmark module (a test calling main() directly)
+        start = main.name
+    return " ".join([start, *(sys.argv[1:] if argv is None else argv)])
+
+
+def release_split(kind: str, resolution: int = 64) -> dict:
+    """The release recipe's split (made if missing), as written by `neuroart.training.release_data`; paintings at
+    `resolution` px."""
+    from neuroart.training import release_data
+
+    out = release_data.DEFAULT_OUTPUT
+    folder = {"gan": release_data.paintings_folder(resolution), "poetry": "poetry", "music": "music"}[kind]
+    split = out / folder / "split.json"
+    if not split.exists():
+        release_data.main([{"gan": "paintings", "poetry": "poetry", "music": "music"}[kind],
+                           "--shared_data", str(shared_data()), "--output_dir", str(out),
+                           *(["--resolution", str(resolution)] if kind == "gan" else [])])
+    return json.loads(split.read_text())

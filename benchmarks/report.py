@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Print the benchmark tables of benchmarks/README.md from benchmarks/results/*.json (so they never drift).
 
-    python benchmarks/report.py            # print them
-    python benchmarks/report.py --readme   # rewrite benchmarks/README.md between its markers
+    python -m benchmarks.report            # print them
+    python -m benchmarks.report --readme   # rewrite benchmarks/README.md between its markers
 """
 
 import json
@@ -52,7 +52,7 @@ def table(name: str) -> str:
 
 NAMES = ("gan_quality", "gan_speed", "poetry_quality", "poetry_speed", "music_quality", "music_speed", "creation_speed",
          "spaces_latency", "memory", "gpu_smoke", "gpu_smoke_cpu")
-START, END = "<!-- benchmark tables: python benchmarks/report.py --readme -->", "<!-- /benchmark tables -->"
+START, END = "<!-- benchmark tables: python -m benchmarks.report --readme -->", "<!-- /benchmark tables -->"
 
 
 if __name__ == "__main__":

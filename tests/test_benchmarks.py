@@ -1,4 +1,5 @@
-"""Every benchmark runs end to end in its smoke mode (tiny budgets; results go to a temporary folder)."""
+"""Every benchmark runs end to end in its smoke mode (tiny budgets; results go to a temporary folder), as a module:
+`python -m benchmarks.<speed|quality|sweeps>.<name>` from the repository root."""
 
 import json
 import subprocess
@@ -6,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO_ROOT, shared_data_dir
+from tests.helpers import REPO_ROOT, shared_data_dir
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
@@ -28,9 +29,15 @@ KEYS = {
 }
 
 
+def benchmark(name: str) -> list[str]:
+    """The command that runs benchmark `name` (a module of benchmarks/speed, quality or sweeps)."""
+    (path,) = REPO_ROOT.glob(f"benchmarks/*/{name}.py")
+    return [sys.executable, "-m", f"benchmarks.{path.parent.name}.{name}"]
+
+
 def run_benchmark(name, tmp_path):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / f"{name}.py"), "--smoke",
-                             "--results_dir", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    result = subprocess.run([*benchmark(name), "--smoke",
+                             "--results_dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     payload = json.loads((tmp_path / f"{name}.json").read_text())
     for key in KEYS[name]:
@@ -55,9 +62,9 @@ def test_quality_benchmark_smoke(name, tmp_path):
 
 def test_spaces_latency_smoke(quickstart_models, tmp_path):
     pytest.importorskip("gradio")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "spaces_latency.py"), "--models",
+    result = subprocess.run([*benchmark("spaces_latency"), "--models",
                              str(quickstart_models), "--repeats", "1", "--skip_default_policy", "--results_dir",
-                             str(tmp_path)], capture_output=True, text=True, timeout=900)
+                             str(tmp_path)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads((tmp_path / "spaces_latency.json").read_text())["summary"]
     assert {"neuroart-gan/paint_s", "neuroart-music/compose_s", "neuroart-poetry/write_s",
@@ -65,8 +72,8 @@ def test_spaces_latency_smoke(quickstart_models, tmp_path):
 
 
 def test_memory_benchmark_smoke(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "memory.py"), "--smoke", "--results_dir",
-                             str(tmp_path)], capture_output=True, text=True, timeout=1200)
+    result = subprocess.run([*benchmark("memory"), "--smoke", "--results_dir",
+                             str(tmp_path)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=1200)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads((tmp_path / "memory.json").read_text())["summary"]
     for name in ("gan", "music", "music_streaming", "poetry", "poetry_streaming"):
@@ -79,12 +86,12 @@ def test_release_quality_smoke(part, data, tmp_path):
         pytest.skip(f"no release of {part} yet (make release-{part})")
     if not (shared_data_dir() / data).is_dir():
         pytest.skip(f"shared data {data}/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "release_quality.py"), "--smoke",
+    result = subprocess.run([*benchmark("release_quality"), "--smoke",
                              "--only", part, "--results_dir", str(tmp_path)], capture_output=True, text=True,
-                            timeout=900)
+                            cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     section = json.loads((tmp_path / "release_quality.json").read_text())["sections"][part]
-    assert section["command"].startswith("release_quality.py") and section["machine"]["torch"]
+    assert section["command"].startswith("python -m benchmarks.quality.release_quality --smoke") and section["machine"]["torch"]
     if part == "gan":
         assert section["swd"] > 0 and section["pairwise_ratio"] > 0
     elif part == "poetry":
@@ -97,8 +104,8 @@ def test_release_quality_smoke(part, data, tmp_path):
 
 def _write_part(args):
     path, part, rounds = args
-    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-    from release_quality import write_sections
+    sys.path.insert(0, str(REPO_ROOT))  # a spawned process: the repository root, as `python -m` would have it
+    from benchmarks.quality.release_quality import write_sections
 
     for i in range(rounds):
         write_sections(path, {part: {"round": i, "rates": {"a": i}}})
@@ -119,9 +126,9 @@ def test_parallel_parts_keep_each_others_sections(tmp_path):
 
 def test_studio_themes_smoke(quickstart_models, tmp_path):
     pytest.importorskip("gradio")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "studio_themes.py"), "--models",
+    result = subprocess.run([*benchmark("studio_themes"), "--models",
                              str(quickstart_models), "--smoke", "--results_dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads((tmp_path / "studio_themes.json").read_text())["summary"]
     assert summary["themes"] == 4 and summary["mode_agreement"] == 1.0
@@ -133,8 +140,8 @@ def test_studio_themes_smoke(quickstart_models, tmp_path):
 def test_music_harmony_benchmarks_smoke(name):
     if not (shared_data_dir() / "midi").is_dir():
         pytest.skip(f"shared data midi/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / f"{name}.py"), "--smoke"],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run([*benchmark(name), "--smoke"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     if name == "harmony":  # Bach's own chorales, the anchor: mostly triads and sevenths, in named voices
@@ -148,8 +155,8 @@ def test_music_harmony_benchmarks_smoke(name):
 def test_poetry_keywords_benchmark_smoke():
     if not (shared_data_dir() / "poetry").is_dir():
         pytest.skip(f"shared data poetry/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "poetry_keywords.py"), "--smoke"],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run([*benchmark("poetry_keywords"), "--smoke"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["poems"] == 4 and summary["keywords_present"] == 1.0 and summary["over_twice"] == 0
@@ -158,8 +165,8 @@ def test_poetry_keywords_benchmark_smoke():
 def test_poetry_personal_benchmark_smoke():
     if not (shared_data_dir() / "poetry").is_dir():
         pytest.skip(f"shared data poetry/ not found at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "poetry_personal.py"), "--smoke"],
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run([*benchmark("poetry_personal"), "--smoke"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["corpus_poems"] == 12 and summary["samples"] == 4

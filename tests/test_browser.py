@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from space_helpers import load_app, serve
 
-from conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
+from tests.helpers.spaces import load_app, serve
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for_page
+from tests.helpers import REPO_ROOT, wait_for_page
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
@@ -85,7 +85,7 @@ def test_device_option(models, tmp_path):
 def test_user_mistakes_are_one_line_errors(tmp_path):
     """A missing folder, an unknown repo id and a damaged MIDI primer: exit code 2, one line saying what is wrong, no
     traceback (`--debug` shows it); a training script's mistake is one line under `accelerate launch -q` too."""
-    from conftest import make_midi
+    from tests.helpers import make_midi
 
     damaged = tmp_path / "cut.mid"
     damaged.write_bytes(make_midi(1)[:60])
@@ -101,7 +101,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
     result = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "-q", "--cpu", "--num_processes", "1",
                              "training/train_poetry.py", "--train_file", tmp_path / "none.jsonl", "--output_dir",
                              tmp_path / "out"], capture_output=True, text=True, timeout=300,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=REPO_ROOT)
     assert result.returncode != 0 and "train_poetry.py: error: --train_file" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -167,7 +167,7 @@ def test_primer_that_is_not_midi_is_refused(models, tmp_path):
 def test_harmonize_from_the_command_line(models, tmp_path):
     from symusic import Score
 
-    from conftest import check_harmonisation, chorale_tune
+    from tests.helpers import check_harmonisation, chorale_tune
 
     melody = tmp_path / "tune.mid"
     chorale_tune().dump_midi(str(melody))
@@ -188,7 +188,7 @@ def test_check_poem_exit_codes():
 def test_quickstart_opens_the_studio_on_its_models(models):
     """What `neuroart quickstart` does after training (without --no-launch): serve the studio on the models."""
 
-    from space_helpers import free_port
+    from tests.helpers.spaces import free_port
 
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", f"from neuroart.cli import launch_studio; "

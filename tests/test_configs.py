@@ -15,6 +15,7 @@ from neuroart import (
     NeuroArtPoetryConfig,
     NeuroArtPoetryForCausalLM,
 )
+from tests.helpers import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_tampered_config_json_is_rejected_before_allocation(tmp_path):
 
 
 def test_mismatched_weights_give_a_clear_error(tmp_path):
-    from conftest import tiny_music_config
+    from tests.helpers import tiny_music_config
 
     NeuroArtMusicForCausalLM(tiny_music_config()).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
@@ -86,7 +87,6 @@ def test_mismatched_weights_give_a_clear_error(tmp_path):
 
 
 def test_no_pickle_loading_in_the_package():
-    from pathlib import Path
 
     root = Path(neuroart.__file__).parent
     for path in root.rglob("*.py"):
@@ -95,7 +95,7 @@ def test_no_pickle_loading_in_the_package():
     # ... and the weights a model saves are safetensors only: no pickle file appears beside them.
     import tempfile
 
-    from conftest import tiny_music_config
+    from tests.helpers import tiny_music_config
 
     with tempfile.TemporaryDirectory() as folder:
         NeuroArtMusicForCausalLM(tiny_music_config()).save_pretrained(folder)
@@ -118,4 +118,4 @@ def test_the_table_of_kinds_is_what_registration_and_releases_use():
         for auto, model_class in kind.model_classes().items():
             assert getattr(transformers, auto)._model_mapping[config] is model_class
         assert kind.repo_id == releases.repo_id(name) and kind.card == f"{config.model_type}.md"
-        assert (Path(__file__).resolve().parents[1] / "spaces" / kind.space / "app.py").exists()
+        assert (REPO_ROOT / "spaces" / kind.space / "app.py").exists()

@@ -10,28 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
-
-from conftest import tiny_gan_config, tiny_music_config, tiny_poetry_config
+from tests.helpers import REPO_ROOT, tiny_models
 
 
 @pytest.fixture(scope="module")
 def models():
-    from test_poetry_generation import ENGLISH, POEMS, VOCAB_EXTRA
-
-    from neuroart.music.generation import build_tokenizer
-    from neuroart.poetry import detect_form, format_poem, train_poetry_tokenizer
-
-    texts = [format_poem(body, detect_form(body), title) for title, body in POEMS] + ENGLISH * 3 + [VOCAB_EXTRA]
-    words = train_poetry_tokenizer(texts, vocab_size=600, min_frequency=1)
-    torch.manual_seed(0)
-    poet = NeuroArtPoetryForCausalLM(tiny_poetry_config(vocab_size=len(words), max_position_embeddings=160)).eval()
-    remi = build_tokenizer()
-    composer = NeuroArtMusicForCausalLM(tiny_music_config(
-        vocab_size=len(remi), pad_token_id=remi.pad_token_id, bos_token_id=remi["BOS_None"],
-        eos_token_id=remi["EOS_None"])).eval()
-    painter = NeuroArtGANModel(tiny_gan_config()).eval()
-    return {"poet": poet, "words": words, "composer": composer, "remi": remi, "painter": painter}
+    return tiny_models()
 
 
 def results(models):
@@ -92,7 +76,7 @@ def test_sampling_settings_share_names_and_defaults(models):
 def test_the_releases_record_their_sampling_settings():
     from transformers import GenerationConfig
 
-    root = Path(__file__).resolve().parents[1] / "releases"
+    root = REPO_ROOT / "releases"
     for kind in ("music", "poetry"):
         config = GenerationConfig.from_pretrained(root / f"neuroart-{kind}")
         assert None not in (config.temperature, config.top_k, config.top_p), kind

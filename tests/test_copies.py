@@ -15,7 +15,7 @@ import inspect
 import re
 from pathlib import Path
 
-from conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 MODULE_MARKER = re.compile(r"^# Copied from (neuroart(?:\.\w+)+)\.(\w+)\s*$")
 PATH_MARKER = re.compile(r"^# Copied from ([\w./-]+\.py)::(\w+)\s*$")

@@ -32,7 +32,7 @@ def test_poem_form_module():
 
 def test_music_key_module():
     pytest.importorskip("miditok")
-    from test_music_generation import make_midi
+    from tests.helpers import make_midi
 
     metric = evaluate.load(module_path("neuroart_music_key"))
     result = metric.compute(predictions=[make_midi(0)], references=["C"])

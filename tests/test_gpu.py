@@ -1,5 +1,5 @@
 """CUDA paths (`@pytest.mark.gpu`, skipped without CUDA): generation on the GPU with the same seed twice and under
-bf16 autocast, each training script for a few steps in bf16, and FSDP with one process. `benchmarks/gpu_smoke.py`
+bf16 autocast, each training script for a few steps in bf16, and FSDP with one process. `benchmarks/speed/gpu_smoke.py`
 runs the same paths at GPU-sized settings and measures throughput."""
 
 import json
@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
-
-from conftest import REPO_ROOT, make_midi, tiny_gan_config, tiny_music_config, tiny_poetry_config
+from tests.helpers import REPO_ROOT, make_midi, tiny_gan_config, tiny_music_config, tiny_poetry_config
 
 pytestmark = pytest.mark.gpu
 DEVICE = "cuda"
@@ -56,9 +55,8 @@ def test_generate_music_and_harmonise_on_cuda(dtype, lean):
 
 @pytest.mark.parametrize("dtype", PRECISIONS)
 def test_write_poem_on_cuda(dtype):
-    from test_poetry_generation import ENGLISH, POEMS, VOCAB_EXTRA
-
     from neuroart.poetry import check_poem, detect_form, format_poem, train_poetry_tokenizer, write_poem
+    from tests.helpers.corpora import ENGLISH, POEMS, VOCAB_EXTRA
 
     texts = [format_poem(body, detect_form(body), title) for title, body in POEMS] + ENGLISH * 3 + [VOCAB_EXTRA]
     tokenizer = train_poetry_tokenizer(texts, vocab_size=600, min_frequency=1)
@@ -83,8 +81,9 @@ def _launch(script, out, *args, config="single_gpu.yaml"):
 @pytest.mark.parametrize("script", ["train_gan.py", "train_music.py", "train_poetry.py"])
 def test_training_scripts_in_bf16_on_cuda(script, tmp_path):
     """A few bf16 steps on the GPU, samples included (none fails), and an export that loads on a CPU."""
-    from test_reliability import data_args
     from transformers import AutoModel
+
+    from tests.helpers import data_args
 
     log = _launch(script, tmp_path / "out", *data_args(script, tmp_path), "--sample_steps", "2")
     assert "failed" not in log
@@ -94,8 +93,9 @@ def test_training_scripts_in_bf16_on_cuda(script, tmp_path):
 
 
 def test_fsdp_one_process_exports_a_folder_that_loads_on_a_cpu(tmp_path):
-    from test_reliability import data_args
     from transformers import AutoModelForCausalLM
+
+    from tests.helpers import data_args
 
     _launch("train_poetry.py", tmp_path / "out", *data_args("train_poetry.py", tmp_path), config="fsdp.yaml")
     metrics = json.loads((tmp_path / "out" / "training_summary.json").read_text())["metrics"]

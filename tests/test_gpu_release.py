@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from neuroart.training import release
-
-from conftest import REPO_ROOT, shared_data_dir
+from tests.helpers import REPO_ROOT, shared_data_dir
 
 
 def test_pack_and_unpack_round_trip(tmp_path):

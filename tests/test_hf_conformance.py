@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from neuroart import NeuroArtMusicForCausalLM, NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E402
-
-from conftest import tiny_music_config, tiny_poetry_config
+from tests.helpers import tiny_music_config, tiny_poetry_config
 
 
 def poet(**overrides):
@@ -146,10 +145,9 @@ def test_unusual_but_legal_config_values_load():
 
 
 def test_attention_view_of_a_tiny_poet():
-    from test_poetry import make_char_tokenizer
-
     from neuroart.poetry.attention import ATTENTION_CAPTION, attention_view, line_attention
     from neuroart.poetry.tokenization import SPECIAL_TOKENS
+    from tests.helpers import make_char_tokenizer
 
     tokenizer = make_char_tokenizer(["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。\n登楼"])
     tokenizer.add_special_tokens({"additional_special_tokens": [t for t in SPECIAL_TOKENS if t not in
@@ -167,9 +165,8 @@ def test_attention_view_of_a_tiny_poet():
 
 def test_attention_view_without_a_cjk_font_numbers_its_columns(monkeypatch):
     """No CJK font on the machine: a warning, and numbered columns instead of boxes."""
-    from test_poetry import make_char_tokenizer
-
     from neuroart.poetry import attention
+    from tests.helpers import make_char_tokenizer
 
     monkeypatch.setattr(attention, "_cjk_font", lambda size: None)
     tokenizer = make_char_tokenizer(["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。"])

@@ -11,9 +11,8 @@ from transformers import AutoModel
 
 from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
 from neuroart.kinds import NAMES
-
-from conftest import REPO_ROOT, run_python, tiny_gan_config, tiny_music_config, tiny_poetry_config
-from hub_helpers import FakeHub, populate_hf_cache
+from tests.helpers import REPO_ROOT, run_python, tiny_gan_config, tiny_music_config, tiny_poetry_config
+from tests.helpers.hub import FakeHub, populate_hf_cache
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 

@@ -8,10 +8,9 @@ import json
 
 import pytest
 import torch
-from test_poetry_generation import POEMS
-from test_train_gan import write_image_folder
 
-from conftest import launch_script, make_midi
+from tests.helpers import launch_script, make_midi, write_image_folder
+from tests.helpers.corpora import POEMS
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
@@ -23,7 +22,7 @@ def launch_two(script, *args):
     import subprocess
     import sys
 
-    from conftest import REPO_ROOT
+    from tests.helpers import REPO_ROOT
 
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--mixed_precision", "no", str(REPO_ROOT / "training" / script), *map(str, args)]
@@ -136,7 +135,7 @@ def test_the_shipped_accelerate_configs(tmp_path):
     """Each YAML in training/configs/ parses as an accelerate config; the DDP one really runs 2 processes here."""
     from accelerate.commands.config.config_args import load_config_from_file
 
-    from conftest import REPO_ROOT
+    from tests.helpers import REPO_ROOT
 
     folder = REPO_ROOT / "training" / "configs"
     expected = {"single_gpu.yaml": ("NO", 1), "multi_gpu.yaml": ("MULTI_GPU", 2), "fsdp.yaml": ("FSDP", 8),
@@ -199,8 +198,7 @@ def test_gather_full_model_rebuilds_the_model_from_gathered_weights():
     never sharded, copied), not the sharded module: the same outputs as the trained model."""
     from neuroart import NeuroArtGANModel, NeuroArtPoetryForCausalLM
     from neuroart.training.hub import gather_full_model
-
-    from conftest import tiny_gan_config, tiny_poetry_config
+    from tests.helpers import tiny_gan_config, tiny_poetry_config
 
     torch.manual_seed(0)
     poet = NeuroArtPoetryForCausalLM(tiny_poetry_config()).eval()

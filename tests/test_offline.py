@@ -1,25 +1,13 @@
 """Offline first: with no network and no `HF_HUB_OFFLINE`, the installed releases load at once (one bounded check of
 the Hub endpoint puts huggingface_hub offline), in Python, in the CLI and in a Space's module."""
 
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import REPO_ROOT, run_python
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:  # a port nobody listens on: connections are refused at once
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def no_network() -> dict:
-    """A Hub endpoint that refuses every connection (the case that cost minutes of retries), offline mode unset."""
-    return {"HF_HUB_OFFLINE": None, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}
+from tests.helpers import REPO_ROOT, closed_port, no_network, run_python
 
 
 def test_the_releases_load_by_repo_id_without_a_network():

@@ -9,9 +9,8 @@ import sys
 import time
 
 import pytest
-from test_offline import no_network
 
-from conftest import REPO_ROOT, run_python
+from tests.helpers import REPO_ROOT, no_network, run_python
 
 README = (REPO_ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
@@ -75,3 +74,7 @@ def test_the_layout_section_names_every_module_and_folder():
 
         helpers = import_module(f"neuroart.{kind}.modeling_neuroart_{kind}").__dict__.get("HELPER_MODULES", ())
         assert all(name in block for name in helpers), (kind, helpers)
+    for top in ("tests", "benchmarks"):  # and the folders the tests and benchmarks are grouped in
+        line = next(line for line in block.splitlines() if line.startswith(f"{top}/"))
+        folders = {p.name for p in (REPO_ROOT / top).iterdir() if p.is_dir() and p.name not in ("__pycache__",)}
+        assert all(f"{name}/" in line for name in folders), (top, sorted(folders), line)

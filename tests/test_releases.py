@@ -11,8 +11,7 @@ import pytest
 
 from neuroart.kinds import KINDS as TABLE
 from neuroart.kinds import NAMES
-
-from conftest import REPO_ROOT, launch_script, run_python, wait_for_page
+from tests.helpers import REPO_ROOT, launch_script, run_python, wait_for_page
 
 RELEASES = REPO_ROOT / "releases"
 KINDS = list(NAMES)  # the one table of kinds
@@ -180,7 +179,7 @@ def test_demo_path_serves_the_studio_on_the_releases_without_training(tmp_path):
     for kind in KINDS:
         release(kind)
 
-    from space_helpers import free_port
+    from tests.helpers.spaces import free_port
 
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
            "OMP_NUM_THREADS": "1"}
@@ -229,8 +228,7 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
 
 def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
     from neuroart import releases
-
-    from hub_helpers import FakeHub
+    from tests.helpers.hub import FakeHub
 
     kinds = [k for k in KINDS if releases.release_folder(k)]
     if not kinds:
@@ -305,8 +303,7 @@ def test_the_release_composer_harmonizes_and_steers_density():
     from transformers import AutoModelForCausalLM
 
     from neuroart.music.generation import generate_music, load_tokenizer, notes_per_bar
-
-    from conftest import check_harmonisation, chorale_tune
+    from tests.helpers import check_harmonisation, chorale_tune
 
     folder = release("music")
     model = AutoModelForCausalLM.from_pretrained(folder).eval()

@@ -13,34 +13,18 @@ import pytest
 import torch
 
 from neuroart.training.checkpointing import list_checkpoints
-
-from conftest import REPO_ROOT, launch_script, make_midi
+from tests.helpers import (
+    REPO_ROOT,
+    TINY_GAN_ARGS,
+    TINY_MUSIC_ARGS,
+    TINY_POETRY_ARGS,
+    data_args,
+    launch_script,
+    make_midi,
+)
 
 pytestmark = pytest.mark.slow  # subprocesses end to end: `make test-fast` leaves them out
 
-GAN = ["--resolution", 32, "--train_batch_size", 4, "--num_default_images", 24, "--generator_base_channels", 4,
-       "--discriminator_base_channels", 4, "--max_channels", 32, "--seed", 0]
-MUSIC = ["--hidden_size", 16, "--num_hidden_layers", 1, "--max_seq_length", 32, "--train_batch_size", 2,
-         "--transpose", 0, "--sample_bars", 1, "--sample_steps", 1000, "--eval_steps", 1000, "--seed", 0]
-POETRY = ["--hidden_size", 32, "--num_hidden_layers", 1, "--num_attention_heads", 2, "--max_seq_length", 32,
-          "--train_batch_size", 2, "--sample_steps", 1000, "--eval_steps", 1000, "--seed", 0]
-
-
-def data_args(script, tmp_path):
-    """Tiny data each script trains on (the GAN uses its procedural default)."""
-    if script == "train_music.py":
-        folder = tmp_path / "midi"
-        folder.mkdir(exist_ok=True)
-        for i in range(4):
-            (folder / f"{i}.mid").write_bytes(make_midi(i))
-        return ["--train_data_dir", folder, *MUSIC]
-    if script == "train_poetry.py":
-        from test_poetry_generation import POEMS
-
-        path = tmp_path / "poems.jsonl"
-        path.write_text("\n".join(json.dumps({"title": t, "text": b}, ensure_ascii=False) for t, b in POEMS * 4))
-        return ["--train_file", path, *POETRY]
-    return GAN
 
 
 def history(out):
@@ -111,7 +95,7 @@ def test_a_cpu_budget_spans_the_interrupted_run_and_its_resume(script, tmp_path)
 def test_gan_divergence_restores_the_last_good_checkpoint(tmp_path):
     out = tmp_path / "out"
     _, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 14, "--checkpointing_steps", 4,
-                           "--max_consecutive_bad_steps", 2, *GAN, env={"NEUROART_FAULT_NAN_WEIGHTS_AT_STEP": "6"})
+                           "--max_consecutive_bad_steps", 2, *TINY_GAN_ARGS, env={"NEUROART_FAULT_NAN_WEIGHTS_AT_STEP": "6"})
     assert "non-finite" in log and "restored" in log.lower()
     metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
     assert metrics["steps"] == 14 and metrics["restored_from_checkpoint"] >= 1 and metrics["skipped_steps"] >= 2
@@ -123,14 +107,14 @@ def test_gan_divergence_restores_the_last_good_checkpoint(tmp_path):
 def test_exploding_gradients_are_skipped(tmp_path):
     out = tmp_path / "out"
     _, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 3, "--checkpointing_steps", 10,
-                           "--explode_grad_norm", 1e-9, *GAN)
+                           "--explode_grad_norm", 1e-9, *TINY_GAN_ARGS)
     assert "gradient norm" in log
     metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
     assert metrics["skipped_steps"] == 3
 
 
 def test_output_dir_without_room_fails_before_training(tmp_path):
-    _, log = launch_script("train_gan.py", "--output_dir", tmp_path / "out", "--max_train_steps", 1, *GAN,
+    _, log = launch_script("train_gan.py", "--output_dir", tmp_path / "out", "--max_train_steps", 1, *TINY_GAN_ARGS,
                            check=False, env={"NEUROART_ASSUME_FREE_BYTES": "1000"})
     assert "free" in log and "Traceback" not in log.split("free")[0][-2000:]
     assert not list_checkpoints(tmp_path / "out")
@@ -198,12 +182,11 @@ def test_hostile_text_files_are_skipped_and_counted(tmp_path):
     assert all("\x01" not in t for t in texts)
 
 
-
 # ------------------------------------------------------------------------------------------------------------------
 # Streaming: corpora bigger than RAM through load_dataset(streaming=True)
 # ------------------------------------------------------------------------------------------------------------------
 def test_poetry_trains_from_a_streamed_local_dataset(tmp_path):
-    from test_poetry_generation import POEMS
+    from tests.helpers.corpora import POEMS
 
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -213,13 +196,13 @@ def test_poetry_trains_from_a_streamed_local_dataset(tmp_path):
     out = tmp_path / "out"
     _, log = launch_script("train_poetry.py", "--dataset_name", folder, "--text_column", "content", "--streaming",
                            "--streaming_eval_examples", 4, "--streaming_shuffle_buffer", 8, "--output_dir", out,
-                           "--max_train_steps", 6, "--checkpointing_steps", 3, *POETRY)
+                           "--max_train_steps", 6, "--checkpointing_steps", 3, *TINY_POETRY_ARGS)
     assert "streamed" in log and "Training" in log
     metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
     assert metrics["steps"] == 6 and "val_nats_per_token" in metrics
     _, log = launch_script("train_poetry.py", "--dataset_name", folder, "--text_column", "content", "--streaming",
                            "--streaming_eval_examples", 4, "--streaming_shuffle_buffer", 8, "--output_dir", out,
-                           "--max_train_steps", 8, "--resume_from_checkpoint", "latest", *POETRY)
+                           "--max_train_steps", 8, "--resume_from_checkpoint", "latest", *TINY_POETRY_ARGS)
     assert "at step 6" in log
     assert json.loads((out / "training_summary.json").read_text())["metrics"]["steps"] == 8
 
@@ -234,7 +217,7 @@ def test_music_trains_from_a_streamed_parquet_dataset(tmp_path):
     out = tmp_path / "out"
     _, log = launch_script("train_music.py", "--dataset_name", folder, "--streaming", "--streaming_eval_examples", 2,
                            "--streaming_shuffle_buffer", 4, "--output_dir", out, "--max_train_steps", 5,
-                           "--checkpointing_steps", 5, *MUSIC)
+                           "--checkpointing_steps", 5, *TINY_MUSIC_ARGS)
     assert "streamed" in log
     metrics = json.loads((out / "training_summary.json").read_text())["metrics"]
     assert metrics["steps"] == 5 and (out / "tokenizer.json").exists()
@@ -258,15 +241,14 @@ class _Exploit:
 
 def test_a_booby_trapped_checkpoint_is_not_unpickled(tmp_path):
     out = tmp_path / "out"
-    launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 2, "--checkpointing_steps", 2, *GAN)
+    launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 2, "--checkpointing_steps", 2, *TINY_GAN_ARGS)
     checkpoint = list_checkpoints(out)[-1]
     marker = tmp_path / "pwned"
     torch.save({"state": _Exploit(marker)}, checkpoint / "optimizer.bin")  # as a hostile shared checkpoint would
     code, log = launch_script("train_gan.py", "--output_dir", out, "--max_train_steps", 4, "--resume_from_checkpoint",
-                              "latest", *GAN, check=False)
+                              "latest", *TINY_GAN_ARGS, check=False)
     assert code != 0 and "weights_only" in log.replace("Weights only", "weights_only")
     assert not marker.exists()  # checkpoints are read with torch.load(weights_only=True); weights are safetensors
-
 
 
 @pytest.mark.parametrize("script", ["train_gan.py", "train_music.py", "train_poetry.py"])

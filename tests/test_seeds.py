@@ -5,28 +5,15 @@ torch's global stream per call under one process-wide lock."""
 
 import threading
 
-import torch
-
-from neuroart import NeuroArtGANModel, NeuroArtMusicForCausalLM, NeuroArtPoetryForCausalLM
-
-from conftest import tiny_gan_config, tiny_music_config, tiny_poetry_config
+from tests.helpers import tiny_models
 
 
 def makers():
-    from test_poetry_generation import ENGLISH, POEMS, VOCAB_EXTRA
+    from neuroart.music.generation import generate_music
+    from neuroart.poetry import write_poem
 
-    from neuroart.music.generation import build_tokenizer, generate_music
-    from neuroart.poetry import detect_form, format_poem, train_poetry_tokenizer, write_poem
-
-    texts = [format_poem(body, detect_form(body), title) for title, body in POEMS] + ENGLISH * 3 + [VOCAB_EXTRA]
-    words = train_poetry_tokenizer(texts, vocab_size=600, min_frequency=1)
-    torch.manual_seed(0)
-    poet = NeuroArtPoetryForCausalLM(tiny_poetry_config(vocab_size=len(words), max_position_embeddings=160)).eval()
-    remi = build_tokenizer()
-    composer = NeuroArtMusicForCausalLM(tiny_music_config(
-        vocab_size=len(remi), pad_token_id=remi.pad_token_id, bos_token_id=remi["BOS_None"],
-        eos_token_id=remi["EOS_None"])).eval()
-    painter = NeuroArtGANModel(tiny_gan_config()).eval()
+    models = tiny_models()
+    poet, words, composer, remi, painter = (models[k] for k in ("poet", "words", "composer", "remi", "painter"))
     return {
         "poem": lambda seed: write_poem(poet, words, form="五言绝句", seed=seed, num_candidates=2).text,
         "piece": lambda seed: tuple(generate_music(composer, remi, max_new_tokens=60, seed=seed).sequence),

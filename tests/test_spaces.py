@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from space_helpers import NAMES, SPACES, load_app, serve
 
-from conftest import REPO_ROOT, check_harmonisation, chorale_tune, make_midi, run_python
+from tests.helpers import REPO_ROOT, check_harmonisation, chorale_tune, make_midi, run_python
+from tests.helpers.spaces import NAMES, SPACES, load_app, serve
 
 pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -249,8 +249,7 @@ def test_two_themes_never_share_a_painting_and_one_theme_always_gives_the_same(a
     import torch
 
     from neuroart import NeuroArtGANModel
-
-    from conftest import tiny_gan_config
+    from tests.helpers import tiny_gan_config
 
     studio = apps["neuroart-studio"]
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ settings below on the held-out split of `../shared/data` (`neuroart.training.rel
 - `export`: copies the Hub-ready files of the run into `releases/neuroart-<kind>/` (config, safetensors, remote
   code, tokenizer, the copy-check/nearest indexes); weights are stored in float16 where `HALF_PRECISION` says so
   (the quality benchmark measures the stored weights, see the card), and load as float32 (`config.dtype`);
-- `quality`: `benchmarks/release_quality.py --only <kind>` on the exported folder;
+- `quality`: `python -m benchmarks.quality.release_quality --only <kind>` on the exported folder;
 - `card`: the model card, with the command, the data's provenance and licence, the budget, the measured metrics
   and the samples.
 
@@ -382,8 +382,8 @@ def gpu_main(args, env: dict) -> None:
         print(f"exported {export(kind, REPO_ROOT / out, target)}")
     if "quality" in steps:
         results.mkdir(parents=True, exist_ok=True)
-        quality = [sys.executable, "benchmarks/release_quality.py", "--only", kind, f"--{kind}_model", str(target),
-                   "--results_dir", str(results), "--threads", str(os.cpu_count() or 1),
+        quality = [sys.executable, "-m", "benchmarks.quality.release_quality", "--only", kind, f"--{kind}_model",
+                   str(target), "--results_dir", str(results), "--threads", str(os.cpu_count() or 1),
                    "--device", "cpu" if args.dry_run else "auto", *(["--smoke"] if args.dry_run else [])]
         try:
             run(quality, env=env)
@@ -459,7 +459,7 @@ def main(argv=None):
     if "export" in args.steps:
         print(f"exported {export(kind, REPO_ROOT / final)}")
     if "quality" in args.steps:
-        run([sys.executable, "benchmarks/release_quality.py", "--only", kind], env=env)
+        run([sys.executable, "-m", "benchmarks.quality.release_quality", "--only", kind], env=env)
     if "code" in args.steps:
         print(f"refreshed {refresh_code(kind) or 'nothing'} in {release_dir(kind)}")
     if "card" in args.steps:

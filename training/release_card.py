@@ -222,14 +222,14 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
            "outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask); each onset is "
            "steered towards a triad or seventh chord and away from parallel fifths and octaves, and the ending "
            "towards a V-I cadence (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, "
-           "`CadenceLogitsProcessor`; `benchmarks/harmony.py` measures them beside Bach's held-out chorales). "
+           "`CadenceLogitsProcessor`; `benchmarks/quality/harmony.py` measures them beside Bach's held-out chorales). "
            "`voices` and `tonality` were chosen on the training chorales as the reference; `chords` on the harmony "
            "measures of free pieces and of harmonisations of 10 held-out melodies (so the harmonisation figures "
            "are not fully held out); `voices=None, tonality=0, chords=0` turns them off."] if kind in GENERATION_DEFAULTS else []),
         "**Training metrics** (the script's own, on its validation split): "
         + ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float))) + ".",
         "### Measured quality (held-out data)",
-        f"`{quality.get('command', 'python benchmarks/release_quality.py --only ' + kind)}` "
+        f"`{quality.get('command', 'python -m benchmarks.quality.release_quality --only ' + kind)}` "
         "(`benchmarks/results/release_quality.json`):",
         _table(_flat(quality)) if quality else "Not measured yet.",
         "### Samples",

@@ -24,7 +24,7 @@ class ChordLogitsProcessor(_ReadingProcessor):
     a passing note or a suspension may still come where the model is sure of it.
 
     Why: a chorale's chord onsets are mostly triads and sevenths (76% in Bach's held-out chorales; the release
-    without this wrote about 30%, the rest added-second and quartal clusters; `benchmarks/harmony.py`)."""
+    without this wrote about 30%, the rest added-second and quartal clusters; `benchmarks/quality/harmony.py`)."""
 
     VOICES = 4  # from the fourth note sounding at an onset on, the chord must be complete
 
@@ -95,7 +95,7 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
     or fifth before and after. A held note does not move.
 
     Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
-    (`benchmarks/harmony.py`)."""
+    (`benchmarks/quality/harmony.py`)."""
 
     VOICES = 4
 
@@ -181,7 +181,7 @@ class CadenceLogitsProcessor(_ReadingProcessor):
     fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad.
 
     Why: the release's pieces stopped wherever their last bar fell (an ending on the tonic in 1 of 12 pieces, an
-    authentic cadence in none; Bach's held-out chorales: 0.89 authentic, `benchmarks/harmony.py`)."""
+    authentic cadence in none; Bach's held-out chorales: 0.89 authentic, `benchmarks/quality/harmony.py`)."""
 
     VOICES = 4
 

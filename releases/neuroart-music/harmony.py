@@ -10,7 +10,7 @@
   and notes outside each voice's range.
 
 The rules are the textbook ones (e.g. Piston, *Harmony*, ch. 1-9; Aldwell & Schachter, *Harmony and Voice
-Leading*); `benchmarks/harmony.py` reports them on the release and on Bach's own chorales side by side.
+Leading*); `benchmarks/quality/harmony.py` reports them on the release and on Bach's own chorales side by side.
 """
 
 from __future__ import annotations

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Does the composer sound like Bach? The harmony measures of `neuroart.music.harmony` on the music release and,
+beside them, on Bach's own held-out chorales (the anchor).
+
+    python -m benchmarks.quality.harmony [--music_model releases/neuroart-music] [--pieces 12] [--bars 8] [--smoke]
+
+Three sets, pooled over their pieces:
+- bach: the 28 held-out chorales of the release recipe (`neuroart.training.release_data music`), whole;
+- free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings, with the model's
+  own NLL per token of what it wrote (the price of the steering); and free_chords_off, the same with `chords=0`;
+- harmonised: the soprano of each held-out chorale (whole), harmonised with the default settings.
+Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence (in the key
+`estimate_key` finds), parallel fifths and octaves per 100 voice-leading steps, onsets with a voice crossing,
+notes outside the SATB ranges, pieces with named S/A/T/B voices. A one-track piece is split into voices by height
+at each onset, so it cannot cross by construction: crossings count only where the voices are named.
+Writes `benchmarks/results/harmony.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from benchmarks.common import REPO_ROOT, setup_threads, write_results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--music_model", default=str(REPO_ROOT / "releases" / "neuroart-music"))
+    parser.add_argument("--pieces", type=int, default=12)
+    parser.add_argument("--bars", type=int, default=8)
+    parser.add_argument("--smoke", action="store_true", help="Two pieces of each set; writes nothing.")
+    args = parser.parse_args(argv)
+    setup_threads(1)
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    import neuroart  # noqa: F401
+    from benchmarks.common import release_split
+    from neuroart.music.generation import generate_music, load_tokenizer, melody_line, to_score
+    from neuroart.music.harmony import harmony_report, pool
+
+    files = sorted(Path(release_split("music")["val_dir"]).glob("*.mid"))[: 2 if args.smoke else None]
+    pieces = 2 if args.smoke else args.pieces
+    model = AutoModelForCausalLM.from_pretrained(args.music_model).eval()
+    tokenizer = load_tokenizer(args.music_model)
+    started = time.time()
+    bach = [harmony_report(to_score(path)) for path in files]
+    def compose(seed, **settings):
+        return generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048, **settings)
+
+    def own_nll(pieces) -> float:
+        """The model's own mean negative log-likelihood per token of what it wrote: the price of the steering."""
+        total = count = 0.0
+        for piece in pieces:
+            ids = torch.tensor([piece.sequence])
+            with torch.inference_mode():
+                logits = model(ids).logits[0, :-1].float()
+            total += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+            count += ids.shape[1] - 1
+        return round(total / max(1, count), 3)
+
+    clock = time.perf_counter()
+    steered = [compose(seed) for seed in range(pieces)]
+    steered_seconds, clock = (time.perf_counter() - clock) / pieces, time.perf_counter()
+    plain = [compose(seed, chords=0) for seed in range(pieces)]  # the anchor: the same model without the steering
+    plain_seconds = (time.perf_counter() - clock) / pieces
+    free = [harmony_report(piece.score) for piece in steered]
+    harmonised = []
+    for i, path in enumerate(files):
+        score = to_score(path)
+        soprano = max((t for t in score.tracks if t.notes), key=lambda t: sum(n.pitch for n in t.notes) / len(t.notes))
+        melody = to_score(path)
+        melody.tracks.clear()
+        melody.tracks.append(soprano.copy())
+        harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(melody), harmonize=True,
+                                                        seed=i).score))
+    summary = {"bach": pool(bach), "free": {**pool(free), "own_nll_per_token": own_nll(steered)},
+               "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),
+                                   "own_nll_per_token": own_nll(plain)},
+               "harmonised": pool(harmonised),
+               "seconds_per_free_piece": {"chords": round(steered_seconds, 3), "chords_off": round(plain_seconds, 3),
+                                          "ratio": round(steered_seconds / plain_seconds, 2)},
+               "seconds": round(time.time() - started, 1)}
+    print(json.dumps(summary))
+    if not args.smoke:
+        write_results("harmony", summary, {"model": args.music_model, "bars": args.bars,
+                                           "held_out_chorales": [f.stem for f in files]})
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The harmony measures (`neuroart.music.harmony`) on hand-written four-part examples."""
+
+import pytest
+
+pytest.importorskip("symusic")
+
+from neuroart.music.harmony import cadence_chord, chord_name, ends_on_cadence, harmony_report, voices  # noqa: E402
+
+
+def satb(*chords, named=True, beats=1):
+    """A Score with one chord (soprano, alto, tenor, bass MIDI pitches) per `beats` quarter notes, 480 tpq."""
+    from symusic import Note, Score, Track
+
+    score = Score(480)
+    tracks = [Track(name=name if named else "", program=0) for name in ("Soprano", "Alto", "Tenor", "Bass")]
+    for i, chord in enumerate(chords):
+        for track, pitch in zip(tracks, chord):
+            track.notes.append(Note(i * beats * 480, beats * 480, pitch, 80))
+    score.tracks.extend(tracks)
+    return score
+
+
+def test_chords_are_named_as_music21_names_them():
+    assert chord_name([60, 64, 67]) == (0, "major")
+    assert chord_name([57, 60, 64, 69]) == (9, "minor")  # doubled root: still a triad
+    assert chord_name([43, 59, 62, 65]) == (7, "dominant seventh")
+    assert chord_name([59, 62, 65]) == (11, "diminished")
+    assert chord_name([60, 65, 67]) is None  # a suspended fourth
+    assert chord_name([60, 62, 64]) is None  # a cluster
+    assert chord_name([48, 55, 60]) is None  # an open fifth
+    # Incomplete chords count at a cadence: a tripled root with its third, a V7 without its fifth.
+    assert cadence_chord([43, 55, 59, 67]) == (7, "major")
+    assert cadence_chord([38, 60, 66]) == (2, "dominant seventh")
+
+
+def test_a_textbook_cadence_and_a_wrong_ending():
+    # I - IV - V7 - I in C major: a plain authentic cadence.
+    cadence = satb((64, 60, 55, 48), (65, 60, 57, 53), (65, 62, 59, 43), (64, 60, 55, 48))
+    assert ends_on_cadence(cadence, "C") == {"authentic": True, "on_tonic": True}
+    report = harmony_report(cadence, "C")
+    assert report["triads_or_sevenths"] == report["onsets"] == 4
+    assert report["cadence_authentic"] and report["parallel_fifths_octaves"] == 0 and report["crossing_onsets"] == 0
+    # A 4-3 suspension over the dominant does not hide the cadence.
+    suspended = satb((64, 60, 55, 48), (72, 65, 60, 43), (71, 65, 62, 43), (72, 64, 55, 48))
+    assert ends_on_cadence(suspended, "C")["authentic"]
+    # Ending on the dominant (a half cadence) is no authentic ending on the tonic.
+    half = satb((64, 60, 55, 48), (65, 60, 57, 53), (67, 62, 59, 43))
+    assert ends_on_cadence(half, "C") == {"authentic": False, "on_tonic": False}
+    # IV - I (plagal) is not authentic, though it ends on the tonic.
+    plagal = satb((65, 60, 57, 53), (64, 60, 55, 48))
+    assert ends_on_cadence(plagal, "C") == {"authentic": False, "on_tonic": True}
+
+
+def test_parallel_fifths_and_octaves_are_counted_and_contrary_motion_is_not():
+    # C major to D minor with the bass and tenor a fifth apart both times, moving up together: one parallel fifth
+    # (tenor-bass), and soprano-bass octaves C-C to D-D: one parallel octave.
+    parallel = satb((72, 64, 55, 48), (74, 65, 57, 50))
+    report = harmony_report(parallel)
+    assert report["voice_leading_steps"] == 1 and report["parallel_fifths_octaves"] == 2
+    # The same chords in contrary motion: none.
+    contrary = satb((72, 64, 55, 48), (69, 65, 62, 50))
+    assert harmony_report(contrary)["parallel_fifths_octaves"] == 0
+    # A held fifth (no motion) is no parallel.
+    held = satb((72, 64, 55, 48), (72, 64, 55, 48))
+    assert harmony_report(held)["parallel_fifths_octaves"] == 0
+
+
+def test_a_voice_crossing_and_notes_out_of_range():
+    crossing = satb((72, 64, 55, 48), (67, 69, 60, 48))  # the alto above the soprano on beat 2
+    report = harmony_report(crossing)
+    assert report["crossing_onsets"] == 1 and report["named_voices"]
+    low = satb((72, 64, 55, 30))  # a bass far below E2
+    assert harmony_report(low)["out_of_range_notes"] == 1
+    # One unnamed texture is split by height at each onset: S, A, T, B from the top, so it cannot cross.
+    from symusic import Score, Track
+
+    merged = Score(480)
+    track = Track(program=0)
+    for part in crossing.tracks:
+        track.notes.extend(part.notes)
+    merged.tracks.append(track)
+    lines = voices(merged)
+    assert [n.pitch for n in lines["Soprano"]] == [72, 69] and [n.pitch for n in lines["Bass"]] == [48, 48]
+    assert harmony_report(merged)["crossing_onsets"] == 0 and not harmony_report(merged)["named_voices"]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The decoding that steers towards them (`neuroart.music.generation`)
+# ------------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tokenizer():
+    from neuroart.music.generation import build_tokenizer
+
+    return build_tokenizer()
+
+
+def penalties(processor, tokenizer, tokens):
+    """{pitch: nats added} for every Pitch token after reading `tokens` (token names)."""
+    import torch
+
+    ids = torch.tensor([[tokenizer.vocab[t] for t in ["BOS_None", *tokens]]])
+    scores = processor(ids, torch.zeros(1, len(tokenizer)))
+    return {int(name.split("_")[1]): float(scores[0, i]) for name, i in tokenizer.vocab.items()
+            if name.startswith("Pitch_")}
+
+
+def notes(*pitches, duration="Duration_1.0.8"):
+    return [t for p in pitches for t in ("Program_0", f"Pitch_{p}", "Velocity_87", duration)]
+
+
+def test_chord_steering_keeps_an_onset_a_triad_or_seventh(tokenizer):
+    from neuroart.music.generation import ChordLogitsProcessor
+
+    start = ["Bar_None", "TimeSig_4/4", "Position_0"]
+    two = penalties(ChordLogitsProcessor(tokenizer, 3.0), tokenizer, start + notes(48, 64))  # C and E sound
+    assert two[55] == 0 and two[58] == 0 and two[57] == 0  # G (C major), B-flat (C7), A (A minor)
+    assert two[50] == -3.0 and two[49] == -3.0  # D (an added second), C-sharp: no chord holds them with C and E
+    three = penalties(ChordLogitsProcessor(tokenizer, 3.0), tokenizer, start + notes(48, 55, 64))  # C, G, E
+    assert three[72] == 0 and three[70] == 0 and three[69] == 0  # a doubled C, C7, Am7: complete chords
+    assert three[62] == -3.0  # D: the fourth voice may not make a cluster
+    # A note held from the previous onset counts: a half-note C under beat 2.
+    held = penalties(ChordLogitsProcessor(tokenizer, 3.0), tokenizer,
+                     start + notes(48, duration="Duration_2.0.8") + ["Position_8"] + notes(64))
+    assert held[55] == 0 and held[50] == -3.0
+
+
+def test_the_ending_is_steered_to_dominant_then_tonic(tokenizer):
+    from neuroart.music.generation import CadenceLogitsProcessor
+
+    bar = ["Bar_None", "TimeSig_4/4"]
+    in_middle = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="C"), tokenizer,
+                          bar + ["Position_0"] + notes(60))
+    assert set(in_middle.values()) == {0.0}  # bar 1 of 3: free
+    dominant = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="C"), tokenizer,
+                         bar + ["Position_0"] + notes(60) + bar + ["Position_16"])
+    assert dominant[67] == dominant[71] == dominant[62] == dominant[65] == 0  # G7: G, B, D, F
+    assert dominant[60] == dominant[64] == -5.0
+    tonic = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="Am"), tokenizer,
+                      bar + ["Position_0"] + notes(60) + bar + bar + ["Position_0"])
+    assert tonic[57] == tonic[60] == tonic[64] == 0 and tonic[62] == tonic[68] == -5.0  # A minor's triad
+
+
+def test_parallel_fifths_are_steered_away(tokenizer):
+    from neuroart.music.generation import VoiceLeadingLogitsProcessor
+
+    # C3-G3 on beat 1, then D3 on beat 2: A3 would move in parallel fifths with it, F3 or B3 would not.
+    tokens = ["Bar_None", "TimeSig_4/4", "Position_0"] + notes(48, 55) + ["Position_8"] + notes(50)
+    after = penalties(VoiceLeadingLogitsProcessor(tokenizer, 4.0), tokenizer, tokens)
+    assert after[57] == -4.0 and after[53] == 0 and after[59] == 0
+    assert after[62] == 0  # D4 over D3 is an octave, but its predecessor (the nearest, G3) was a fifth over C3
+
+
+def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
+    import torch
+
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music
+    from neuroart.music.harmony import VOICES
+    from tests.helpers import tiny_music_config
+
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    score = generate_music(model, tokenizer, num_bars=2, seed=0, voices=4, max_new_tokens=400).score
+    assert [t.name for t in score.tracks] == [v for v in VOICES if any(t.name == v for t in score.tracks)]
+    assert {t.name for t in score.tracks} <= set(VOICES) and len(score.tracks) >= 2
+    # Without a voices cap (e.g. a piano primer's texture) the piece stays as the tokenizer decodes it.
+    plain = generate_music(model, tokenizer, num_bars=2, seed=0, voices=None, max_new_tokens=400).score
+    assert not {t.name for t in plain.tracks} & set(VOICES)
+
+
+def test_harmonisations_keep_four_voices_and_a_full_final_chord(tokenizer):
+    """Even an untrained model writes at most three notes under the melody at any moment (held ones count), and the
+    final chord sounds in all four voices."""
+    import torch
+
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music
+    from neuroart.music.harmony import sonorities
+    from tests.helpers import check_harmonisation, chorale_tune, tiny_music_config
+
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    melody = chorale_tune()
+    for seed in range(4):
+        score = generate_music(model, tokenizer, primer=melody, harmonize=True, seed=seed).score
+        check_harmonisation(score, melody)
+        chords = sonorities(score)
+        assert max(len(pitches) for _, pitches in chords) <= 4
+        assert len(chords[-1][1]) == 4, chords[-1]
