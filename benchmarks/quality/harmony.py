@@ -29,7 +29,7 @@ from benchmarks.common import REPO_ROOT, setup_threads, write_results
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--music_model", default=str(REPO_ROOT / "releases" / "neuroart-music"))
-    parser.add_argument("--pieces", type=int, default=12)
+    parser.add_argument("--pieces", type=int, default=48, help="Free pieces (seeds 0..pieces-1), with and without chords.")
     parser.add_argument("--bars", type=int, default=8)
     parser.add_argument("--smoke", action="store_true", help="Two pieces of each set; writes nothing.")
     args = parser.parse_args(argv)

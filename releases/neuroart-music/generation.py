@@ -4,8 +4,8 @@ The composer's other helpers live beside this file, one concern each, and are re
 (the REMI tokenizer, MIDI sources to scores and token ids, MIDI bytes with provenance), `theory.py` (keys, scales,
 key finding), `logits_process.py` (grammar, key, density, voices, metre and tonality processors),
 `harmony_process.py` (chords, voice leading, cadence), `harmonization.py` (a melody kept as the top voice),
-`harmony.py` (the harmony measures) and `audio.py` (`render_audio`, `piano_roll_image`). This file holds the
-sampling loop, `Composition` and `generate_music`.
+`harmony.py` (the harmony measures), `sampling.py` (the lean sampling loop, the sampling defaults, the seeded
+stream) and `audio.py` (`render_audio`, `piano_roll_image`). This file holds `Composition` and `generate_music`.
 
 - `generate_music(model, tokenizer, primer=..., keep_primer=False, num_bars=8, key="Am", density="high", ...)`
   continues a primer (MIDI path, bytes or `symusic.Score`) and returns a `Composition` (the `symusic.Score` is
@@ -23,10 +23,7 @@ Optional dependencies: miditok and symusic (the `train` extra); numpy and Pillow
 
 from __future__ import annotations
 
-import contextlib
 import random
-import threading
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +33,6 @@ from transformers import (
     LogitsProcessorList,
     StoppingCriteriaList,
     SuppressTokensLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
 )
 
 from .audio import piano_roll_image, render_audio  # noqa: F401  (re-exported: one import for apps)
@@ -50,7 +44,12 @@ from .harmonization import (  # noqa: F401  (re-exported)
     _split_voices,
     melody_line,
 )
-from .harmony_process import CadenceLogitsProcessor, ChordLogitsProcessor, VoiceLeadingLogitsProcessor  # noqa: F401
+from .harmony_process import (  # noqa: F401  (re-exported)
+    CadenceLogitsProcessor,
+    ChordLogitsProcessor,
+    VoiceLeadingLogitsProcessor,
+    melody_cadence,
+)
 from .logits_process import (  # noqa: F401  (re-exported)
     BarStoppingCriteria,
     DensityLogitsProcessor,
@@ -67,6 +66,7 @@ from .logits_process import (  # noqa: F401  (re-exported)
     repair_tokens,
     trim_unfinished,
 )
+from .sampling import _RNG_LOCK, sample_tokens, sampling_settings, seeded_rng  # noqa: F401  (re-exported)
 from .theory import (  # noqa: F401  (re-exported)
     FLATS,
     KEY_TONICS,
@@ -94,86 +94,11 @@ from .tokenization import (  # noqa: F401  (re-exported)
     to_score,
 )
 
-# One lock for torch's global random stream, shared by every model in the process: music and poetry (and every
-# copy of this remote code, loaded under other module names) seed that stream per call, so two of them at once
-# must take turns, or a poem and a piece made together would draw from each other's stream. It hangs on
-# torch.random, the one module that every copy sees.
-_RNG_LOCK = torch.random.__dict__.setdefault("_neuroart_global_stream_lock", threading.RLock())
-
-
-# Copied from neuroart.poetry.generation.seeded_rng
-@contextlib.contextmanager
-def seeded_rng(seed: int, device=None):
-    """Run a block on a private random stream seeded with `seed`: the global generator state is saved, seeded,
-    and restored afterwards, under a lock, so concurrent calls never draw from each other's stream."""
-    devices = [device] if device is not None and torch.device(device).type == "cuda" else []
-    with _RNG_LOCK, torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-# Biases measured against the same model's free pieces at the same seeds (the measure `release_quality` reports):
-# low had to grow once chord steering came in, which thins fewer notes away (docs/releases/music.md).
-DENSITIES = {"low": -1.5, "medium": 0.0, "high": 2.0}
-
-
-@torch.inference_mode()
-def sample_tokens(model, input_ids: torch.LongTensor, logits_processor=None, stopping_criteria=None,
-                  max_new_tokens: int = 512, do_sample: bool = True, temperature: float = 1.0, top_k: int = 0,
-                  top_p: float = 1.0, eos_token_id: int | None = None, pad_token_id: int = 0,
-                  max_time: float | None = None, cache=None, generator: torch.Generator | None = None):
-    """The lean sampling loop: the same tokens as `model.generate(input_ids, do_sample=..., temperature=...,
-    top_k=..., top_p=..., logits_processor=..., stopping_criteria=..., eos_token_id=..., max_time=..., cache=...)`
-    for the same random stream, without generate()'s per-step bookkeeping. Each step is one `model.model.step`
-    (the cell step generate() also takes), the processors, the warpers in generate()'s order (temperature, top-k,
-    top-p) and one `torch.multinomial` (or argmax) over (B, vocab) float32 scores. Finished rows get `pad_token_id`.
-    The draws come from `generator` (a `torch.Generator` on the model's device; None: torch's global stream): a
-    generator seeded with `s` draws what the global stream draws after `torch.manual_seed(s)`, so the tokens equal
-    generate()'s under `seeded_rng(s)`.
-
-    Returns `(sequences (B, prompt + new), state)`, the state as a `NeuroArtMusicState` of the model's class."""
-    started = time.time()
-    processors = list(logits_processor or [])  # called directly: LogitsProcessorList inspects signatures per step
-    if do_sample:
-        if temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(temperature))
-        if top_k:
-            processors.append(TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1))
-        if top_p is not None and top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=1))
-    criteria = list(stopping_criteria or [])
-    unseen = input_ids if cache is None else input_ids[:, cache.get_seq_length():]
-    out = model(unseen, cache=cache, use_cache=True)  # the prompt, in one pass
-    logits, state_class = out.logits[:, -1].float(), type(out.cache)
-    state, seen = out.cache.as_torch(), out.cache.seen_tokens
-    base, lm_head = model.model, model.lm_head
-    batch, length = input_ids.shape
-    buffer = input_ids.new_full((batch, length + max_new_tokens), pad_token_id)  # (B, prompt + max new)
-    buffer[:, :length] = input_ids
-    unfinished = torch.ones(batch, dtype=torch.bool, device=input_ids.device)
-    for _ in range(max_new_tokens):
-        scores = logits
-        for processor in processors:
-            scores = processor(buffer[:, :length], scores)
-        if do_sample:
-            tokens = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1,
-                                       generator=generator).squeeze(1)  # (B,)
-        else:
-            tokens = scores.argmax(dim=-1)
-        tokens = torch.where(unfinished, tokens, pad_token_id)
-        buffer[:, length] = tokens
-        length += 1
-        if eos_token_id is not None:
-            unfinished &= tokens != eos_token_id
-        for criterion in criteria:
-            unfinished &= ~criterion(buffer[:, :length], scores)
-        if not unfinished.any() or length == buffer.shape[1] or (
-                max_time is not None and time.time() - started > max_time):
-            break
-        hidden, state = base.step(base.embed_tokens(tokens), state)  # (B, hidden)
-        seen += 1
-        logits = lm_head(hidden).float()  # (B, vocab)
-    return buffer[:, :length].clone(), state_class.from_torch(state, seen)
+# Biases chosen against the same model's free pieces at the same seeds (the measure `release_quality` reports):
+# the steering of chords and voice leading changes how many notes a bias thins away (docs/releases/music.md).
+DENSITIES = {"low": -1.75, "medium": 0.0, "high": 2.0}
+# Tokens per bar that `max_new_tokens=None` allows for `num_bars`: a bar of four busy voices takes up to about 300.
+TOKENS_PER_BAR = 320
 
 
 @dataclass
@@ -231,27 +156,7 @@ class Composition:
         return value
 
 
-# Copied from neuroart.poetry.generation.sampling_settings
-def sampling_settings(model, temperature=None, top_k=None, top_p=None) -> dict:
-    """The sampling settings of a call: each one given, else the model's `generation_config` value (a release ships
-    the ones it was measured with), else transformers' own default (temperature 1, top-k 50, top-p 1: the same for
-    every NeuroArt model). Out-of-range values raise a ValueError naming the setting."""
-    config = getattr(model, "generation_config", None)
-    settings = {"temperature": 1.0, "top_k": 50, "top_p": 1.0}
-    for name, value in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p)):
-        value = getattr(config, name, None) if value is None else value
-        settings[name] = settings[name] if value is None else value
-    if isinstance(settings["temperature"], bool) or not 0 < float(settings["temperature"]) <= 5:
-        raise ValueError(f"temperature={settings['temperature']!r} is out of range; use (0, 5].")
-    if isinstance(settings["top_k"], bool) or not 0 <= int(settings["top_k"]) <= 100_000:
-        raise ValueError(f"top_k={settings['top_k']!r} is out of range; use 0 (off) to 100000.")
-    if isinstance(settings["top_p"], bool) or not 0 < float(settings["top_p"]) <= 1:
-        raise ValueError(f"top_p={settings['top_p']!r} is out of range; use (0, 1] (1 = off).")
-    return {"temperature": float(settings["temperature"]), "top_k": int(settings["top_k"]),
-            "top_p": float(settings["top_p"])}
-
-
-def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num_bars: int | None = None,
+def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = None, num_bars: int | None = None,
                    temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
                    seed: int | None = None, keep_primer: bool = False, key: str | None = None, density=None,
                    return_details: bool | None = None, max_time: float | None = None, grammar: bool = True,
@@ -280,9 +185,10 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     `tonality` (nats, 0 = off) keeps the music in the key it has set up (`TonalityLogitsProcessor`, a soft bias
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
 
-    `chords` (nats, 0 = off) steers each onset's notes towards a triad or seventh chord (`ChordLogitsProcessor`)
-    and, where the piece's length is known (`num_bars`, a melody), its ending towards a cadence
-    (`CadenceLogitsProcessor`); "auto" (the default) reads the model's `generation_config.chords`.
+    `chords` (nats, 0 = off) steers each onset's notes towards a triad or seventh chord (`ChordLogitsProcessor`),
+    away from parallel fifths and octaves (`VoiceLeadingLogitsProcessor`, twice as strong) and, where the piece's
+    length is known (`num_bars`, a melody), its ending towards a cadence (`CadenceLogitsProcessor`, twice as strong;
+    a melody's by `melody_cadence`); "auto" (the default) reads the model's `generation_config.chords`.
 
     `meter` sets the metre of a piece written from no primer: a metre the tokenizer knows ("4/4", "3/4"; `meters`),
     a dict of metre -> probability to draw it from, None for the model's own choice, or "auto" (the default) for
@@ -292,11 +198,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
     that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free).
 
+    `max_new_tokens` defaults to room for `num_bars` bars (`TOKENS_PER_BAR` each; 512 without `num_bars`); a
+    piece that the limit cuts short of `num_bars` says so with a warning.
+
     `lean=True` (the default) samples with `sample_tokens`, the lean loop; `lean=False` with `model.generate()`.
     Both give the same tokens for the same seed."""
     _need_miditok()
-    if not 1 <= max_new_tokens <= 8192:
-        raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192.")
+    if max_new_tokens is not None and not 1 <= max_new_tokens <= 8192:
+        raise ValueError(f"max_new_tokens={max_new_tokens} is out of range; use 1 to 8192, or None.")
     if num_bars is not None and not 1 <= num_bars <= 256:
         raise ValueError(f"num_bars={num_bars} is out of range; use 1 to 256.")
     sampling = sampling_settings(model, temperature, top_k, top_p)
@@ -342,12 +251,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         if not events:
             raise ValueError("harmonize=True: the primer has no notes to harmonise.")
         num_bars = num_bars or melody_bars
-        max_new_tokens = min(8192, max(max_new_tokens, 48 * len(events) + 8 * num_bars))
+        max_new_tokens = min(8192, max(max_new_tokens or 0, 48 * len(events) + 8 * num_bars))
         decoded_melody = tokenizer.decode(encode(tokenizer, melody))
         melody_notes = {(n.time, n.pitch) for t in decoded_melody.tracks for n in t.notes}
         melody_end = max(n.time + n.duration for t in decoded_melody.tracks for n in t.notes)
         primer, keep_primer = None, False
         key = estimate_key(melody) if key is None else (None if key == "chromatic" else key)
+    if max_new_tokens is None:  # room for the bars asked for (a four-voice bar takes up to about 300 tokens)
+        max_new_tokens = min(8192, TOKENS_PER_BAR * num_bars) if num_bars else 512
     if continue_from is not None:
         if primer is not None or harmonize:
             raise ValueError("continue_from= continues a piece; do not pass primer= or harmonize= with it.")
@@ -382,24 +293,17 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
     if chords:
         melody_onsets = {(e.bar, e.position): e.pitch for e in events} if harmonize else None
         processors.append(ChordLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
-        processors.append(VoiceLeadingLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
+        # Parallels at twice the strength, as the cadence: a parallel is one note, easy to avoid, where a chord is
+        # the model's whole onset (the factor was chosen on the training chorales' sopranos: docs/releases/music.md).
+        processors.append(VoiceLeadingLogitsProcessor(tokenizer, 2 * float(chords), types, melody=melody_onsets))
         if num_bars and types.bar is not None and continue_from is None:  # an ending that cadences
-            onsets = sorted(melody_onsets or ())
-            zones = None
-            if harmonize and len(onsets) >= 2:
-                # The dominant from the last melody note before the final one that the dominant seventh holds
-                # (degrees 5, 7, 2, 4 of the final note), within the last two bars; else from the one before.
-                tonic = melody_onsets[onsets[-1]] % 12
-                fits = [o for o in onsets[:-1] if (melody_onsets[o] - tonic) % 12 in (7, 11, 2, 5)
-                        and o[0] >= onsets[-1][0] - 1]
-                zones = (fits[-1] if fits else onsets[-2], onsets[-1])
-            # A melody cadences on its last note: the root of Bach's final chord in 241 of his 251 training
-            # chorales (the melody's overall key: 167); its third, major or minor, is the model's choice.
-            final = NOTE_NAMES[melody_onsets[onsets[-1]] % 12] if zones else key
+            zones, final, either_third = None, key, False
+            if harmonize:
+                zones, final, either_third = melody_cadence(melody_onsets)
             if not harmonize or zones:
                 processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
                                                          key=final, zones=zones, start=len(prompt) - reopened,
-                                                         either_third=bool(zones), melody=melody_onsets))
+                                                         either_third=either_third, melody=melody_onsets))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)
@@ -431,6 +335,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int = 512, num
         bars = [i for i, t in enumerate(new_ids) if t == types.bar]
         if len(bars) > num_bars:
             new_ids = new_ids[: bars[num_bars]]
+        elif harmony is None and output.shape[1] - len(prompt) >= max_new_tokens:
+            warnings.warn(f"num_bars={num_bars}: the token limit (max_new_tokens={max_new_tokens}) ended the piece "
+                          f"in bar {len(bars)}; raise max_new_tokens (or leave it unset).", stacklevel=2)
     ids = (primer_ids if keep_primer else []) + new_ids
     if not keep_primer and primer_ids and new_ids and new_ids[0] != types.bar and continue_from is None:
         # Continuing mid-bar: start the new music at the next bar so it decodes on its own.

@@ -1,17 +1,20 @@
 """Logits processors that steer the composer towards functional harmony: a common triad or seventh at each onset
 (`ChordLogitsProcessor`), no parallel fifths or octaves (`VoiceLeadingLogitsProcessor`) and an ending that cadences
-(`CadenceLogitsProcessor`). `generate_music(chords=...)` turns all three on; `harmony.py` measures the result.
+(`CadenceLogitsProcessor`; `melody_cadence` reads where and on what a harmonised melody cadences).
+`generate_music(chords=...)` turns them on; `harmony.py` measures the result.
 
 A helper module shipped beside the weights (`HELPER_MODULES`). Hub remote code: torch and same-folder modules only.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from .harmony import COMMON_CHORDS
 from .logits_process import _ReadingProcessor, _TokenTypes, follow_time
-from .theory import _key_of_histogram, parse_key
+from .theory import NOTE_NAMES, _key_of_histogram, parse_key
 
 
 class ChordLogitsProcessor(_ReadingProcessor):
@@ -88,16 +91,19 @@ class ChordLogitsProcessor(_ReadingProcessor):
 
 
 class VoiceLeadingLogitsProcessor(_ReadingProcessor):
-    """No parallel fifths or octaves: a Pitch that would move in parallel fifths, octaves or unisons with a note
-    already written at the same onset loses `strength` nats. The stream has no voices, so each note's voice is read
-    as a listener follows it: its predecessor is the nearest pitch of the previous onset's sonority; two notes move
-    in parallel when both predecessors differ, both notes move the same way, and the interval (mod 12) is a unison
-    or fifth before and after. A held note does not move.
+    """No parallel fifths or octaves: a Pitch that would make two voices move in parallel fifths, octaves or unisons
+    loses `strength` nats. Two notes move in parallel when both predecessors differ from them, both move the same
+    way, and the interval (mod 12) is a unison or fifth before and after; a held note does not move.
+
+    The stream has no voices, and an onset's notes do not come low to high (the tokenizer orders them by duration
+    first), so each note's voice is read as the measure reads it (`harmony.voices`: by height, or the nearest free
+    voice): the onset's moving notes, the candidate among them, are matched in pitch order to the voices that held
+    notes leave free, the matching that moves the voices least. Until an onset's last voice is written the matching
+    is a guess (the voices still to come are placed where they were); with the last one it is exact, and then the
+    notes already written are checked too, under the voices that this candidate gives them.
 
     Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
     (`benchmarks/quality/harmony.py`)."""
-
-    VOICES = 4
 
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
         self.types = types = types or _TokenTypes(tokenizer)
@@ -108,7 +114,7 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
 
     def _new_state(self) -> dict:
         return {"bar_start": 0, "bar": -1, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
-                "notes": [], "previous": [], "pitch": None}
+                "notes": [], "previous": [], "pitch": None, "kind": None}
 
     def _move(self, state: dict, now: int) -> None:
         if now != state["now"]:
@@ -119,7 +125,7 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
             state["now"] = now
 
     def _advance(self, state: dict, token: int) -> None:
-        kind = self.types.kind[token] if token < self.types.size else "special"
+        kind = state["kind"] = self.types.kind[token] if token < self.types.size else "special"
         now = follow_time(self.types, state, kind, token)
         if now is not None:
             self._move(state, now)
@@ -130,39 +136,82 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
             state["notes"].append((end, state["now"], state["pitch"]))
             state["pitch"], state["last_end"] = None, max(state["last_end"], end)
 
-    def _before(self, previous, sounding, pitches):
-        """Each pitch's predecessor in the previous onset's sonority (`previous`, low to high). After four voices,
-        in a free piece, a note's voice is its place from the bottom among the notes sounding now (an onset's notes
-        come low to high, so that place is final once written); otherwise, and always under a melody (whose voices
-        are named by nearness, `_split_voices`), the nearest pitch, as a listener follows a line."""
-        if len(previous) == self.VOICES and not self.melody:
-            below = (sounding[None, :] < pitches[:, None]).sum(1)
-            return previous[below.clamp(max=self.VOICES - 1)]
-        return previous[(pitches[:, None] - previous[None, :]).abs().argmin(1)]
+    @staticmethod
+    def _predecessors(previous: list[int], held: list[int], moved: list[int], candidates: torch.Tensor):
+        """Under the least-motion matching of `moved` plus each candidate, in pitch order, to the voices of
+        `previous` (low to high) that `held` leaves free: each candidate's predecessor (C,) and each moved note's
+        (C, M). None where the notes outnumber the free voices (a fifth note: each follows its nearest line)."""
+        free = list(range(len(previous)))
+        for pitch in held:  # a held note keeps its voice
+            taken = next((i for i in free if previous[i] == pitch), None)
+            if taken is not None:
+                free.remove(taken)
+        count = len(moved)
+        if count + 1 > len(free):
+            return None
+        order = sorted(range(count), key=lambda i: moved[i])
+        ranked = [moved[i] for i in order]  # low to high
+        rank = (torch.tensor(ranked)[None, :] < candidates[:, None]).sum(1) if count else torch.zeros_like(candidates)
+        best = torch.full((len(candidates),), float("inf"))
+        before = torch.zeros_like(candidates)
+        moved_before = torch.zeros(len(candidates), count, dtype=torch.long)  # in `ranked` order
+        for voices in itertools.combinations(free, count + 1):
+            for r in range(count + 1):  # the candidate's place among the moved notes
+                rows = (rank == r).nonzero().squeeze(1)
+                if not len(rows):
+                    continue
+                others = voices[:r] + voices[r + 1:]
+                cost = sum(abs(p - previous[v]) for p, v in zip(ranked, others)) \
+                    + (candidates[rows] - previous[voices[r]]).abs().float()
+                better = cost < best[rows]
+                chosen = rows[better]
+                best[chosen], before[chosen] = cost[better], previous[voices[r]]
+                if count:
+                    moved_before[chosen] = torch.tensor([previous[v] for v in others])
+        unsorted = torch.zeros_like(moved_before)
+        unsorted[:, order] = moved_before
+        return before, unsorted
+
+    @staticmethod
+    def _parallel(a, a_before, b, b_before):
+        """Whether a and b (tensors that broadcast) move in parallel unisons, fifths or octaves from their
+        predecessors. Intervals are taken from the lower voice up (the voice whose predecessor was lower), so a
+        fifth written below a note already there counts as one."""
+        upward = torch.where(a_before > b_before, 1, -1)  # +1 where a's voice is the upper one
+        interval = (upward * (a - b)) % 12
+        return ((a_before != a) & (b_before != b) & (a_before != b_before) & ((a > a_before) == (b > b_before))
+                & ((interval == 0) | (interval == 7)) & ((upward * (a_before - b_before)) % 12 == interval))
 
     def __call__(self, input_ids, scores):
         width = min(self.types.size, scores.shape[1])
         inside = self.pitch_ids < width
         candidates = self.pitches[inside]
         for row, state in self._states(input_ids):
-            moved = [p for _, start, p in state["notes"] if start == state["now"]]
-            due = self.melody.get((state["bar"], state["now"] - state["bar_start"]))
+            if state["kind"] in ("Pitch", "Velocity"):  # a note's Velocity or Duration comes next, not a Pitch
+                continue
+            now = state["now"]
+            moved = [p for _, start, p in state["notes"] if start == now]
+            held = [p for _, start, p in state["notes"] if start < now]
+            due = self.melody.get((state["bar"], now - state["bar_start"]))
             if due is not None and due not in moved:
                 moved.append(due)  # the melody note to come at this onset
             if not moved or not state["previous"]:
                 continue
-            previous = torch.tensor(state["previous"])  # low to high
-            sounding = torch.tensor(sorted(p for _, _, p in state["notes"]) or [-1])
-            before = self._before(previous, sounding, candidates)  # each candidate's predecessor
-            q_befores = self._before(previous, sounding, torch.tensor(moved)).tolist()
+            found = self._predecessors(state["previous"], held, moved, candidates)
+            if found is None:
+                previous = torch.tensor(state["previous"])
+                before = previous[(candidates[:, None] - previous[None, :]).abs().argmin(1)]
+                nearest = previous[(torch.tensor(moved)[:, None] - previous[None, :]).abs().argmin(1)]
+                moved_before = nearest[None, :].expand(len(candidates), -1)
+            else:
+                before, moved_before = found
             parallel = torch.zeros(len(candidates), dtype=torch.bool)
-            for q, q_before in zip(moved, q_befores):
-                if q_before == q:
-                    continue  # that voice did not move
-                interval = (candidates - q) % 12
-                parallel |= ((before != q_before) & (before != candidates)
-                             & ((candidates > before) == (q > q_before))
-                             & ((interval == 0) | (interval == 7)) & ((before - q_before) % 12 == interval))
+            for j, q in enumerate(moved):
+                q = torch.tensor(q)
+                parallel |= self._parallel(candidates, before, q, moved_before[:, j])
+                if found is not None:  # the notes already written, under the voices this candidate gives them
+                    for i in range(j):
+                        parallel |= self._parallel(torch.tensor(moved[i]), moved_before[:, i], q, moved_before[:, j])
             if parallel.any():
                 penalty = parallel.to(scores.dtype) * -self.strength
                 scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
@@ -276,3 +325,31 @@ class CadenceLogitsProcessor(_ReadingProcessor):
             penalty = (~fits).to(scores.dtype) * -self.strength
             scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
         return scores
+
+
+def melody_cadence(melody: dict):
+    """Where and on what a harmonised melody cadences: `(zones, final key, either_third)` for
+    `CadenceLogitsProcessor`, from `melody` ({(bar, position): pitch}), or `(None, None, False)` for a melody of
+    fewer than two notes.
+
+    The final chord has the melody's last note as its root (Bach's final chord in 241 of his 251 training chorales;
+    major or minor, the model's choice) when the note before it fits that root's dominant seventh (degrees 5, 7, 2,
+    4); else as the third of a major triad, else as its fifth, whichever lets that note fit the dominant: a melody
+    that falls a half step to its end (F-E, B-flat-A) cadences V7-I on the chord whose third it ends on (G7-C,
+    C7-F), where the root reading leaves no dominant under it. When no reading fits the note before the last, the
+    root holds and the dominant starts at the last note within two bars that fits it (else at the note before the
+    last). The tonic zone starts at the first of the final pitch's closing repeats."""
+    onsets = sorted(melody)
+    if len(onsets) < 2:
+        return None, None, False
+    last = melody[onsets[-1]] % 12
+    closing = len(onsets) - 1
+    while closing > 1 and melody[onsets[closing - 1]] % 12 == last:
+        closing -= 1  # a final note repeated: the cadence lands on its first sounding
+    tonic_zone, before = onsets[closing], onsets[closing - 1]
+    for step, either_third in ((0, True), (4, False), (7, True)):
+        root = (last - step) % 12
+        if (melody[before] - root) % 12 in (7, 11, 2, 5):
+            return (before, tonic_zone), NOTE_NAMES[root], either_third
+    fits = [o for o in onsets[:closing] if (melody[o] - last) % 12 in (7, 11, 2, 5) and o[0] >= onsets[-1][0] - 1]
+    return ((fits[-1] if fits else before), tonic_zone), NOTE_NAMES[last], True

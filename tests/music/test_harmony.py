@@ -150,6 +150,29 @@ def test_parallel_fifths_are_steered_away(tokenizer):
     assert after[62] == 0  # D4 over D3 is an octave, but its predecessor (the nearest, G3) was a fifth over C3
 
 
+def test_parallels_are_caught_whatever_order_an_onsets_notes_come_in(tokenizer):
+    """The tokenizer writes an onset's short notes first: here the alto and tenor before the bass. The bass still
+    takes its voice from the bottom: after C#3-F4-G#4-F5, with E-flat 4 and B-flat 4 written, E-flat 3 moves in
+    parallel fifths with the alto (G#4 -> B-flat 4 over C#3 -> E-flat 3); D3 does not."""
+    from neuroart.music.generation import VoiceLeadingLogitsProcessor
+
+    tokens = (["Bar_None", "TimeSig_4/4", "Position_0"] + notes(49, 65, 68, 77) + ["Position_8"]
+              + notes(63, 70, duration="Duration_0.4.8"))
+    after = penalties(VoiceLeadingLogitsProcessor(tokenizer, 4.0), tokenizer, tokens)
+    assert after[51] == -4.0 and after[50] == 0 and after[46] == 0
+
+
+def test_the_last_voice_is_checked_against_the_voices_it_gives_the_others(tokenizer):
+    """G2-D4-G4-B4, then B-flat 3, F4 and A4 written: a top voice (D5) would make them bass, tenor and alto, and
+    B-flat 3 -> F4 parallel fifths with G2 -> D4 below it; a new bass (E3) under them makes them tenor, alto and
+    soprano instead, and nothing moves in parallel."""
+    from neuroart.music.generation import VoiceLeadingLogitsProcessor
+
+    tokens = ["Bar_None", "TimeSig_4/4", "Position_0"] + notes(43, 62, 67, 71) + ["Position_8"] + notes(58, 65, 69)
+    after = penalties(VoiceLeadingLogitsProcessor(tokenizer, 4.0), tokenizer, tokens)
+    assert after[74] == -4.0 and after[52] == 0
+
+
 def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
     import torch
 
@@ -191,3 +214,18 @@ def test_harmonisations_keep_four_voices_and_a_full_final_chord(tokenizer):
         chords = sonorities(score)
         assert max(len(pitches) for _, pitches in chords) <= 4
         assert len(chords[-1][1]) == 4, chords[-1]
+
+
+def test_a_melody_cadences_on_the_chord_its_ending_allows():
+    """The last note as the root when a note before it fits that root's dominant seventh; a melody that falls a
+    half step to its end (F-E) cadences on the chord it ends on as a third (G7-C); a repeated last note cadences
+    on its first sounding."""
+    from neuroart.music.harmony_process import melody_cadence
+
+    falling_fifth = {(0, 0): 67, (0, 8): 62, (1, 0): 60}  # G, D, C: D is V7's fifth over C
+    assert melody_cadence(falling_fifth) == (((0, 8), (1, 0)), "C", True)
+    phrygian = {(0, 0): 67, (0, 8): 65, (1, 0): 64}  # G, F, E: no dominant of E holds F; G7 of C does
+    assert melody_cadence(phrygian) == (((0, 8), (1, 0)), "C", False)
+    repeated = {(0, 0): 70, (0, 8): 69, (1, 0): 69}  # B-flat, A, A: C7 of F, landing on the first A
+    assert melody_cadence(repeated) == (((0, 0), (0, 8)), "F", False)
+    assert melody_cadence({(0, 0): 60}) == (None, None, False)

@@ -445,3 +445,17 @@ def test_meter_prior_counts_the_opening_metres(tokenizer):
         return score
 
     assert meter_prior(tokenizer, [piece(4), piece(4), piece(4), piece(3)]) == {"4/4": 0.75, "3/4": 0.25}
+
+
+def test_max_new_tokens_leaves_room_for_the_bars_and_says_when_it_cut_a_piece_short(tokenizer, untrained):
+    import warnings
+
+    from neuroart.music.generation import TOKENS_PER_BAR
+
+    with warnings.catch_warnings():  # an untrained model fills its bars with notes: it may still run out
+        warnings.simplefilter("ignore")
+        piece = generate_music(untrained, tokenizer, num_bars=3, seed=0)
+    assert piece.settings["max_new_tokens"] == 3 * TOKENS_PER_BAR
+    assert generate_music(untrained, tokenizer, seed=0, max_new_tokens=None).settings["max_new_tokens"] == 512
+    with pytest.warns(UserWarning, match="token limit"):
+        generate_music(untrained, tokenizer, num_bars=8, seed=0, max_new_tokens=40, density=3)
