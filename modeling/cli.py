@@ -534,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     gm = common("music", "Compose.")
     gm.add_argument("--bars", type=bounded(1, 64), default=None,
                     help="Bars of music (1-64; default 8, or the melody's length with --harmonize).")
-    gm.add_argument("--max_new_tokens", type=bounded(16, 8192), default=2048, help="Token cap (16-8192).")
+    gm.add_argument("--max_new_tokens", type=bounded(16, 8192), default=None,
+                    help="Token cap (16-8192; default: room for --bars, or for the whole melody with --harmonize).")
     gm.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
     gm.add_argument("--density", default=None, choices=["low", "medium", "high"], help="Note density.")
     gm.add_argument("--primer", default=None, help="A MIDI file to continue.")

@@ -121,3 +121,7 @@ def test_bad_settings_are_rejected_not_overwritten(models):
         generate_music(models["composer"], models["remi"], max_new_tokens=0, seed=1)
     with pytest.raises(ValueError, match="chunk_size"):
         models["painter"].generate_images(2, seed=1, chunk_size=0)
+    from tests.helpers import chorale_tune
+
+    with pytest.raises(ValueError, match="too few to harmonise"):  # raised, not silently raised to fit
+        generate_music(models["composer"], models["remi"], primer=chorale_tune(), harmonize=True, max_new_tokens=50)

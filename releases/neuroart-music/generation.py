@@ -251,7 +251,11 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         if not events:
             raise ValueError("harmonize=True: the primer has no notes to harmonise.")
         num_bars = num_bars or melody_bars
-        max_new_tokens = min(8192, max(max_new_tokens or 0, 48 * len(events) + 8 * num_bars))
+        needed = min(8192, 48 * len(events) + 8 * num_bars)  # every melody note, with room for the voices under it
+        if max_new_tokens is not None and max_new_tokens < needed:
+            raise ValueError(f"max_new_tokens={max_new_tokens} is too few to harmonise this melody of {len(events)} "
+                             f"notes, which takes up to {needed}; leave it unset.")
+        max_new_tokens = max_new_tokens or needed
         decoded_melody = tokenizer.decode(encode(tokenizer, melody))
         melody_notes = {(n.time, n.pitch) for t in decoded_melody.tracks for n in t.notes}
         melody_end = max(n.time + n.duration for t in decoded_melody.tracks for n in t.notes)

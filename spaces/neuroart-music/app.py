@@ -57,7 +57,7 @@ LIMITS = {"temperature": (0.1, 2.0), "top_k": (0, 200), "top_p": (0.1, 1.0), "se
           "bars": (1, 16)}
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_SECONDS = 60.0  # sampling stops after this long, whatever the bar count
-TOKENS_PER_BAR = 256
+TOKENS_PER_BAR = 320  # a bar of four busy voices takes up to about 300 tokens
 
 
 LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
@@ -127,7 +127,9 @@ def compose(temperature, top_k, top_p, seed, bars, key, density, primer, keep_pr
             harmony_note = f" Harmonised in {melody_key}; the melody is the top voice, note for note."
         piece = helpers["generate_music"](
             model, tokenizer, primer=primer_bytes, keep_primer=settings["keep_primer"], num_bars=settings["bars"],
-            max_new_tokens=(settings["bars"] or 16) * TOKENS_PER_BAR, key=settings["key"],
+            # a melody ends the setting itself (its last bar): the cap only has to leave room for all of it
+            max_new_tokens=8192 if settings["harmonize"] else (settings["bars"] or 16) * TOKENS_PER_BAR,
+            key=settings["key"],
             density=settings["density"], temperature=settings["temperature"], top_k=settings["top_k"],
             top_p=settings["top_p"], seed=settings["seed"], max_time=MAX_SECONDS, harmonize=settings["harmonize"])
         score = getattr(piece, "score", piece)  # a Composition; a model with older remote code returns the score
