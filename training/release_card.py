@@ -150,6 +150,29 @@ TRAINED_ON = {"gan": "a 2-vCPU Intel Xeon with AMX (2026-12-03)",
                         "2026-12-07)"}
 
 
+def decoding_note(kind: str) -> list[str]:
+    """The card's paragraph on the decoding defaults the release's generation_config.json carries (none: [])."""
+    defaults = GENERATION_DEFAULTS.get(kind)
+    if not defaults:
+        return []
+    listed = ", ".join(f"`{k}={v}`" for k, v in defaults.items())
+    if kind != "music":
+        return [f"**Decoding defaults** (`generation_config.json`: what a call that leaves `temperature`, `top_k` and "
+                f"`top_p` unset samples with, the settings this release was measured with): {listed}."]
+    return ["**Decoding defaults** (`generation_config.json`: the sampling settings a call leaves unset, and what "
+            "`generate_music`'s `voices=\"auto\"`, `tonality=\"auto\"` and `chords=\"auto\"` read): " + listed
+            + ". At most that many notes sound at once (`VoicesLogitsProcessor`); once a key has set in, pitches "
+            "outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask); each onset is "
+            "steered towards a triad or seventh chord, away from parallel fifths and octaves (at twice the "
+            "strength), and the ending towards a V-I cadence (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, "
+            "`CadenceLogitsProcessor`; a melody's cadence by `melody_cadence`; `python -m benchmarks.quality.harmony` "
+            "measures them beside Bach's held-out chorales). `voices` and `tonality` were chosen on the training "
+            "chorales as the reference; `chords` on the harmony measures of free pieces and of harmonisations of 10 "
+            "held-out melodies (so the harmonisation figures are not fully held out), the voice-leading factor and "
+            "the melody cadences on 24 training chorales' sopranos; `voices=None, tonality=0, chords=0` turns them "
+            "off."]
+
+
 def card_budget(folder: Path) -> str | None:
     """The **Budget.** paragraph of a release's current card (None without one)."""
     card = folder / "README.md"
@@ -215,17 +238,7 @@ def write_release_card(kind: str, trained: Path, folder: Path | None = None, sta
         + "\n\n```bash\n" + "\n".join("accelerate launch " + cmd for cmd in launches) + "\n```",
         f"**Data.** {DATA_NOTES[kind]}",
         budget,
-        *(["**Decoding defaults** (`generation_config.json`, read by `generate_music`'s `voices=\"auto\"`, "
-           "`tonality=\"auto\"` and `chords=\"auto\"`): "
-           + ", ".join(f"`{k}={v}`" for k, v in GENERATION_DEFAULTS[kind].items())
-           + ". At most that many notes sound at once (`VoicesLogitsProcessor`); once a key has set in, pitches "
-           "outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask); each onset is "
-           "steered towards a triad or seventh chord and away from parallel fifths and octaves, and the ending "
-           "towards a V-I cadence (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, "
-           "`CadenceLogitsProcessor`; `benchmarks/quality/harmony.py` measures them beside Bach's held-out chorales). "
-           "`voices` and `tonality` were chosen on the training chorales as the reference; `chords` on the harmony "
-           "measures of free pieces and of harmonisations of 10 held-out melodies (so the harmonisation figures "
-           "are not fully held out); `voices=None, tonality=0, chords=0` turns them off."] if kind in GENERATION_DEFAULTS else []),
+        *decoding_note(kind),
         "**Training metrics** (the script's own, on its validation split): "
         + ", ".join(f"{k} {v}" for k, v in metrics.items() if isinstance(v, (int, float))) + ".",
         "### Measured quality (held-out data)",
