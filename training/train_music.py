@@ -22,6 +22,7 @@ from neuroart.music.generation import (  # noqa: E402
     build_tokenizer,
     encode,
     generate_music,
+    key_prior,
     load_tokenizer,
     meter_prior,
     piano_roll_image,
@@ -182,12 +183,17 @@ def main(args):
             rnn_type=args.rnn_type, vocab_size=len(tokenizer), hidden_size=args.hidden_size,
             num_hidden_layers=args.num_hidden_layers, dropout=args.dropout, pad_token_id=tokenizer.pad_token_id,
             bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"]))
-    if not args.streaming:  # `generate_music(meter="auto")` draws a new piece's metre as often as these pieces use it
+    if not args.streaming:  # `generate_music(meter="auto", key="auto")` draws a new piece's metre and key as often
+        # as these pieces use them (a model's own choice of key drifts with the transpositions it was trained on)
         prior = meter_prior(tokenizer, [data for _, data in train_items])
+        keys = key_prior(to_score(data) for _, data in train_items)
         if prior:
             model.generation_config.meter_prior = prior
-            model.generation_config._from_model_config = False  # else transformers drops the key on load
             logger.info("Metres of the training pieces: %s.", prior)
+        if keys:
+            model.generation_config.key_prior = keys
+            logger.info("Keys of the training pieces: %s.", keys)
+        model.generation_config._from_model_config = False  # else transformers drops the keys on load
     init_trackers(accelerator, args, "neuroart-music")
     samples = Path(args.output_dir) / "samples"
 

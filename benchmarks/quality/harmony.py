@@ -9,8 +9,9 @@ Three sets, pooled over their pieces:
 - free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings, with the model's
   own NLL per token of what it wrote (the price of the steering); and free_chords_off, the same with `chords=0`;
 - harmonised: the soprano of each held-out chorale (whole), harmonised with the default settings.
-Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence (in the key
-`estimate_key` finds), parallel fifths and octaves per 100 voice-leading steps, onsets with a voice crossing,
+Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence, on the tonic of
+the key `estimate_key` finds, and on the root of their first chord (where they began), parallel fifths and octaves
+per 100 voice-leading steps, onsets with a voice crossing,
 notes outside the SATB ranges, pieces with named S/A/T/B voices. A one-track piece is split into voices by height
 at each onset, so it cannot cross by construction: crossings count only where the voices are named.
 Writes `benchmarks/results/harmony.json`.

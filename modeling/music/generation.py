@@ -75,8 +75,10 @@ from .theory import (  # noqa: F401  (re-exported)
     MINOR,
     NOTE_NAMES,
     _key_of_histogram,
+    draw_key,
     estimate_key,
     in_scale_rate,
+    key_prior,
     notes_per_bar,
     parse_key,
     scale_pitch_classes,
@@ -158,7 +160,7 @@ class Composition:
 
 def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = None, num_bars: int | None = None,
                    temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                   seed: int | None = None, keep_primer: bool = False, key: str | None = None, density=None,
+                   seed: int | None = None, keep_primer: bool = False, key: str | None = "auto", density=None,
                    return_details: bool | None = None, max_time: float | None = None, grammar: bool = True,
                    harmonize: bool = False, continue_from: Composition | None = None, voices="auto",
                    tonality="auto", meter="auto", lean: bool = True, chords="auto") -> Composition:
@@ -181,6 +183,13 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     default) for the model's own `generation_config.max_voices` (5 for the Bach-chorale release; none elsewhere). With
     `harmonize=True`, "auto" means no cap: a cap could keep a melody note from starting, and the melody's onsets
     and at most three lower notes per onset shape the texture instead.
+
+    `key` is the key of the piece. A key ("G", "Bb", "Am") masks every pitch outside its scale
+    (`KeyLogitsProcessor`). "auto" (the default) draws a new piece's key from the model's
+    `generation_config.key_prior` (the training pieces' keys, `key_prior`; `draw_key`, by the seed) and holds it
+    softly (`tonality`); `Composition.settings["home_key"]` names it. Either way, with `chords` on, a new piece opens
+    on the key's tonic triad and cadences in it, as chorales do. None (or "chromatic") leaves the key to the model.
+    A primer or a piece continued brings its own key; a melody to harmonise keeps to its own (`estimate_key`).
 
     `tonality` (nats, 0 = off) keeps the music in the key it has set up (`TonalityLogitsProcessor`, a soft bias
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
@@ -241,6 +250,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     if isinstance(meter, str) and meter not in meters(tokenizer):
         raise ValueError(f"meter={meter!r} is unknown to this tokenizer; use one of {meters(tokenizer)}.")
     seed = random.randrange(2**31) if seed is None else int(seed)
+    home = None  # a new piece's key, drawn from the training pieces' keys and held softly
+    if key == "auto":
+        prior = getattr(getattr(model, "generation_config", None), "key_prior", None)
+        key, home = None, (draw_key(prior, seed) if prior and not brings_metre else None)
+    elif key == "chromatic" and not harmonize:
+        key = None  # no key at all, as for a harmonisation
+    elif key not in (None, "chromatic"):
+        parse_key(key)  # a misspelt key fails here, by name
     types = _TokenTypes(tokenizer)
     harmony = None
     if harmonize:
@@ -293,21 +310,22 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     if voices:
         processors.append(VoicesLogitsProcessor(tokenizer, int(voices), types))
     if tonality and not key:  # a key mask already keeps every pitch in its scale
-        processors.append(TonalityLogitsProcessor(tokenizer, float(tonality), types))
+        processors.append(TonalityLogitsProcessor(tokenizer, float(tonality), types, home=home))
     if chords:
         melody_onsets = {(e.bar, e.position): e.pitch for e in events} if harmonize else None
         processors.append(ChordLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
         # Parallels at twice the strength, as the cadence: a parallel is one note, easy to avoid, where a chord is
         # the model's whole onset (the factor was chosen on the training chorales' sopranos: docs/releases/music.md).
         processors.append(VoiceLeadingLogitsProcessor(tokenizer, 2 * float(chords), types, melody=melody_onsets))
-        if num_bars and types.bar is not None and continue_from is None:  # an ending that cadences
-            zones, final, either_third = None, key, False
+        if (num_bars or home) and types.bar is not None and continue_from is None:  # an opening, an ending
+            zones, final, either_third = None, key or home, False
             if harmonize:
                 zones, final, either_third = melody_cadence(melody_onsets)
             if not harmonize or zones:
                 processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
                                                          key=final, zones=zones, start=len(prompt) - reopened,
-                                                         either_third=either_third, melody=melody_onsets))
+                                                         either_third=either_third, melody=melody_onsets,
+                                                         opening=None if brings_metre else key or home))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)
@@ -360,7 +378,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         if missing:
             warnings.warn(f"harmonize: {missing} of the melody's {len(melody_notes)} notes are missing (a time or "
                           "token limit was reached); raise max_time or max_new_tokens.", stacklevel=2)
-    settings = {"num_bars": num_bars, "max_new_tokens": max_new_tokens, **sampling, "key": key,
+    settings = {"num_bars": num_bars, "max_new_tokens": max_new_tokens, **sampling, "key": "auto" if home else key, "home_key": home,
                 "density": density_name, "voices": voices, "tonality": tonality, "chords": chords,
                 "meter": meter, "harmonize": harmonize, "keep_primer": keep_primer, "grammar": grammar,
                 "max_time": max_time, "continued": continue_from is not None}
@@ -382,6 +400,8 @@ __all__ = [
     "KEYS",
     "KEY_TONICS",
     "KeyLogitsProcessor",
+    "draw_key",
+    "key_prior",
     "MeterLogitsProcessor",
     "meter_prior",
     "meters",

@@ -6,8 +6,8 @@
 - `voices`: the piece as Soprano, Alto, Tenor and Bass lines: its named tracks where it has them (a harmonisation),
   else four tracks ordered by mean pitch, else the notes of one track split by height at each onset;
 - `harmony_report`: the share of onsets that are triads or sevenths, how the piece ends (`ends_on_cadence`: a
-  triad reached from its dominant, and on the key's tonic or not), parallel fifths and octaves per 100 voice-leading steps, voice crossings
-  and notes outside each voice's range.
+  triad reached from its dominant, on the key's tonic or not, and on the root of the first chord or not), parallel
+  fifths and octaves per 100 voice-leading steps, voice crossings and notes outside each voice's range.
 
 The rules are the textbook ones (e.g. Piston, *Harmony*, ch. 1-9; Aldwell & Schachter, *Harmony and Voice
 Leading*); `benchmarks/quality/harmony.py` reports them on the release and on Bach's own chorales side by side.
@@ -138,14 +138,16 @@ def ends_on_cadence(score, key: str | None = None) -> dict:
     """How the piece ends: `authentic`, the last chord a major or minor triad reached from its dominant (V, V7 or
     vii: the last different chord before it, past suspensions and passing notes); `on_tonic`, that last chord's
     root is the tonic of `key` (default: the piece's own, `estimate_key`; a minor key may end on its major triad,
-    the Picardy third). Chorales modulate, so an authentic ending need not be in the key of the whole."""
+    the Picardy third); `home`, that last chord's root is the first chord's (the piece ends where it began).
+    Chorales modulate, so an authentic ending need not be in the key of the whole."""
     chords = [cadence_chord(pitches) for _, pitches in sonorities(score)]
     final = chords[-1] if chords else None
     if final is None or final.quality not in ("major", "minor"):
-        return {"authentic": False, "on_tonic": False}
+        return {"authentic": False, "on_tonic": False, "home": False}
     before = next((c for c in reversed(chords[:-1]) if c is not None and c != final), None)  # past a suspension
+    first = next(c for c in chords if c is not None)
     tonic, _ = parse_key(key or estimate_key(score))
-    return {"authentic": _resolves(before, final), "on_tonic": final.root == tonic}
+    return {"authentic": _resolves(before, final), "on_tonic": final.root == tonic, "home": final.root == first.root}
 
 
 def harmony_report(score, key: str | None = None) -> dict:
@@ -184,13 +186,14 @@ def harmony_report(score, key: str | None = None) -> dict:
 
 def pool(reports: list[dict]) -> dict:
     """Rates over several pieces' `harmony_report`s."""
-    flags = ("cadence_authentic", "cadence_on_tonic", "named_voices")
+    flags = ("cadence_authentic", "cadence_on_tonic", "cadence_home", "named_voices")
     total = {key: sum(r[key] for r in reports) for key in reports[0] if key not in flags}
     return {
         "pieces": len(reports),
         "triad_or_seventh_share": round(total["triads_or_sevenths"] / max(1, total["onsets"]), 3),
         "authentic_cadence_share": round(sum(r["cadence_authentic"] for r in reports) / max(1, len(reports)), 3),
         "ends_on_tonic_share": round(sum(r["cadence_on_tonic"] for r in reports) / max(1, len(reports)), 3),
+        "ends_on_opening_root_share": round(sum(r["cadence_home"] for r in reports) / max(1, len(reports)), 3),
         "parallels_per_100_steps": round(100 * total["parallel_fifths_octaves"] / max(1, total["voice_leading_steps"]),
                                          2),
         "crossing_share": round(total["crossing_onsets"] / max(1, total["onsets"]), 3),

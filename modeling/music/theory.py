@@ -7,6 +7,7 @@ A helper module shipped beside the weights (`HELPER_MODULES`). Hub remote code: 
 from __future__ import annotations
 
 import math
+import random
 import re
 
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
@@ -77,6 +78,29 @@ def _key_of_histogram(histogram) -> str:
     best = max(((correlation(histogram, profile[-tonic:] + profile[:-tonic]), names[tonic] + suffix)
                 for tonic in range(12) for profile, suffix in ((major, ""), (minor, "m"))))
     return best[1]
+
+
+def key_prior(scores) -> dict[str, float]:
+    """How often each key (`estimate_key`) is the key of `scores`: {"G": 0.15, "Am": 0.14, ...}. Kept in a model's
+    `generation_config.key_prior`; `generate_music(key="auto")` draws a new piece's key from it (`draw_key`)."""
+    counts: dict[str, int] = {}
+    for score in scores:
+        if any(track.notes for track in score.tracks):
+            name = estimate_key(score)
+            counts[name] = counts.get(name, 0) + 1
+    total = sum(counts.values())
+    return {name: round(n / total, 4) for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def draw_key(prior: dict, seed: int) -> str:
+    """A key drawn from `prior` ({key: probability}) by a stream of its own made from `seed`: the same seed, the same
+    key, whatever else is drawn meanwhile."""
+    names = sorted(name for name, p in prior.items() if float(p) > 0)
+    if not names:
+        raise ValueError(f"key_prior={prior!r} gives no key a probability; use e.g. {{'G': 0.6, 'Am': 0.4}}.")
+    for name in names:
+        parse_key(name)  # a misspelt key fails here, by name
+    return random.Random(seed).choices(names, weights=[float(prior[n]) for n in names])[0]
 
 
 def notes_per_bar(score) -> float:

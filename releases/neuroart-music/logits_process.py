@@ -282,11 +282,13 @@ class TonalityLogitsProcessor(_ReadingProcessor):
     """Keeps a piece in its key, softly: once `min_notes` notes have been read (primer or written), the key of the
     duration-weighted pitch classes so far (`estimate_key`, Krumhansl–Schmuckler) is re-estimated at each note, and
     Pitch tokens outside its scale lose `strength` nats. Unlike `key=` (a hard mask) the music may still modulate
-    or use a chromatic note when the model is sure of it."""
+    or use a chromatic note when the model is sure of it. With `home` (a key, e.g. one drawn from the training
+    pieces' keys for a new piece) that key is held from the first note instead, and never re-estimated."""
 
-    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, min_notes: int = 8):
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, min_notes: int = 8,
+                 home: str | None = None):
         self.types = types = types or _TokenTypes(tokenizer)
-        self.strength, self.min_notes = float(strength), min_notes
+        self.strength, self.min_notes, self.home = float(strength), min_notes, home
         self.pitch_class = torch.tensor([-1 if p is None else p % 12 for p in types.pitch])
         self._penalty: dict[str, torch.Tensor] = {}
 
@@ -298,7 +300,7 @@ class TonalityLogitsProcessor(_ReadingProcessor):
         return self._penalty[key][:width]
 
     def _new_state(self) -> dict:
-        return {"histogram": [0.0] * 12, "notes": 0, "pitch": None, "key": None}
+        return {"histogram": [0.0] * 12, "notes": 0, "pitch": None, "key": self.home}
 
     def _advance(self, state: dict, token: int) -> None:
         kind = self.types.kind[token] if token < self.types.size else "special"
@@ -306,12 +308,13 @@ class TonalityLogitsProcessor(_ReadingProcessor):
             state["pitch"] = self.types.pitch[token]
         elif kind == "Duration" and state["pitch"] is not None:
             state["histogram"][state["pitch"] % 12] += self.types.length[token]
-            state["notes"], state["pitch"], state["key"] = state["notes"] + 1, None, None  # re-estimate
+            state["notes"], state["pitch"] = state["notes"] + 1, None
+            state["key"] = self.home  # None: re-estimated at the next call
 
     def __call__(self, input_ids, scores):
         width = min(self.types.size, scores.shape[1])
         for row, state in self._states(input_ids):
-            if state["notes"] < self.min_notes:
+            if state["notes"] < self.min_notes and self.home is None:
                 continue
             if state["key"] is None:
                 state["key"] = _key_of_histogram(state["histogram"])

@@ -36,7 +36,7 @@ def test_chords_are_named_as_music21_names_them():
 def test_a_textbook_cadence_and_a_wrong_ending():
     # I - IV - V7 - I in C major: a plain authentic cadence.
     cadence = satb((64, 60, 55, 48), (65, 60, 57, 53), (65, 62, 59, 43), (64, 60, 55, 48))
-    assert ends_on_cadence(cadence, "C") == {"authentic": True, "on_tonic": True}
+    assert ends_on_cadence(cadence, "C") == {"authentic": True, "on_tonic": True, "home": True}
     report = harmony_report(cadence, "C")
     assert report["triads_or_sevenths"] == report["onsets"] == 4
     assert report["cadence_authentic"] and report["parallel_fifths_octaves"] == 0 and report["crossing_onsets"] == 0
@@ -45,10 +45,13 @@ def test_a_textbook_cadence_and_a_wrong_ending():
     assert ends_on_cadence(suspended, "C")["authentic"]
     # Ending on the dominant (a half cadence) is no authentic ending on the tonic.
     half = satb((64, 60, 55, 48), (65, 60, 57, 53), (67, 62, 59, 43))
-    assert ends_on_cadence(half, "C") == {"authentic": False, "on_tonic": False}
-    # IV - I (plagal) is not authentic, though it ends on the tonic.
+    assert ends_on_cadence(half, "C") == {"authentic": False, "on_tonic": False, "home": False}
+    # IV - I (plagal) is not authentic, though it ends on the tonic; it opened on F, so it ends away from home.
     plagal = satb((65, 60, 57, 53), (64, 60, 55, 48))
-    assert ends_on_cadence(plagal, "C") == {"authentic": False, "on_tonic": True}
+    assert ends_on_cadence(plagal, "C") == {"authentic": False, "on_tonic": True, "home": False}
+    # I in C, then a cadence in G (D7 - G): authentic, but not where it began.
+    away = satb((64, 60, 55, 48), (66, 62, 57, 50), (67, 62, 59, 43))
+    assert ends_on_cadence(away, "C") == {"authentic": True, "on_tonic": False, "home": False}
 
 
 def test_parallel_fifths_and_octaves_are_counted_and_contrary_motion_is_not():
@@ -138,6 +141,25 @@ def test_the_ending_is_steered_to_dominant_then_tonic(tokenizer):
     tonic = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="Am"), tokenizer,
                       bar + ["Position_0"] + notes(60) + bar + bar + ["Position_0"])
     assert tonic[57] == tonic[60] == tonic[64] == 0 and tonic[62] == tonic[68] == -5.0  # A minor's triad
+
+
+def test_a_new_piece_opens_on_the_tonic_triad(tokenizer):
+    from neuroart.music.generation import CadenceLogitsProcessor
+
+    start = ["Bar_None", "TimeSig_4/4", "Position_0"]
+    before = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=4, opening="Gm"), tokenizer, start)
+    assert before[55] == before[58] == before[62] == before[67] == 0  # G minor's triad: G, B-flat, D
+    assert before[59] == before[60] == before[57] == -5.0  # B natural (G major's third), C, A
+    # Three voices without the third: the fourth must be it.
+    bare = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=4, opening="Gm"), tokenizer,
+                     start + notes(43, 55, 62))
+    assert bare[58] == bare[70] == 0 and bare[67] == -5.0
+    # The next onset is the model's again; and without `opening` the first chord is free.
+    after = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=4, opening="Gm"), tokenizer,
+                      start + notes(43, 58, 62, 67) + ["Position_8"])
+    assert set(after.values()) == {0.0}
+    free = penalties(CadenceLogitsProcessor(tokenizer, 5.0, num_bars=4), tokenizer, start)
+    assert set(free.values()) == {0.0}
 
 
 def test_parallel_fifths_are_steered_away(tokenizer):

@@ -447,6 +447,63 @@ def test_meter_prior_counts_the_opening_metres(tokenizer):
     assert meter_prior(tokenizer, [piece(4), piece(4), piece(4), piece(3)]) == {"4/4": 0.75, "3/4": 0.25}
 
 
+def test_key_prior_counts_the_keys_and_draw_key_draws_by_the_seed():
+    from symusic import Note, Score, Track
+
+    from neuroart.music.generation import draw_key, key_prior
+
+    def chord(*pitches):
+        score, track = Score(480), Track(program=0)
+        track.notes.extend(Note(0, 1920, p, 80) for p in pitches)
+        score.tracks.append(track)
+        return score
+
+    assert key_prior([chord(60, 64, 67), chord(48, 64, 67, 72), chord(57, 60, 64), chord()]) == {"C": 0.6667,
+                                                                                                  "Am": 0.3333}
+    prior = {"G": 0.5, "Gm": 0.25, "Bb": 0.25}
+    drawn = [draw_key(prior, seed) for seed in range(40)]
+    assert drawn == [draw_key(prior, seed) for seed in range(40)] and set(drawn) == set(prior)
+    assert 12 <= drawn.count("G") <= 28
+    with pytest.raises(ValueError, match="H#"):
+        draw_key({"H#": 1.0}, 0)
+    with pytest.raises(ValueError, match="key_prior"):
+        draw_key({"G": 0}, 0)
+
+
+def test_key_auto_opens_and_cadences_a_new_piece_in_a_key_drawn_from_the_prior(tokenizer, untrained):
+    from neuroart.music.generation import TonalityLogitsProcessor, draw_key
+    from neuroart.music.harmony import cadence_chord, sonorities
+
+    prior = {"Gm": 0.5, "D": 0.5}
+    untrained.generation_config.key_prior = prior  # "auto" (the default) reads the model's prior
+    try:
+        pieces = [generate_music(untrained, tokenizer, num_bars=3, seed=s, chords=5.0) for s in range(8)]
+        homes = [piece.settings["home_key"] for piece in pieces]
+        assert homes == [draw_key(prior, s) for s in range(8)] and set(homes) == set(prior)
+        for piece, home in zip(pieces, homes):
+            tonic, minor = parse_key(home)
+            triad = {tonic % 12, (tonic + (3 if minor else 4)) % 12, (tonic + 7) % 12}
+            chords = sonorities(piece.score)
+            assert {p % 12 for p in chords[0][1]} <= triad  # it opens on the tonic triad
+            assert cadence_chord(chords[-1][1]).root == tonic  # and ends on the tonic
+            assert piece.settings["key"] == "auto"
+        # None leaves the key to the model; a primer brings its own; a named key opens the piece too.
+        assert generate_music(untrained, tokenizer, num_bars=1, seed=0, key=None).settings["home_key"] is None
+        assert generate_music(untrained, tokenizer, num_bars=1, seed=0, primer=make_midi()).settings["home_key"] is None
+        named = generate_music(untrained, tokenizer, num_bars=2, seed=0, key="A", chords=5.0)
+        assert {p % 12 for p in sonorities(named.score)[0][1]} <= {9, 1, 4}
+    finally:
+        del untrained.generation_config.key_prior
+    with pytest.raises(ValueError, match="H#"):
+        generate_music(untrained, tokenizer, num_bars=1, key="H#")
+    # The home key is held from the first note (without one, only once eight notes have set up a key).
+    ids = torch.tensor([[tokenizer.vocab[t] for t in ["BOS_None", "Bar_None", "TimeSig_4/4", "Position_0"]]])
+    f_sharp, f = tokenizer.vocab["Pitch_66"], tokenizer.vocab["Pitch_65"]
+    held = TonalityLogitsProcessor(tokenizer, 2.0, home="G")(ids, torch.zeros(1, len(tokenizer)))
+    assert held[0, f] == -2.0 and held[0, f_sharp] == 0
+    assert TonalityLogitsProcessor(tokenizer, 2.0)(ids, torch.zeros(1, len(tokenizer)))[0, f] == 0
+
+
 def test_max_new_tokens_leaves_room_for_the_bars_and_says_when_it_cut_a_piece_short(tokenizer, untrained):
     import warnings
 
