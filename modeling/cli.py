@@ -419,7 +419,8 @@ def generate_music_cli(args, out: Path, name: str) -> int:
 
     def _generate(seed: int):
         return generate_music(model, tokenizer, primer=primer, keep_primer=args.keep_primer, num_bars=bars,
-                              max_new_tokens=args.max_new_tokens, key=args.key, density=args.density,
+                              max_new_tokens=args.max_new_tokens, density=args.density,
+                              key=None if args.key.lower() == "none" else args.key,
                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
                               harmonize=args.harmonize, voices=voices, tonality=tonality, meter=meter)
 
@@ -536,7 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Bars of music (1-64; default 8, or the melody's length with --harmonize).")
     gm.add_argument("--max_new_tokens", type=bounded(16, 8192), default=None,
                     help="Token cap (16-8192; default: room for --bars, or for the whole melody with --harmonize).")
-    gm.add_argument("--key", default=None, help="Key to keep to, e.g. C, Am, F#m.")
+    gm.add_argument("--key", default="auto",
+                    help="Key: a name (C, Am, F#m) keeps every note in its scale; auto (default): a new piece's key "
+                         "is drawn from the model's training keys and held softly; none: the model's own choice.")
     gm.add_argument("--density", default=None, choices=["low", "medium", "high"], help="Note density.")
     gm.add_argument("--primer", default=None, help="A MIDI file to continue.")
     gm.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")

@@ -161,11 +161,13 @@ def decoding_note(kind: str) -> list[str]:
                 f"`top_p` unset samples with, the settings this release was measured with): {listed}."]
     return ["**Decoding defaults** (`generation_config.json`: the sampling settings a call leaves unset, and what "
             "`generate_music`'s `voices=\"auto\"`, `tonality=\"auto\"` and `chords=\"auto\"` read): " + listed
-            + ". At most that many notes sound at once (`VoicesLogitsProcessor`); once a key has set in, pitches "
-            "outside it lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard mask); each onset is "
-            "steered towards a triad or seventh chord, away from parallel fifths and octaves (at twice the "
-            "strength), and the ending towards a V-I cadence (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, "
-            "`CadenceLogitsProcessor`; a melody's cadence by `melody_cadence`; `python -m benchmarks.quality.harmony` "
+            + ". A new piece's key is drawn from `key_prior` (the training chorales' keys, `key=\"auto\"`; "
+            "`key=None` leaves it to the model). At most that many notes sound at once (`VoicesLogitsProcessor`); "
+            "pitches outside the piece's key lose that many nats (`TonalityLogitsProcessor`; `key=` makes it a hard "
+            "mask); each onset is steered towards a triad or seventh chord, away from parallel fifths and octaves (at "
+            "twice the strength), the first onset to the key's tonic triad and the ending towards a V-I cadence in "
+            "the key (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, `CadenceLogitsProcessor`; a melody's "
+            "opening and cadence by `melody_opening` and `melody_cadence`; `python -m benchmarks.quality.harmony` "
             "measures them beside Bach's held-out chorales). `voices` and `tonality` were chosen on the training "
             "chorales as the reference; `chords` on the harmony measures of free pieces and of harmonisations of 10 "
             "held-out melodies (so the harmonisation figures are not fully held out), the voice-leading factor and "

@@ -7,8 +7,11 @@ beside them, on Bach's own held-out chorales (the anchor).
 Three sets, pooled over their pieces:
 - bach: the 28 held-out chorales of the release recipe (`neuroart.training.release_data music`), whole;
 - free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings, with the model's
-  own NLL per token of what it wrote (the price of the steering); and free_chords_off, the same with `chords=0`;
+  own NLL per token of what it wrote (the price of the steering); free_chords_off, the same with `chords=0`; and
+  free_own_key, with `key=None` (the model's own key: none drawn from the training keys, none held);
 - harmonised: the soprano of each held-out chorale (whole), harmonised with the default settings.
+For bach, free and free_own_key, the pieces' keys (`estimate_key`), the share in minor, and the share whose first
+`--bars` bars are in the key of their first chord (Bach's chorales are longer: this is the measure that compares).
 Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence, on the tonic of
 the key `estimate_key` finds, and on the root of their first chord (where they began), parallel fifths and octaves
 per 100 voice-leading steps, onsets with a voice crossing,
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 from benchmarks.common import REPO_ROOT, setup_threads, write_results
@@ -40,8 +44,9 @@ def main(argv=None):
 
     import neuroart  # noqa: F401
     from benchmarks.common import release_split
-    from neuroart.music.generation import generate_music, load_tokenizer, melody_line, to_score
-    from neuroart.music.harmony import harmony_report, pool
+    from neuroart.music.generation import estimate_key, generate_music, load_tokenizer, melody_line, to_score
+    from neuroart.music.harmony import cadence_chord, harmony_report, pool, sonorities
+    from neuroart.music.theory import parse_key
 
     files = sorted(Path(release_split("music")["val_dir"]).glob("*.mid"))[: 2 if args.smoke else None]
     pieces = 2 if args.smoke else args.pieces
@@ -63,11 +68,30 @@ def main(argv=None):
             count += ids.shape[1] - 1
         return round(total / max(1, count), 3)
 
+    def keys(scores) -> dict:
+        """The pieces' keys (`estimate_key`), most frequent first, the share in minor, and the share whose first
+        `--bars` bars are in the key of their first chord (its root is their key's tonic)."""
+        scores = list(scores)
+        found = Counter(estimate_key(score) for score in scores)
+        return {"minor_share": round(sum(n for k, n in found.items() if k.endswith("m")) / max(1, found.total()), 3),
+                "first_bars_in_opening_key_share": round(sum(map(opens_in_key, scores)) / max(1, len(scores)), 3),
+                "keys": dict(found.most_common())}
+
+    def opens_in_key(score) -> bool:
+        signature = score.time_signatures[0] if len(score.time_signatures) else None
+        quarters = 4 * signature.numerator / signature.denominator if signature else 4
+        head = score.copy()
+        for track in head.tracks:
+            track.notes = [n for n in track.notes if n.time < args.bars * quarters * score.ticks_per_quarter]
+        first = next((c for c in (cadence_chord(p) for _, p in sonorities(head)) if c is not None), None)
+        return first is not None and first.root == parse_key(estimate_key(head))[0]
+
     clock = time.perf_counter()
     steered = [compose(seed) for seed in range(pieces)]
     steered_seconds, clock = (time.perf_counter() - clock) / pieces, time.perf_counter()
     plain = [compose(seed, chords=0) for seed in range(pieces)]  # the anchor: the same model without the steering
     plain_seconds = (time.perf_counter() - clock) / pieces
+    own_key = [compose(seed, key=None) for seed in range(pieces)]  # the model's own key: no key drawn, none held
     free = [harmony_report(piece.score) for piece in steered]
     harmonised = []
     for i, path in enumerate(files):
@@ -78,9 +102,12 @@ def main(argv=None):
         melody.tracks.append(soprano.copy())
         harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(melody), harmonize=True,
                                                         seed=i).score))
-    summary = {"bach": pool(bach), "free": {**pool(free), "own_nll_per_token": own_nll(steered)},
+    summary = {"bach": {**pool(bach), **keys([to_score(path) for path in files])},
+               "free": {**pool(free), "own_nll_per_token": own_nll(steered), **keys(p.score for p in steered)},
                "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),
                                    "own_nll_per_token": own_nll(plain)},
+               "free_own_key": {**pool([harmony_report(piece.score) for piece in own_key]),
+                                "own_nll_per_token": own_nll(own_key), **keys(p.score for p in own_key)},
                "harmonised": pool(harmonised),
                "seconds_per_free_piece": {"chords": round(steered_seconds, 3), "chords_off": round(plain_seconds, 3),
                                           "ratio": round(steered_seconds / plain_seconds, 2)},

@@ -49,6 +49,7 @@ from .harmony_process import (  # noqa: F401  (re-exported)
     ChordLogitsProcessor,
     VoiceLeadingLogitsProcessor,
     melody_cadence,
+    melody_opening,
 )
 from .logits_process import (  # noqa: F401  (re-exported)
     BarStoppingCriteria,
@@ -318,14 +319,15 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         # the model's whole onset (the factor was chosen on the training chorales' sopranos: docs/releases/music.md).
         processors.append(VoiceLeadingLogitsProcessor(tokenizer, 2 * float(chords), types, melody=melody_onsets))
         if (num_bars or home) and types.bar is not None and continue_from is None:  # an opening, an ending
-            zones, final, either_third = None, key or home, False
-            if harmonize:
+            zones, final, either_third, opening = None, key or home, False, None if brings_metre else key or home
+            if harmonize:  # where the melody allows: on the tonic of its key (`key="chromatic"`: its own)
                 zones, final, either_third = melody_cadence(melody_onsets)
-            if not harmonize or zones:
+                zones, opening = zones or (), melody_opening(melody_onsets, key or estimate_key(melody))
+            if zones != () or opening:
                 processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
                                                          key=final, zones=zones, start=len(prompt) - reopened,
                                                          either_third=either_third, melody=melody_onsets,
-                                                         opening=None if brings_metre else key or home))
+                                                         opening=opening))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)

@@ -105,6 +105,8 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
     Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
     (`benchmarks/quality/harmony.py`)."""
 
+    MATCHED_VOICES = 6
+
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
         self.types = types = types or _TokenTypes(tokenizer)
         self.strength = float(strength)
@@ -140,7 +142,11 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
     def _predecessors(previous: list[int], held: list[int], moved: list[int], candidates: torch.Tensor):
         """Under the least-motion matching of `moved` plus each candidate, in pitch order, to the voices of
         `previous` (low to high) that `held` leaves free: each candidate's predecessor (C,) and each moved note's
-        (C, M). None where the notes outnumber the free voices (a fifth note: each follows its nearest line)."""
+        (C, M). None where the notes outnumber the free voices (a fifth note: each follows its nearest line), or
+        where more than `MATCHED_VOICES` voices sounded before (a keyboard texture, not a chorale's: the matchings
+        grow combinatorially)."""
+        if len(previous) > VoiceLeadingLogitsProcessor.MATCHED_VOICES:
+            return None
         free = list(range(len(previous)))
         for pitch in held:  # a held note keeps its voice
             taken = next((i for i in free if previous[i] == pitch), None)
@@ -224,12 +230,14 @@ class CadenceLogitsProcessor(_ReadingProcessor):
     nats; in the tonic zone, those outside its tonic triad. Zones, as (bar, position) from the new music's first
     bar: a free piece of `num_bars` bars has its dominant from the middle of its second-to-last bar and its tonic
     in its last bar; a harmonisation passes `zones` from its melody (the dominant from the second-to-last melody
-    onset, the tonic from the last). The key is `key`, or the key of the notes written before the dominant zone
-    (Krumhansl-Schmuckler, `estimate_key`'s profiles), fixed from then on. When the fourth voice of an onset in a
-    zone is due and the chord still lacks its third (the tonic's, or the dominant's leading note), only the third
-    fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad. With `opening` (a key), the first onset's
-    notes are steered to that key's tonic triad in the same way, so that a new piece ends where it began, as
-    nearly every chorale does (`benchmarks/quality/harmony.py` counts both).
+    onset, the tonic from the last; `()` for no ending). The key is `key`, or the key of the notes written before
+    the dominant zone (Krumhansl-Schmuckler, `estimate_key`'s profiles), fixed from then on. When the fourth voice
+    of an onset in a zone is due and the chord still lacks its third (the tonic's, or the dominant's leading note),
+    only the third fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad.
+
+    With `opening` (a key), the first onset's notes are steered to that key's tonic triad in the same way (a
+    harmonisation's where its first melody note allows: `melody_opening`), so that the music ends where it began,
+    as nearly every chorale does (`benchmarks/quality/harmony.py` counts both).
 
     Why: the release's pieces stopped wherever their last bar fell (an ending on the tonic in 1 of 12 pieces, an
     authentic cadence in none; Bach's held-out chorales: 0.89 authentic, `benchmarks/quality/harmony.py`)."""
@@ -285,16 +293,14 @@ class CadenceLogitsProcessor(_ReadingProcessor):
 
     def _zone(self, state: dict) -> str | None:
         here, zones = (state["bar"], state["position"]), self._zones(state)
-        if zones is not None and here >= zones[0]:
+        if zones and here >= zones[0]:
             return "tonic" if here >= zones[1] else "dominant"
         return "opening" if self.opening and state["first"] in (None, state["now"]) else None
 
     def _until_next_zone(self, state: dict) -> int | None:
         """Time (position units) from now to the next zone's start, counting bars of the current length."""
         zones = self._zones(state)
-        if zones is None:
-            return None
-        for bar, position in zones:
+        for bar, position in zones or ():
             gap = (bar - state["bar"]) * state["bar_length"] + position - state["position"]
             if gap > 0:
                 return gap
@@ -360,3 +366,14 @@ def melody_cadence(melody: dict):
             return (before, tonic_zone), NOTE_NAMES[root], either_third
     fits = [o for o in onsets[:closing] if (melody[o] - last) % 12 in (7, 11, 2, 5) and o[0] >= onsets[-1][0] - 1]
     return ((fits[-1] if fits else before), tonic_zone), NOTE_NAMES[last], True
+
+
+def melody_opening(melody: dict, key: str) -> str | None:
+    """`key` when a harmonised melody ({(bar, position): pitch}) opens on a note of its tonic triad, so that the
+    setting opens on the tonic (`CadenceLogitsProcessor(opening=...)`), as Bach's do; else None (the model's
+    choice: a melody that opens on the second degree, say, cannot)."""
+    if not melody:
+        return None
+    tonic, minor = parse_key(key)
+    first = melody[min(melody)] % 12
+    return key if (first - tonic) % 12 in (0, 3 if minor else 4, 7) else None

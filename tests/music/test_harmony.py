@@ -184,6 +184,20 @@ def test_parallels_are_caught_whatever_order_an_onsets_notes_come_in(tokenizer):
     assert after[51] == -4.0 and after[50] == 0 and after[46] == 0
 
 
+def test_a_keyboard_texture_follows_nearest_lines_instead_of_matching_every_voice():
+    """Beyond six voices the matchings grow combinatorially (twelve voices, five moving: 792 ways to choose theirs):
+    each note follows its nearest line instead."""
+    import torch
+
+    from neuroart.music.generation import VoiceLeadingLogitsProcessor
+
+    candidates = torch.arange(40, 90)
+    assert VoiceLeadingLogitsProcessor._predecessors(list(range(48, 84, 3)), [], [50, 55, 60, 64, 67],
+                                                     candidates) is None
+    before, moved = VoiceLeadingLogitsProcessor._predecessors([48, 55, 64, 72], [], [50], candidates)
+    assert moved.shape == (50, 1) and before[candidates.tolist().index(74)] == 72
+
+
 def test_the_last_voice_is_checked_against_the_voices_it_gives_the_others(tokenizer):
     """G2-D4-G4-B4, then B-flat 3, F4 and A4 written: a top voice (D5) would make them bass, tenor and alto, and
     B-flat 3 -> F4 parallel fifths with G2 -> D4 below it; a new bass (E3) under them makes them tenor, alto and
@@ -251,3 +265,31 @@ def test_a_melody_cadences_on_the_chord_its_ending_allows():
     repeated = {(0, 0): 70, (0, 8): 69, (1, 0): 69}  # B-flat, A, A: C7 of F, landing on the first A
     assert melody_cadence(repeated) == (((0, 0), (0, 8)), "F", False)
     assert melody_cadence({(0, 0): 60}) == (None, None, False)
+
+
+def test_a_melody_opens_on_the_tonic_when_its_first_note_allows():
+    from neuroart.music.harmony_process import melody_opening
+
+    assert melody_opening({(0, 8): 64, (0, 0): 67, (1, 0): 60}, "C") == "C"  # G first: the fifth of C
+    assert melody_opening({(0, 0): 70, (0, 8): 69}, "Gm") == "Gm"  # B-flat: the third of G minor
+    assert melody_opening({(0, 0): 71}, "Gm") is None  # B natural: not in G minor's triad
+    assert melody_opening({(0, 0): 62, (0, 8): 60}, "C") is None  # D: the model chooses (V, or ii)
+    assert melody_opening({}, "C") is None
+
+
+def test_a_harmonisation_opens_on_the_tonic_and_ends_where_it_began(tokenizer):
+    import torch
+
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music
+    from neuroart.music.harmony import cadence_chord, sonorities
+    from tests.helpers import chorale_tune, tiny_music_config
+
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    for seed in range(3):  # a G-major tune that opens and ends on G: so does its setting, even by a random model
+        setting = generate_music(model, tokenizer, primer=chorale_tune(), harmonize=True, seed=seed, chords=5.0).score
+        chords = sonorities(setting)
+        assert cadence_chord(chords[0][1]) == (7, "major") and cadence_chord(chords[-1][1]).root == 7

