@@ -155,6 +155,14 @@ def test_bulk_creation_writes_a_manifest_and_resumes(models, tmp_path):
     cli("generate", "music", "--model", models / "neuroart-music", "--num", 2, "--bars", 1, "--midi_only",
         "--out", music)
     assert len(list(music.glob("music_*.mid"))) == 2 and not list(music.glob("*.wav"))
+    # --key auto (the default): each piece's key drawn from the model's training keys, by its seed; none: the model's
+    pieces = [json.loads(line) for line in (music / "manifest.jsonl").read_text().splitlines()]
+    prior = json.loads((models / "neuroart-music" / "generation_config.json").read_text())["key_prior"]
+    assert all(e["key"] == "auto" and e["home_key"] in prior for e in pieces)
+    own = tmp_path / "own"
+    cli("generate", "music", "--model", models / "neuroart-music", "--num", 1, "--bars", 1, "--midi_only",
+        "--key", "none", "--out", own)
+    assert json.loads((own / "manifest.jsonl").read_text())["home_key"] is None
 
 
 def test_primer_that_is_not_midi_is_refused(models, tmp_path):

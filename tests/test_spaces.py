@@ -122,6 +122,9 @@ def test_music_compose_and_continue_a_primer(clients, tmp_path):
         assert audio.getframerate() > 0
     assert Image.open(roll).size[0] > 0 and "AI-generated" in summary
     assert Path(midi).read_bytes().startswith(b"MThd")
+    # "any" key: drawn from the model's training keys, and named
+    assert re.search(r"In [A-G][#b]? (major|minor)\.", client.predict(1.0, 0, 0.95, 3, 1, "any", "any", None, False,
+                                                                      api_name="/compose")[3])
     primer = tmp_path / "primer.mid"
     primer.write_bytes(make_midi(bars=2))
     primer_notes = sum(len(t.notes) for t in Score(str(primer)).tracks)
