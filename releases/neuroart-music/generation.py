@@ -320,9 +320,10 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         processors.append(VoiceLeadingLogitsProcessor(tokenizer, 2 * float(chords), types, melody=melody_onsets))
         if (num_bars or home) and types.bar is not None and continue_from is None:  # an opening, an ending
             zones, final, either_third, opening = None, key or home, False, None if brings_metre else key or home
-            if harmonize:  # where the melody allows: on the tonic of its key (`key="chromatic"`: its own)
+            if harmonize:  # opens on the chord it closes on, or on its key's tonic, where the melody allows
                 zones, final, either_third = melody_cadence(melody_onsets)
-                zones, opening = zones or (), melody_opening(melody_onsets, key or estimate_key(melody))
+                zones, opening = zones or (), melody_opening(melody_onsets, key or estimate_key(melody), final,
+                                                             either_third)
             if zones != () or opening:
                 processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
                                                          key=final, zones=zones, start=len(prompt) - reopened,

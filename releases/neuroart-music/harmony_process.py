@@ -368,12 +368,19 @@ def melody_cadence(melody: dict):
     return ((fits[-1] if fits else before), tonic_zone), NOTE_NAMES[last], True
 
 
-def melody_opening(melody: dict, key: str) -> str | None:
-    """`key` when a harmonised melody ({(bar, position): pitch}) opens on a note of its tonic triad, so that the
-    setting opens on the tonic (`CadenceLogitsProcessor(opening=...)`), as Bach's do; else None (the model's
-    choice: a melody that opens on the second degree, say, cannot)."""
+def melody_opening(melody: dict, key: str, final: str | None = None, either_third: bool = False) -> str | None:
+    """The key whose tonic triad a harmonised melody ({(bar, position): pitch}) opens on
+    (`CadenceLogitsProcessor(opening=...)`): `final`, the chord it will close on (`melody_cadence`; major or minor
+    with `either_third`), where the first melody note belongs to that triad, so that the setting ends where it
+    began, as Bach's do; else `key`'s tonic where the note belongs to it; else None (the model's choice: a melody
+    that opens on the second degree, say, cannot)."""
     if not melody:
         return None
-    tonic, minor = parse_key(key)
     first = melody[min(melody)] % 12
-    return key if (first - tonic) % 12 in (0, 3 if minor else 4, 7) else None
+    for name, either in ((final, either_third), (key, False)):
+        if name:
+            tonic, minor = parse_key(name)
+            thirds = (3, 4) if either else (3,) if minor else (4,)
+            if (first - tonic) % 12 in (0, *thirds, 7):
+                return name
+    return None
