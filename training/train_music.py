@@ -185,8 +185,8 @@ def main(args):
             bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"]))
     if not args.streaming:  # `generate_music(meter="auto", key="auto")` draws a new piece's metre and key as often
         # as these pieces use them (a model's own choice of key drifts with the transpositions it was trained on)
-        prior = meter_prior(tokenizer, [data for _, data in train_items])
-        keys = key_prior(to_score(data) for _, data in train_items)
+        scores = [to_score(data) for _, data in train_items]  # parsed once for both
+        prior, keys = meter_prior(tokenizer, scores), key_prior(scores)
         if prior:
             model.generation_config.meter_prior = prior
             logger.info("Metres of the training pieces: %s.", prior)

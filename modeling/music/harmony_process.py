@@ -328,7 +328,7 @@ class CadenceLogitsProcessor(_ReadingProcessor):
                     state["key"] = _key_of_histogram(state["histogram"])
                 key = state["key"]
             tonic, minor = parse_key(key)
-            third = (3, 4) if self.either_third else (3,) if minor else (4,)
+            third = _thirds(minor, self.either_third)
             steps = (0, *third, 7) if zone == "tonic" else (7, 11, 2, 5)
             thirds = {(tonic + s) % 12 for s in (third if zone == "tonic" else (11,))}  # I's third, V's leading note
             sounding = self._sounding(state)
@@ -338,6 +338,11 @@ class CadenceLogitsProcessor(_ReadingProcessor):
             penalty = (~fits).to(scores.dtype) * -self.strength
             scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
         return scores
+
+
+def _thirds(minor: bool, either: bool) -> tuple[int, ...]:
+    """A tonic triad's third above its root: minor, major, or either (the model's choice)."""
+    return (3, 4) if either else (3,) if minor else (4,)
 
 
 def melody_cadence(melody: dict):
@@ -380,7 +385,6 @@ def melody_opening(melody: dict, key: str, final: str | None = None, either_thir
     for name, either in ((final, either_third), (key, False)):
         if name:
             tonic, minor = parse_key(name)
-            thirds = (3, 4) if either else (3,) if minor else (4,)
-            if (first - tonic) % 12 in (0, *thirds, 7):
+            if (first - tonic) % 12 in (0, *_thirds(minor, either), 7):
                 return name
     return None

@@ -381,8 +381,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         if missing:
             warnings.warn(f"harmonize: {missing} of the melody's {len(melody_notes)} notes are missing (a time or "
                           "token limit was reached); raise max_time or max_new_tokens.", stacklevel=2)
-    settings = {"num_bars": num_bars, "max_new_tokens": max_new_tokens, **sampling, "key": "auto" if home else key, "home_key": home,
-                "density": density_name, "voices": voices, "tonality": tonality, "chords": chords,
+    settings = {"num_bars": num_bars, "max_new_tokens": max_new_tokens, **sampling,
+                "key": "auto" if home else key, "home_key": home, "density": density_name, "voices": voices, "tonality": tonality, "chords": chords,
                 "meter": meter, "harmonize": harmonize, "keep_primer": keep_primer, "grammar": grammar,
                 "max_time": max_time, "continued": continue_from is not None}
     piece = Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed, sequence=output[0].tolist(),
