@@ -9,7 +9,8 @@ Three sets, pooled over their pieces:
 - free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings, with the model's
   own NLL per token of what it wrote (the price of the steering); free_chords_off, the same with `chords=0`; and
   free_own_key, with `key=None` (the model's own key: none drawn from the training keys, none held);
-- harmonised: the soprano of each held-out chorale (whole), harmonised with the default settings.
+- harmonised: the soprano of each held-out chorale (whole; its Soprano track, not the trumpets above it in the
+  Christmas Oratorio's), harmonised with the default settings.
 For bach, free and free_own_key, the pieces' keys (`estimate_key`), the share in minor, and the share whose first
 `--bars` bars are in the key of their first chord (Bach's chorales are longer: this is the measure that compares).
 Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence, on the tonic of
@@ -94,13 +95,8 @@ def main(argv=None):
     own_key = [compose(seed, key=None) for seed in range(pieces)]  # the model's own key: no key drawn, none held
     free = [harmony_report(piece.score) for piece in steered]
     harmonised = []
-    for i, path in enumerate(files):
-        score = to_score(path)
-        soprano = max((t for t in score.tracks if t.notes), key=lambda t: sum(n.pitch for n in t.notes) / len(t.notes))
-        melody = to_score(path)
-        melody.tracks.clear()
-        melody.tracks.append(soprano.copy())
-        harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(melody), harmonize=True,
+    for i, path in enumerate(files):  # the chorale's Soprano track (`melody_line`), not an obbligato above it
+        harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(path), harmonize=True,
                                                         seed=i).score))
     summary = {"bach": {**pool(bach), **keys([to_score(path) for path in files])},
                "free": {**pool(free), "own_nll_per_token": own_nll(steered), **keys(p.score for p in steered)},

@@ -92,6 +92,8 @@ def harmonisation(model, tokenizer, files, seed: int = 0, beats: int | None = 32
         score = to_score(path)
         limit = (beats or 10**6) * score.ticks_per_quarter
         voices = [t for t in score.tracks if t.notes]
+        satb = [t for t in voices if t.name in ("Soprano", "Alto", "Tenor", "Bass")]
+        voices = satb if len(satb) == 4 else voices  # a chorale's four voices, without its obbligato instruments
         soprano = max(voices, key=lambda t: sum(n.pitch for n in t.notes) / len(t.notes))
         melody = Score(score.ticks_per_quarter)
         melody.time_signatures, melody.tempos = score.time_signatures, score.tempos

@@ -29,15 +29,23 @@ class _MelodyNote:
     duration: int
 
 
+# Track names that say "this is the tune" (their first word, any case): a chorale's Soprano above its obbligato
+# trumpets, a song's Melody or Vocals above its accompaniment.
+MELODY_TRACK_NAMES = ("soprano", "melody", "melodie", "tune", "lead", "vocal", "vocals", "cantus")
+
+
 def melody_line(source, beats: float | None = None):
     """The melody of a MIDI source as a one-track `symusic.Score` (program 0): its notes if it is monophonic,
     otherwise its skyline (the highest sounding note at each onset), from its first `beats` quarter notes if given.
-    Drum tracks are ignored."""
+    Where a track is named as the melody (`MELODY_TRACK_NAMES`: "Soprano", "Melody", "Vocals", ...), the line is
+    that track's alone: a chorale's instruments may play above its soprano. Drum tracks are ignored."""
     from symusic import Note, Score, Track
 
     score = to_score(source)
     limit = None if beats is None else beats * score.ticks_per_quarter
-    notes = sorted((n for t in score.tracks if not t.is_drum for n in t.notes if limit is None or n.time < limit),
+    tracks = [t for t in score.tracks if not t.is_drum and t.notes]
+    named = [t for t in tracks if (t.name.lower().split() or [""])[0] in MELODY_TRACK_NAMES]
+    notes = sorted((n for t in (named[:1] or tracks) for n in t.notes if limit is None or n.time < limit),
                    key=lambda n: (n.time, -n.pitch))
     line: list = []
     for note in notes:  # skyline: the highest note at each onset; a lower note under a held melody note is not melody

@@ -90,7 +90,43 @@ class ChordLogitsProcessor(_ReadingProcessor):
         return scores
 
 
-class VoiceLeadingLogitsProcessor(_ReadingProcessor):
+class _NotesReader(_ReadingProcessor):
+    """The reading that the voice-leading and range processors share: each row's time (`follow_time`), its notes
+    as (end, start, pitch) while they sound, and the kind of its last token; `_due` is a harmonised melody's note
+    at the current onset."""
+
+    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
+        self.types = types = types or _TokenTypes(tokenizer)
+        self.strength = float(strength)
+        self.melody = dict(melody or {})  # harmonising: {(bar, position): pitch}, as `ChordLogitsProcessor`'s
+        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
+        self.pitches = torch.tensor([types.pitch[i] for i in self.pitch_ids.tolist()])
+
+    def _new_state(self) -> dict:
+        return {"bar_start": 0, "bar": -1, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
+                "notes": [], "pitch": None, "kind": None}
+
+    def _move(self, state: dict, now: int) -> None:
+        state["notes"] = [note for note in state["notes"] if note[0] > now]
+        state["now"] = now
+
+    def _advance(self, state: dict, token: int) -> None:
+        kind = state["kind"] = self.types.kind[token] if token < self.types.size else "special"
+        now = follow_time(self.types, state, kind, token)
+        if now is not None:
+            self._move(state, now)
+        elif kind == "Pitch":
+            state["pitch"] = self.types.pitch[token]
+        elif kind == "Duration" and state["pitch"] is not None:
+            end = state["now"] + self.types.length[token]
+            state["notes"].append((end, state["now"], state["pitch"]))
+            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
+
+    def _due(self, state: dict) -> int | None:
+        return self.melody.get((state["bar"], state["now"] - state["bar_start"]))
+
+
+class VoiceLeadingLogitsProcessor(_NotesReader):
     """No parallel fifths or octaves: a Pitch that would make two voices move in parallel fifths, octaves or unisons
     loses `strength` nats. Two notes move in parallel when both predecessors differ from them, both move the same
     way, and the interval (mod 12) is a unison or fifth before and after; a held note does not move.
@@ -107,36 +143,15 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
 
     MATCHED_VOICES = 6
 
-    def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
-        self.types = types = types or _TokenTypes(tokenizer)
-        self.strength = float(strength)
-        self.melody = dict(melody or {})  # harmonising: {(bar, position): pitch}, as `ChordLogitsProcessor`'s
-        self.pitch_ids = torch.tensor([i for i, p in enumerate(types.pitch) if p is not None], dtype=torch.long)
-        self.pitches = torch.tensor([types.pitch[i] for i in self.pitch_ids.tolist()])
-
     def _new_state(self) -> dict:
-        return {"bar_start": 0, "bar": -1, "bar_length": 4 * self.types.per_beat, "now": 0, "last_end": 0,
-                "notes": [], "previous": [], "pitch": None, "kind": None}
+        return {**super()._new_state(), "previous": []}
 
     def _move(self, state: dict, now: int) -> None:
         if now != state["now"]:
             old = state["now"]
             if any(start == old for _, start, _ in state["notes"]):  # that was an onset: its sonority
                 state["previous"] = sorted(p for end, start, p in state["notes"] if start <= old < end)
-            state["notes"] = [note for note in state["notes"] if note[0] > now]
-            state["now"] = now
-
-    def _advance(self, state: dict, token: int) -> None:
-        kind = state["kind"] = self.types.kind[token] if token < self.types.size else "special"
-        now = follow_time(self.types, state, kind, token)
-        if now is not None:
-            self._move(state, now)
-        elif kind == "Pitch":
-            state["pitch"] = self.types.pitch[token]
-        elif kind == "Duration" and state["pitch"] is not None:
-            end = state["now"] + self.types.length[token]
-            state["notes"].append((end, state["now"], state["pitch"]))
-            state["pitch"], state["last_end"] = None, max(state["last_end"], end)
+            super()._move(state, now)
 
     @staticmethod
     def _predecessors(previous: list[int], held: list[int], moved: list[int], candidates: torch.Tensor):
@@ -198,7 +213,7 @@ class VoiceLeadingLogitsProcessor(_ReadingProcessor):
             now = state["now"]
             moved = [p for _, start, p in state["notes"] if start == now]
             held = [p for _, start, p in state["notes"] if start < now]
-            due = self.melody.get((state["bar"], now - state["bar_start"]))
+            due = self._due(state)
             if due is not None and due not in moved:
                 moved.append(due)  # the melody note to come at this onset
             if not moved or not state["previous"]:

@@ -67,6 +67,7 @@ from .logits_process import (  # noqa: F401  (re-exported)
     repair_tokens,
     trim_unfinished,
 )
+from .range_process import RangeLogitsProcessor  # noqa: F401  (re-exported)
 from .sampling import _RNG_LOCK, sample_tokens, sampling_settings, seeded_rng  # noqa: F401  (re-exported)
 from .theory import (  # noqa: F401  (re-exported)
     FLATS,
@@ -196,7 +197,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
 
     `chords` (nats, 0 = off) steers each onset's notes towards a triad or seventh chord (`ChordLogitsProcessor`),
-    away from parallel fifths and octaves (`VoiceLeadingLogitsProcessor`, twice as strong) and, where the piece's
+    away from parallel fifths and octaves (`VoiceLeadingLogitsProcessor`, twice as strong), each voice into its
+    SATB range (`RangeLogitsProcessor`; not after a primer, which brings its own register) and, where the piece's
     length is known (`num_bars`, a melody), its ending towards a cadence (`CadenceLogitsProcessor`, twice as strong;
     a melody's by `melody_cadence`); "auto" (the default) reads the model's `generation_config.chords`.
 
@@ -318,6 +320,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         # Parallels at twice the strength, as the cadence: a parallel is one note, easy to avoid, where a chord is
         # the model's whole onset (the factor was chosen on the training chorales' sopranos: docs/releases/music.md).
         processors.append(VoiceLeadingLogitsProcessor(tokenizer, 2 * float(chords), types, melody=melody_onsets))
+        if primer is None:  # a chorale's own register (a melody's too); a primer brings its own
+            processors.append(RangeLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
         if (num_bars or home) and types.bar is not None and continue_from is None:  # an opening, an ending
             zones, final, either_third, opening = None, key or home, False, None if brings_metre else key or home
             if harmonize:  # opens on the chord it closes on, or on its key's tonic, where the melody allows

@@ -209,6 +209,42 @@ def test_the_last_voice_is_checked_against_the_voices_it_gives_the_others(tokeni
     assert after[74] == -4.0 and after[52] == 0
 
 
+def test_the_last_voice_of_a_high_chord_is_steered_into_the_bass_range(tokenizer):
+    """E5, C5 and G4 sound: the fourth note is the bass, so it belongs in E2-C4 (C4 and G3 free; D4, a bass
+    above C4, and F5, which would make G4 the bass, lose the strength); a melody's E5 still to come counts as a
+    voice; and the first note of an onset is free wherever some voice can sing it."""
+    from neuroart.music.generation import RangeLogitsProcessor
+
+    start = ["Bar_None", "TimeSig_4/4", "Position_0"]
+    last = penalties(RangeLogitsProcessor(tokenizer, 3.0), tokenizer, start + notes(76, 72, 67))
+    assert last[60] == last[55] == last[40] == 0
+    assert last[62] == last[64] == -3.0 and last[38] == -3.0
+    assert last[77] == -9.0  # F5 on top: E5, C5 and G4 under it, out of the alto's, tenor's and bass's ranges
+    due = penalties(RangeLogitsProcessor(tokenizer, 3.0, melody={(0, 0): 76}), tokenizer, start + notes(72, 67))
+    assert due == last
+    first = penalties(RangeLogitsProcessor(tokenizer, 3.0), tokenizer, start)
+    assert first[40] == first[62] == first[79] == 0 and first[39] == first[80] == -3.0
+    # A note held from the beat before counts as a voice (the half-note G4 under beat 2).
+    held = penalties(RangeLogitsProcessor(tokenizer, 3.0), tokenizer,
+                     start + notes(67, duration="Duration_2.0.8") + notes(76, 72) + ["Position_8"] + notes(76, 72))
+    assert held[60] == 0 and held[62] == -3.0
+
+
+def test_range_costs_place_the_voices_still_to_come_where_they_help():
+    import torch
+
+    from neuroart.music.range_process import RangeLogitsProcessor
+
+    candidates = torch.tensor([38, 50, 62, 70, 82])
+    processor = RangeLogitsProcessor.__new__(RangeLogitsProcessor)  # the ranges alone, no tokenizer
+    processor.low, processor.high = [60, 55, 48, 40], [79, 74, 67, 60]
+    # One voice so far (C5): B-flat 4 is out of the tenor's range but may be the alto, D4 the tenor or the alto;
+    # below E2 or above G5 no voice sings.
+    assert processor.costs([72], candidates).tolist() == [1, 0, 0, 0, 1]
+    # Five notes: the fifth joins the bass, so both lowest must be bass notes.
+    assert processor.costs([76, 72, 67, 48], candidates).tolist() == [1, 0, 1, 2, 4]
+
+
 def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
     import torch
 
@@ -227,6 +263,32 @@ def test_free_chorales_come_back_in_four_named_voices_and_cadence(tokenizer):
     # Without a voices cap (e.g. a piano primer's texture) the piece stays as the tokenizer decodes it.
     plain = generate_music(model, tokenizer, num_bars=2, seed=0, voices=None, max_new_tokens=400).score
     assert not {t.name for t in plain.tracks} & set(VOICES)
+
+
+def test_steered_voices_stay_in_their_ranges_and_a_primer_keeps_its_own_register(tokenizer):
+    """An untrained model writes pitches anywhere: the chord steering alone leaves about three quarters of a free
+    piece's notes and a third of a harmonisation's outside the SATB ranges. With the range steering (on with
+    `chords`) they stay in them; after a primer, whose register is the user's, it is off."""
+    import torch
+
+    from neuroart import NeuroArtMusicForCausalLM
+    from neuroart.music.generation import generate_music
+    from neuroart.music.harmony import harmony_report, pool
+    from tests.helpers import chorale_tune, make_midi, tiny_music_config
+
+    torch.manual_seed(0)
+    config = tiny_music_config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                               bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"])
+    model = NeuroArtMusicForCausalLM(config).eval()
+    free = [harmony_report(generate_music(model, tokenizer, num_bars=2, seed=seed, voices=4, chords=5.0, key="C",
+                                          max_new_tokens=400).score) for seed in range(4)]
+    set_ = [harmony_report(generate_music(model, tokenizer, primer=chorale_tune(), harmonize=True, seed=seed,
+                                          chords=5.0).score) for seed in range(4)]
+    assert pool(free)["out_of_range_share"] <= 0.05 and pool(set_)["out_of_range_share"] <= 0.05
+    primed = [harmony_report(generate_music(model, tokenizer, primer=make_midi(3, bars=1), num_bars=2, seed=seed,
+                                            voices=4, chords=5.0, key="C", max_new_tokens=400).score)
+              for seed in range(4)]
+    assert pool(primed)["out_of_range_share"] > 0.2
 
 
 def test_harmonisations_keep_four_voices_and_a_full_final_chord(tokenizer):

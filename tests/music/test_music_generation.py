@@ -336,6 +336,15 @@ def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
     chorale.tracks.extend([soprano, alto])
     assert [(n.time, n.duration, n.pitch) for n in melody_line(chorale).tracks[0].notes] == [(0, 960, 72),
                                                                                             (960, 480, 74)]
+    # A track named as the melody is the melody, whatever plays above it (a Christmas Oratorio chorale's trumpets).
+    trumpet, named = Track(name="Trumpet 1,2"), Track(name="Soprano")
+    trumpet.notes.extend([Note(0, 480, 84, 80), Note(480, 480, 86, 80)])
+    named.notes.extend(soprano.notes)
+    oratorio = Score(480)
+    oratorio.tracks.extend([trumpet, named, alto])
+    assert [(n.time, n.pitch) for n in melody_line(oratorio).tracks[0].notes] == [(0, 72), (960, 74)]
+    named.name = "lead vocals"
+    assert [(n.time, n.pitch) for n in melody_line(oratorio).tracks[0].notes] == [(0, 72), (960, 74)]
 
 
 def test_continue_a_piece_from_its_state(tokenizer, untrained):
