@@ -15,9 +15,9 @@ For bach, free and free_own_key, the pieces' keys (`estimate_key`), the share in
 `--bars` bars are in the key of their first chord (Bach's chorales are longer: this is the measure that compares).
 Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence, on the tonic of
 the key `estimate_key` finds, and on the root of their first chord (where they began), parallel fifths and octaves
-per 100 voice-leading steps, onsets with a voice crossing,
-notes outside the SATB ranges, pieces with named S/A/T/B voices. A one-track piece is split into voices by height
-at each onset, so it cannot cross by construction: crossings count only where the voices are named.
+per 100 voice-leading steps, onsets with a voice crossing, notes outside the SATB ranges, each voice's mean pitch,
+the bass's leaps (more than a fourth), pieces with named S/A/T/B voices. A one-track piece is split into voices by
+height at each onset, so it cannot cross by construction: crossings count only where the voices are named.
 Writes `benchmarks/results/harmony.json`.
 """
 

@@ -7,7 +7,8 @@
   else four tracks ordered by mean pitch, else the notes of one track split by height at each onset;
 - `harmony_report`: the share of onsets that are triads or sevenths, how the piece ends (`ends_on_cadence`: a
   triad reached from its dominant, on the key's tonic or not, and on the root of the first chord or not), parallel
-  fifths and octaves per 100 voice-leading steps, voice crossings and notes outside each voice's range.
+  fifths and octaves per 100 voice-leading steps, voice crossings, notes outside each voice's range, each voice's
+  mean pitch (its register) and the bass's leaps (steps of more than a fourth).
 
 The rules are the textbook ones (e.g. Piston, *Harmony*, ch. 1-9; Aldwell & Schachter, *Harmony and Voice
 Leading*); `benchmarks/quality/harmony.py` reports them on the release and on Bach's own chorales side by side.
@@ -171,6 +172,7 @@ def harmony_report(score, key: str | None = None) -> dict:
                         parallels += 1
         previous = now
     out_of_range = sum(not RANGES[name][0] <= n.pitch <= RANGES[name][1] for name in VOICES for n in lines[name])
+    bass = [b.pitch - a.pitch for a, b in zip(lines["Bass"], lines["Bass"][1:])]
     return {
         "onsets": len(chords),
         "triads_or_sevenths": sum(chord_name(pitches) is not None for _, pitches in chords),
@@ -180,6 +182,10 @@ def harmony_report(score, key: str | None = None) -> dict:
         "crossing_onsets": crossings,
         "notes": sum(len(lines[name]) for name in VOICES),
         "out_of_range_notes": out_of_range,
+        **{f"{name.lower()}_notes": len(lines[name]) for name in VOICES},
+        **{f"{name.lower()}_pitch_sum": sum(n.pitch for n in lines[name]) for name in VOICES},
+        "bass_steps": len(bass),
+        "bass_leaps": sum(abs(step) > 5 for step in bass),
         "named_voices": all(name in {t.name for t in score.tracks} for name in VOICES),
     }
 
@@ -198,6 +204,9 @@ def pool(reports: list[dict]) -> dict:
                                          2),
         "crossing_share": round(total["crossing_onsets"] / max(1, total["onsets"]), 3),
         "out_of_range_share": round(total["out_of_range_notes"] / max(1, total["notes"]), 3),
+        "mean_pitch": {name: round(total[f"{name.lower()}_pitch_sum"] / max(1, total[f"{name.lower()}_notes"]), 1)
+                       for name in VOICES},
+        "bass_leap_share": round(total["bass_leaps"] / max(1, total["bass_steps"]), 3),
         "named_voices_share": round(sum(r["named_voices"] for r in reports) / max(1, len(reports)), 3),
     }
 

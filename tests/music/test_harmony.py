@@ -87,6 +87,18 @@ def test_a_voice_crossing_and_notes_out_of_range():
     assert harmony_report(merged)["crossing_onsets"] == 0 and not harmony_report(merged)["named_voices"]
 
 
+def test_each_voice_has_a_register_and_the_bass_its_leaps():
+    from neuroart.music.harmony import pool
+
+    # The bass goes C3, G2 (a fourth down: a step of the measure's kind, not a leap), then C3-A3 (a sixth up).
+    piece = satb((72, 64, 55, 48), (71, 62, 55, 43), (72, 64, 55, 48), (72, 64, 60, 57))
+    report = harmony_report(piece)
+    assert report["bass_steps"] == 3 and report["bass_leaps"] == 1
+    pooled = pool([report, harmony_report(satb((76, 67, 60, 48)))])
+    assert pooled["mean_pitch"] == {"Soprano": 72.6, "Alto": 64.2, "Tenor": 57.0, "Bass": 48.8}
+    assert pooled["bass_leap_share"] == round(1 / 3, 3)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The decoding that steers towards them (`neuroart.music.generation`)
 # ------------------------------------------------------------------------------------------------------------------
