@@ -3,7 +3,8 @@
 The composer's other helpers live beside this file, one concern each, and are re-exported here: `tokenization.py`
 (the REMI tokenizer, MIDI sources to scores and token ids, MIDI bytes with provenance), `theory.py` (keys, scales,
 key finding), `logits_process.py` (grammar, key, density, voices, metre and tonality processors),
-`harmony_process.py` (chords, voice leading, cadence), `harmonization.py` (a melody kept as the top voice),
+`harmony_process.py` (chords, voice leading, cadence), `texture_process.py` (voice ranges, no re-struck notes off
+the beat), `harmonization.py` (a melody kept as the top voice),
 `harmony.py` (the harmony measures), `sampling.py` (the lean sampling loop, the sampling defaults, the seeded
 stream) and `audio.py` (`render_audio`, `piano_roll_image`). This file holds `Composition` and `generate_music`.
 
@@ -67,8 +68,8 @@ from .logits_process import (  # noqa: F401  (re-exported)
     repair_tokens,
     trim_unfinished,
 )
-from .range_process import RangeLogitsProcessor  # noqa: F401  (re-exported)
 from .sampling import _RNG_LOCK, sample_tokens, sampling_settings, seeded_rng  # noqa: F401  (re-exported)
+from .texture_process import RangeLogitsProcessor, RestrikeLogitsProcessor  # noqa: F401  (re-exported)
 from .theory import (  # noqa: F401  (re-exported)
     FLATS,
     KEY_TONICS,
@@ -198,7 +199,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
 
     `chords` (nats, 0 = off) steers each onset's notes towards a triad or seventh chord (`ChordLogitsProcessor`),
     away from parallel fifths and octaves (`VoiceLeadingLogitsProcessor`, twice as strong), each voice into its
-    SATB range (`RangeLogitsProcessor`; not after a primer, which brings its own register) and, where the piece's
+    SATB range (`RangeLogitsProcessor`; not after a primer, which brings its own register), away from notes
+    re-struck off the beat (`RestrikeLogitsProcessor`) and, where the piece's
     length is known (`num_bars`, a melody), its ending towards a cadence (`CadenceLogitsProcessor`, twice as strong;
     a melody's by `melody_cadence`); "auto" (the default) reads the model's `generation_config.chords`.
 
@@ -322,6 +324,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         processors.append(VoiceLeadingLogitsProcessor(tokenizer, 2 * float(chords), types, melody=melody_onsets))
         if primer is None:  # a chorale's own register (a melody's too); a primer brings its own
             processors.append(RangeLogitsProcessor(tokenizer, float(chords), types, melody=melody_onsets))
+        processors.append(RestrikeLogitsProcessor(tokenizer, float(chords), types,
+                                                  until_bar=num_bars - 1 if num_bars else None))
         if (num_bars or home) and types.bar is not None and continue_from is None:  # an opening, an ending
             zones, final, either_third, opening = None, key or home, False, None if brings_metre else key or home
             if harmonize:  # opens on the chord it closes on, or on its key's tonic, where the melody allows

@@ -8,7 +8,9 @@
 - `harmony_report`: the share of onsets that are triads or sevenths, how the piece ends (`ends_on_cadence`: a
   triad reached from its dominant, on the key's tonic or not, and on the root of the first chord or not), parallel
   fifths and octaves per 100 voice-leading steps, voice crossings, notes outside each voice's range, each voice's
-  mean pitch (its register) and the bass's leaps (steps of more than a fourth).
+  mean pitch (its register), the bass's leaps (steps of more than a fourth), and two marks of a part's rhythm:
+  passing notes (between beats, reached and left by step in one direction) and notes struck again between beats
+  (a voice repeating the pitch it has just ended).
 
 The rules are the textbook ones (e.g. Piston, *Harmony*, ch. 1-9; Aldwell & Schachter, *Harmony and Voice
 Leading*); `benchmarks/quality/harmony.py` reports them on the release and on Bach's own chorales side by side.
@@ -173,6 +175,14 @@ def harmony_report(score, key: str | None = None) -> dict:
         previous = now
     out_of_range = sum(not RANGES[name][0] <= n.pitch <= RANGES[name][1] for name in VOICES for n in lines[name])
     bass = [b.pitch - a.pitch for a, b in zip(lines["Bass"], lines["Bass"][1:])]
+    beat = score.ticks_per_quarter
+    passing = restruck = 0
+    for line in lines.values():
+        for a, b, c in zip(line, line[1:], line[2:]):
+            passing += bool(b.time % beat) and 0 < abs(b.pitch - a.pitch) <= 2 and 0 < abs(c.pitch - b.pitch) <= 2 \
+                and (b.pitch - a.pitch) * (c.pitch - b.pitch) > 0
+        restruck += sum(bool(b.time % beat) and b.pitch == a.pitch and a.time + a.duration == b.time
+                        for a, b in zip(line, line[1:]))
     return {
         "onsets": len(chords),
         "triads_or_sevenths": sum(chord_name(pitches) is not None for _, pitches in chords),
@@ -186,6 +196,8 @@ def harmony_report(score, key: str | None = None) -> dict:
         **{f"{name.lower()}_pitch_sum": sum(n.pitch for n in lines[name]) for name in VOICES},
         "bass_steps": len(bass),
         "bass_leaps": sum(abs(step) > 5 for step in bass),
+        "passing_notes": passing,
+        "restruck_off_beat": restruck,
         "named_voices": all(name in {t.name for t in score.tracks} for name in VOICES),
     }
 
@@ -207,6 +219,8 @@ def pool(reports: list[dict]) -> dict:
         "mean_pitch": {name: round(total[f"{name.lower()}_pitch_sum"] / max(1, total[f"{name.lower()}_notes"]), 1)
                        for name in VOICES},
         "bass_leap_share": round(total["bass_leaps"] / max(1, total["bass_steps"]), 3),
+        "passing_notes_per_100_notes": round(100 * total["passing_notes"] / max(1, total["notes"]), 2),
+        "restruck_off_beat_per_100_notes": round(100 * total["restruck_off_beat"] / max(1, total["notes"]), 2),
         "named_voices_share": round(sum(r["named_voices"] for r in reports) / max(1, len(reports)), 3),
     }
 

@@ -31,7 +31,7 @@ from .configuration_neuroart_music import NeuroArtMusicConfig
 
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
 # `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
-HELPER_MODULES = ("generation.py", "sampling.py", "logits_process.py", "harmony_process.py", "range_process.py",
+HELPER_MODULES = ("generation.py", "sampling.py", "logits_process.py", "harmony_process.py", "texture_process.py",
                   "harmonization.py", "harmony.py", "theory.py", "tokenization.py", "audio.py")
 
 # Keyword arguments that transformers itself may pass to `forward` and that we accept: generate()'s, the loss

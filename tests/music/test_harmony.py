@@ -99,6 +99,22 @@ def test_each_voice_has_a_register_and_the_bass_its_leaps():
     assert pooled["bass_leap_share"] == round(1 / 3, 3)
 
 
+def test_passing_notes_and_notes_struck_again_between_beats():
+    from symusic import Note, Score, Track
+
+    # Soprano C5, D5 on the half beat, E5: a passing note. Alto E4, E4 again on the half beat: struck again.
+    score = Score(480)
+    soprano, alto = Track(name="Soprano"), Track(name="Alto")
+    soprano.notes.extend([Note(0, 240, 72, 80), Note(240, 240, 74, 80), Note(480, 480, 76, 80)])
+    alto.notes.extend([Note(0, 240, 64, 80), Note(240, 240, 64, 80), Note(480, 480, 67, 80)])
+    tenor, bass = Track(name="Tenor"), Track(name="Bass")
+    tenor.notes.append(Note(0, 960, 55, 80))
+    bass.notes.extend([Note(0, 480, 48, 80), Note(480, 480, 48, 80)])  # repeated on the beat: not counted
+    score.tracks.extend([soprano, alto, tenor, bass])
+    report = harmony_report(score)
+    assert report["passing_notes"] == 1 and report["restruck_off_beat"] == 1
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The decoding that steers towards them (`neuroart.music.generation`)
 # ------------------------------------------------------------------------------------------------------------------
@@ -242,10 +258,26 @@ def test_the_last_voice_of_a_high_chord_is_steered_into_the_bass_range(tokenizer
     assert held[60] == 0 and held[62] == -3.0
 
 
+def test_a_note_is_not_struck_again_off_the_beat(tokenizer):
+    """Eighth notes C4 and E4 end on the half beat: striking either again there loses the strength, a passing D4 or
+    a held-through G does not; on the beat a repeated note is free."""
+    from neuroart.music.generation import RestrikeLogitsProcessor
+
+    start = ["Bar_None", "TimeSig_4/4", "Position_0"]
+    eighths = start + notes(60, 64, duration="Duration_0.4.8") + notes(43, duration="Duration_1.0.8")
+    off = penalties(RestrikeLogitsProcessor(tokenizer, 3.0), tokenizer, eighths + ["Position_4"])
+    assert off[60] == off[64] == -3.0 and off[62] == off[43] == off[72] == 0
+    on = penalties(RestrikeLogitsProcessor(tokenizer, 3.0), tokenizer, start + notes(60, 64) + ["Position_8"])
+    assert set(on.values()) == {0.0}
+    # Once the onset's notes are written the rule still holds for the next one.
+    later = penalties(RestrikeLogitsProcessor(tokenizer, 3.0), tokenizer, eighths + ["Position_4"] + notes(62))
+    assert later[60] == -3.0 and later[62] == 0
+
+
 def test_range_costs_place_the_voices_still_to_come_where_they_help():
     import torch
 
-    from neuroart.music.range_process import RangeLogitsProcessor
+    from neuroart.music.texture_process import RangeLogitsProcessor
 
     candidates = torch.tensor([38, 50, 62, 70, 82])
     processor = RangeLogitsProcessor.__new__(RangeLogitsProcessor)  # the ranges alone, no tokenizer
