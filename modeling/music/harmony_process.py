@@ -248,7 +248,9 @@ class CadenceLogitsProcessor(_ReadingProcessor):
     onset, the tonic from the last; `()` for no ending). The key is `key`, or the key of the notes written before
     the dominant zone (Krumhansl-Schmuckler, `estimate_key`'s profiles), fixed from then on. When the fourth voice
     of an onset in a zone is due and the chord still lacks its third (the tonic's, or the dominant's leading note),
-    only the third fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad.
+    only the third fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad. A free piece's final chord
+    is held: in its tonic zone a note shorter than the time left to the end loses `strength` nats, so the last bar
+    is the chord Bach holds under his fermata, not a chord struck again in eighths.
 
     With `opening` (a key), the first onset's notes are steered to that key's tonic triad in the same way (a
     harmonisation's where its first melody note allows: `melody_opening`), so that the music ends where it began,
@@ -325,13 +327,18 @@ class CadenceLogitsProcessor(_ReadingProcessor):
         width = min(self.types.size, scores.shape[1])
         inside = self.pitch_ids < width
         for row, state in self._states(input_ids):
+            zone = self._zone(state)
             if state["previous"] == "Velocity":  # a note's length: none held over into the dominant or the tonic,
                 gap = self._until_next_zone(state)  # so that each zone's chord is struck afresh
+                inside_d = self.duration_ids < width
                 if gap is not None:
-                    inside_d = self.duration_ids < width
                     over = (self.duration_lengths[inside_d] > gap).to(scores.dtype) * -self.strength
                     scores[row, self.duration_ids[inside_d].to(scores.device)] += over.to(scores.device)
-            zone = self._zone(state)
+                elif zone == "tonic" and self.zones is None and self.num_bars:  # the final chord is held to the end
+                    left = (self.num_bars - state["bar"]) * state["bar_length"] - state["position"]
+                    lengths = self.duration_lengths[inside_d]
+                    short = (lengths < min(left, int(lengths.max()))).to(scores.dtype) * -self.strength
+                    scores[row, self.duration_ids[inside_d].to(scores.device)] += short.to(scores.device)
             if zone is None:
                 continue
             if zone == "opening":

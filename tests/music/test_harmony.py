@@ -171,6 +171,28 @@ def test_the_ending_is_steered_to_dominant_then_tonic(tokenizer):
     assert tonic[57] == tonic[60] == tonic[64] == 0 and tonic[62] == tonic[68] == -5.0  # A minor's triad
 
 
+def test_the_final_chord_of_a_free_piece_is_held_to_the_end(tokenizer):
+    """In the last bar of a 3-bar piece, a note struck on beat 1 is held for the bar's 4 beats: shorter lengths lose
+    the strength; on beat 3 two beats are enough. Before the cadence lengths are the model's."""
+    import torch
+
+    from neuroart.music.generation import CadenceLogitsProcessor
+
+    def lengths(tokens):
+        ids = torch.tensor([[tokenizer.vocab[t] for t in ["BOS_None", *tokens]]])
+        scores = CadenceLogitsProcessor(tokenizer, 5.0, num_bars=3, key="C")(ids, torch.zeros(1, len(tokenizer)))
+        return {name: float(scores[0, i]) for name, i in tokenizer.vocab.items() if name.startswith("Duration_")}
+
+    bar, note = ["Bar_None", "TimeSig_4/4"], ["Program_0", "Pitch_60", "Velocity_87"]
+    last = lengths(bar + ["Position_0"] + notes(60) + bar + ["Position_0"] + notes(67) + bar + ["Position_0"] + note)
+    assert last["Duration_1.0.8"] == last["Duration_3.4.8"] == -5.0
+    assert last["Duration_4.0.4"] == last["Duration_6.0.4"] == 0
+    third = lengths(bar + ["Position_0"] + notes(60) + bar + ["Position_0"] + notes(67) + bar + ["Position_16"] + note)
+    assert third["Duration_1.0.8"] == -5.0 and third["Duration_2.0.8"] == 0
+    first = lengths(bar + ["Position_0"] + note)
+    assert first["Duration_1.0.8"] == first["Duration_0.4.8"] == 0
+
+
 def test_a_new_piece_opens_on_the_tonic_triad(tokenizer):
     from neuroart.music.generation import CadenceLogitsProcessor
 
