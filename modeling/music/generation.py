@@ -328,15 +328,17 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
                                                   until_bar=num_bars - 1 if num_bars else None))
         if (num_bars or home) and types.bar is not None and continue_from is None:  # an opening, an ending
             zones, final, either_third, opening = None, key or home, False, None if brings_metre else key or home
+            end = None
             if harmonize:  # opens on the chord it closes on, or on its key's tonic, where the melody allows
                 zones, final, either_third = melody_cadence(melody_onsets)
+                end = (events[-1].bar, events[-1].position + types.length[events[-1].duration])  # the melody's end
                 zones, opening = zones or (), melody_opening(melody_onsets, key or estimate_key(melody), final,
                                                              either_third)
             if zones != () or opening:
                 processors.append(CadenceLogitsProcessor(tokenizer, 2 * float(chords), types, num_bars=num_bars,
                                                          key=final, zones=zones, start=len(prompt) - reopened,
                                                          either_third=either_third, melody=melody_onsets,
-                                                         opening=opening))
+                                                         opening=opening, end=end))
     if harmonize:  # last: its forced melody tokens override the other masks
         harmony = HarmonizeLogitsProcessor(tokenizer, types, events, timesigs, len(prompt))
         processors.append(harmony)

@@ -248,9 +248,10 @@ class CadenceLogitsProcessor(_ReadingProcessor):
     onset, the tonic from the last; `()` for no ending). The key is `key`, or the key of the notes written before
     the dominant zone (Krumhansl-Schmuckler, `estimate_key`'s profiles), fixed from then on. When the fourth voice
     of an onset in a zone is due and the chord still lacks its third (the tonic's, or the dominant's leading note),
-    only the third fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad. A free piece's final chord
-    is held: in its tonic zone a note shorter than the time left to the end loses `strength` nats, so the last bar
-    is the chord Bach holds under his fermata, not a chord struck again in eighths.
+    only the third fits: an ending on a bare fifth (E-flat, B-flat, E-flat) is no triad. The final chord is held: in
+    the tonic zone a note shorter than the time left to `end` (a free piece's last bar line, a melody's last note's
+    end) loses `strength` nats, so the last chord is the one Bach holds under his fermata, not one struck again in
+    eighths.
 
     With `opening` (a key), the first onset's notes are steered to that key's tonic triad in the same way (a
     harmonisation's where its first melody note allows: `melody_opening`), so that the music ends where it began,
@@ -263,9 +264,12 @@ class CadenceLogitsProcessor(_ReadingProcessor):
 
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, num_bars: int | None = None,
                  key: str | None = None, zones: tuple | None = None, start: int = 0, either_third: bool = False,
-                 melody=None, opening: str | None = None):
+                 melody=None, opening: str | None = None, end: tuple | None = None):
         self.types = types = types or _TokenTypes(tokenizer)
         self.strength, self.num_bars, self.key, self.zones, self.start = float(strength), num_bars, key, zones, start
+        # Where the music ends, as (bar, position): a free piece's after its last bar, a melody's at the end of its
+        # last note (its position may run past its bar); the final chord is held until then.
+        self.end = end if end is not None else (num_bars, 0) if zones is None and num_bars else None
         self.either_third = either_third  # the final triad may be major or minor (the model chooses)
         self.melody = dict(melody or {})  # harmonising: {(bar, position): pitch}, the melody note due at an onset
         self.opening = opening  # a key: the first chord on its tonic too, as a chorale opens
@@ -334,8 +338,8 @@ class CadenceLogitsProcessor(_ReadingProcessor):
                 if gap is not None:
                     over = (self.duration_lengths[inside_d] > gap).to(scores.dtype) * -self.strength
                     scores[row, self.duration_ids[inside_d].to(scores.device)] += over.to(scores.device)
-                elif zone == "tonic" and self.zones is None and self.num_bars:  # the final chord is held to the end
-                    left = (self.num_bars - state["bar"]) * state["bar_length"] - state["position"]
+                elif zone == "tonic" and self.end is not None:  # the final chord is held to the end
+                    left = (self.end[0] - state["bar"]) * state["bar_length"] + self.end[1] - state["position"]
                     lengths = self.duration_lengths[inside_d]
                     short = (lengths < min(left, int(lengths.max()))).to(scores.dtype) * -self.strength
                     scores[row, self.duration_ids[inside_d].to(scores.device)] += short.to(scores.device)
