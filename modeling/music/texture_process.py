@@ -66,12 +66,8 @@ class RangeLogitsProcessor(_NotesReader):
         return best
 
     def __call__(self, input_ids, scores):
-        width = min(self.types.size, scores.shape[1])
-        inside = self.pitch_ids < width
-        candidates = self.pitches[inside]
-        for row, state in self._states(input_ids):
-            if state["kind"] in ("Pitch", "Velocity"):  # a note's Velocity or Duration comes next, not a Pitch
-                continue
+        ids, candidates, rows = self._pitch_rows(input_ids, scores)
+        for row, state in rows:
             now = state["now"]
             sounding = [p for end, _, p in state["notes"] if end > now]
             due = self._due(state)
@@ -87,7 +83,7 @@ class RangeLogitsProcessor(_NotesReader):
                     cache[chord] = extra
             if extra.any():
                 penalty = extra.to(scores.dtype) * -self.strength
-                scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+                scores[row, ids] += penalty.to(scores.device)
         return scores
 
 
@@ -114,17 +110,14 @@ class RestrikeLogitsProcessor(_NotesReader):
         super()._move(state, now)
 
     def __call__(self, input_ids, scores):
-        width = min(self.types.size, scores.shape[1])
-        inside = self.pitch_ids < width
-        candidates = self.pitches[inside]
-        for row, state in self._states(input_ids):
+        ids, candidates, rows = self._pitch_rows(input_ids, scores)
+        for row, state in rows:
             off_beat = (state["now"] - state["bar_start"]) % self.types.per_beat != 0
             late = self.until_bar is not None and state["bar"] >= self.until_bar
-            if not off_beat or late or not state["ended"] or state["kind"] in ("Pitch", "Velocity"):
+            if not off_beat or late or not state["ended"]:
                 continue
             again = torch.isin(candidates, torch.tensor(state["ended"]))
-            scores[row, self.pitch_ids[inside].to(scores.device)] -= (again.to(scores.dtype) * self.strength).to(
-                scores.device)
+            scores[row, ids] -= (again.to(scores.dtype) * self.strength).to(scores.device)
         return scores
 
 

@@ -91,9 +91,9 @@ class ChordLogitsProcessor(_ReadingProcessor):
 
 
 class _NotesReader(_ReadingProcessor):
-    """The reading that the voice-leading and range processors share: each row's time (`follow_time`), its notes
-    as (end, start, pitch) while they sound, and the kind of its last token; `_due` is a harmonised melody's note
-    at the current onset."""
+    """The reading that the voice-leading, range and re-strike processors share: each row's time (`follow_time`),
+    its notes as (end, start, pitch) while they sound, and the kind of its last token; `_due` is a harmonised
+    melody's note at the current onset, `_pitch_rows` the rows where a Pitch may come next."""
 
     def __init__(self, tokenizer, strength: float, types: _TokenTypes | None = None, melody=None):
         self.types = types = types or _TokenTypes(tokenizer)
@@ -124,6 +124,13 @@ class _NotesReader(_ReadingProcessor):
 
     def _due(self, state: dict) -> int | None:
         return self.melody.get((state["bar"], state["now"] - state["bar_start"]))
+
+    def _pitch_rows(self, input_ids, scores):
+        """(Pitch token ids within `scores`, their pitches) and, for each row where a Pitch may come next (not a
+        note's Velocity or Duration), (row, state)."""
+        inside = self.pitch_ids < min(self.types.size, scores.shape[1])
+        rows = ((row, state) for row, state in self._states(input_ids) if state["kind"] not in ("Pitch", "Velocity"))
+        return self.pitch_ids[inside].to(scores.device), self.pitches[inside], rows
 
 
 class VoiceLeadingLogitsProcessor(_NotesReader):
@@ -204,12 +211,8 @@ class VoiceLeadingLogitsProcessor(_NotesReader):
                 & ((interval == 0) | (interval == 7)) & ((upward * (a_before - b_before)) % 12 == interval))
 
     def __call__(self, input_ids, scores):
-        width = min(self.types.size, scores.shape[1])
-        inside = self.pitch_ids < width
-        candidates = self.pitches[inside]
-        for row, state in self._states(input_ids):
-            if state["kind"] in ("Pitch", "Velocity"):  # a note's Velocity or Duration comes next, not a Pitch
-                continue
+        ids, candidates, rows = self._pitch_rows(input_ids, scores)
+        for row, state in rows:
             now = state["now"]
             moved = [p for _, start, p in state["notes"] if start == now]
             held = [p for _, start, p in state["notes"] if start < now]
@@ -235,7 +238,7 @@ class VoiceLeadingLogitsProcessor(_NotesReader):
                         parallel |= self._parallel(torch.tensor(moved[i]), moved_before[:, i], q, moved_before[:, j])
             if parallel.any():
                 penalty = parallel.to(scores.dtype) * -self.strength
-                scores[row, self.pitch_ids[inside].to(scores.device)] += penalty.to(scores.device)
+                scores[row, ids] += penalty.to(scores.device)
         return scores
 
 
