@@ -167,7 +167,7 @@ def decoding_note(kind: str) -> list[str]:
             "mask); each onset is steered towards a triad or seventh chord, away from parallel fifths and octaves (at "
             "twice the strength), each voice into its SATB range (without a primer), away from notes struck again "
             "between beats (before the last bar), the first onset to the key's tonic triad and the ending towards a "
-            "V-I cadence in the key, its final chord held (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, `RangeLogitsProcessor`, "
+            "V-I cadence in the key, both chords in root position, its final chord held (`ChordLogitsProcessor`, `VoiceLeadingLogitsProcessor`, `RangeLogitsProcessor`, "
             "`RestrikeLogitsProcessor`, `CadenceLogitsProcessor`; a melody's "
             "opening and cadence by `melody_opening` and `melody_cadence`; `python -m benchmarks.quality.harmony` "
             "measures them beside Bach's held-out chorales). `voices` and `tonality` were chosen on the training "

@@ -6,7 +6,8 @@
 - `voices`: the piece as Soprano, Alto, Tenor and Bass lines: its named tracks where it has them (a harmonisation),
   else four tracks ordered by mean pitch, else the notes of one track split by height at each onset;
 - `harmony_report`: the share of onsets that are triads or sevenths, how the piece ends (`ends_on_cadence`: a
-  triad reached from its dominant, on the key's tonic or not, and on the root of the first chord or not), parallel
+  triad reached from its dominant, on the key's tonic or not, on the root of the first chord or not, in root
+  position or not, its bass coming from the dominant or not; and whether the piece opens in root position), parallel
   fifths and octaves per 100 voice-leading steps, voice crossings, notes outside each voice's range, each voice's
   mean pitch (its register), the bass's leaps (steps of more than a fourth), and two marks of a part's rhythm:
   passing notes (between beats, reached and left by step in one direction) and notes struck again between beats
@@ -141,16 +142,28 @@ def ends_on_cadence(score, key: str | None = None) -> dict:
     """How the piece ends: `authentic`, the last chord a major or minor triad reached from its dominant (V, V7 or
     vii: the last different chord before it, past suspensions and passing notes); `on_tonic`, that last chord's
     root is the tonic of `key` (default: the piece's own, `estimate_key`; a minor key may end on its major triad,
-    the Picardy third); `home`, that last chord's root is the first chord's (the piece ends where it began).
-    Chorales modulate, so an authentic ending need not be in the key of the whole."""
-    chords = [cadence_chord(pitches) for _, pitches in sonorities(score)]
+    the Picardy third); `home`, that last chord's root is the first chord's (the piece ends where it began);
+    `root_position`, the last chord's lowest note is its root; `bass_from_dominant`, the bass reaches that root from
+    a fifth above it (a fifth down or a fourth up: the cadence a listener hears as an ending); `opens_in_root_position`,
+    the first chord's lowest note is its root. Chorales modulate, so an authentic ending need not be in the key of
+    the whole."""
+    sounding = sonorities(score)
+    chords = [cadence_chord(pitches) for _, pitches in sounding]
     final = chords[-1] if chords else None
     if final is None or final.quality not in ("major", "minor"):
-        return {"authentic": False, "on_tonic": False, "home": False}
+        return dict.fromkeys(("authentic", "on_tonic", "home", "root_position", "bass_from_dominant",
+                              "opens_in_root_position"), False)
     before = next((c for c in reversed(chords[:-1]) if c is not None and c != final), None)  # past a suspension
-    first = next(c for c in chords if c is not None)
+    start = next(i for i, c in enumerate(chords) if c is not None)
+    first = chords[start]
     tonic, _ = parse_key(key or estimate_key(score))
-    return {"authentic": _resolves(before, final), "on_tonic": final.root == tonic, "home": final.root == first.root}
+    bass = [n.pitch for n in voices(score)["Bass"]]
+    approach = next((p for p in reversed(bass[:-1]) if p != bass[-1]), None) if bass else None
+    return {"authentic": _resolves(before, final), "on_tonic": final.root == tonic, "home": final.root == first.root,
+            "root_position": sounding[-1][1][0] % 12 == final.root,
+            "bass_from_dominant": bass[-1] % 12 == final.root and approach is not None
+            and (approach - final.root) % 12 == 7,
+            "opens_in_root_position": sounding[start][1][0] % 12 == first.root}
 
 
 def harmony_report(score, key: str | None = None) -> dict:
@@ -204,14 +217,19 @@ def harmony_report(score, key: str | None = None) -> dict:
 
 def pool(reports: list[dict]) -> dict:
     """Rates over several pieces' `harmony_report`s."""
-    flags = ("cadence_authentic", "cadence_on_tonic", "cadence_home", "named_voices")
+    flags = ("cadence_authentic", "cadence_on_tonic", "cadence_home", "cadence_root_position",
+             "cadence_bass_from_dominant", "cadence_opens_in_root_position", "named_voices")
+    share = lambda flag: round(sum(r[flag] for r in reports) / max(1, len(reports)), 3)  # noqa: E731
     total = {key: sum(r[key] for r in reports) for key in reports[0] if key not in flags}
     return {
         "pieces": len(reports),
         "triad_or_seventh_share": round(total["triads_or_sevenths"] / max(1, total["onsets"]), 3),
-        "authentic_cadence_share": round(sum(r["cadence_authentic"] for r in reports) / max(1, len(reports)), 3),
-        "ends_on_tonic_share": round(sum(r["cadence_on_tonic"] for r in reports) / max(1, len(reports)), 3),
-        "ends_on_opening_root_share": round(sum(r["cadence_home"] for r in reports) / max(1, len(reports)), 3),
+        "authentic_cadence_share": share("cadence_authentic"),
+        "ends_on_tonic_share": share("cadence_on_tonic"),
+        "ends_on_opening_root_share": share("cadence_home"),
+        "final_root_position_share": share("cadence_root_position"),
+        "bass_dominant_to_tonic_share": share("cadence_bass_from_dominant"),
+        "opening_root_position_share": share("cadence_opens_in_root_position"),
         "parallels_per_100_steps": round(100 * total["parallel_fifths_octaves"] / max(1, total["voice_leading_steps"]),
                                          2),
         "crossing_share": round(total["crossing_onsets"] / max(1, total["onsets"]), 3),
@@ -221,7 +239,7 @@ def pool(reports: list[dict]) -> dict:
         "bass_leap_share": round(total["bass_leaps"] / max(1, total["bass_steps"]), 3),
         "passing_notes_per_100_notes": round(100 * total["passing_notes"] / max(1, total["notes"]), 2),
         "restruck_off_beat_per_100_notes": round(100 * total["restruck_off_beat"] / max(1, total["notes"]), 2),
-        "named_voices_share": round(sum(r["named_voices"] for r in reports) / max(1, len(reports)), 3),
+        "named_voices_share": share("named_voices"),
     }
 
 
