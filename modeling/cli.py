@@ -545,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     gm.add_argument("--keep_primer", action="store_true", help="Keep the primer in the output.")
     gm.add_argument("--harmonize", action="store_true",
                     help="Read --primer as a melody and write Alto, Tenor and Bass under it (the melody is kept "
-                         "note for note as the Soprano; the voices keep to --key, by default the melody's key).")
+                         "note for note as the Soprano; the voices keep to the melody's key softly and may modulate; a named "
+                         "--key masks them to its scale).")
     gm.add_argument("--voices", type=bounded(0, 64), default=None,
                     help="Most notes sounding at once (0 = no cap; default: the model's own, 5 for the release).")
     gm.add_argument("--tonality", type=bounded(0.0, 20.0, float), default=None,

@@ -10,8 +10,8 @@ key="chromatic")`, i.e. with no key mask, so the key figure measures the model, 
 - the share of the added notes in the melody's key (`estimate_key`, Krumhansl-Schmuckler), beside the same share
   for Bach's own alto, tenor and bass in those bars (the anchor: chorales modulate and use chromatic notes);
 - added notes per piece and seconds per piece;
-- then, as users harmonise (the default key mask in the melody's key), whole melodies of all the held-out
-  chorales: how many come back note for note (`complete_melodies`).
+- then, as users harmonise (the default settings: the melody's key held softly), whole melodies of all the
+  held-out chorales: how many come back note for note (`complete_melodies`).
 Writes `benchmarks/results/harmonisation.json`.
 """
 
@@ -50,7 +50,7 @@ def main(argv=None):
     whole = harmonisation(model, load_tokenizer(args.music_model), every, beats=None, key=None)
     result["complete_melodies"] = {"pieces": whole["harmonized_pieces"],
                                    "soprano_kept_rate": whole["harmonize_soprano_kept_rate"],
-                                   "key": "the melody's (the default)", "beats": "all"}
+                                   "key": "the melody's, held softly (the default)", "beats": "all"}
     payload = {"result": result, "model": args.music_model, "pieces": [f.stem for f in files], "beats": beats,
                "command": command_line(argv),
                "machine": machine_info()}

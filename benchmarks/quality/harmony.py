@@ -10,7 +10,9 @@ Three sets, pooled over their pieces:
   own NLL per token of what it wrote (the price of the steering); free_chords_off, the same with `chords=0`; and
   free_own_key, with `key=None` (the model's own key: none drawn from the training keys, none held);
 - harmonised: the soprano of each held-out chorale (whole; its Soprano track, not the trumpets above it in the
-  Christmas Oratorio's), harmonised with the default settings.
+  Christmas Oratorio's), harmonised with the default settings at two seeds (i and 100 + i); harmonised_key_mask,
+  the same with the added voices masked to the melody's key (`key=estimate_key(melody)`, the default until
+  2026-12-07).
 For bach, free and free_own_key, the pieces' keys (`estimate_key`), the share in minor, and the share whose first
 `--bars` bars are in the key of their first chord (Bach's chorales are longer: this is the measure that compares).
 Measures: triads and seventh chords among the chord onsets, pieces ending on an authentic cadence, on the tonic of
@@ -94,10 +96,14 @@ def main(argv=None):
     plain_seconds = (time.perf_counter() - clock) / pieces
     own_key = [compose(seed, key=None) for seed in range(pieces)]  # the model's own key: no key drawn, none held
     free = [harmony_report(piece.score) for piece in steered]
-    harmonised = []
-    for i, path in enumerate(files):  # the chorale's Soprano track (`melody_line`), not an obbligato above it
-        harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody_line(path), harmonize=True,
-                                                        seed=i).score))
+    harmonised, masked = [], []
+    for i, path in enumerate(files):
+        melody = melody_line(path)  # the chorale's Soprano track, not an obbligato above it
+        for seed in (i, 100 + i):  # two settings of each: one seed set's parallels vary by about 0.3 per 100 steps
+            harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody, harmonize=True,
+                                                            seed=seed).score))
+            masked.append(harmony_report(generate_music(model, tokenizer, primer=melody, harmonize=True,
+                                                        key=estimate_key(melody), seed=seed).score))
     summary = {"bach": {**pool(bach), **keys([to_score(path) for path in files])},
                "free": {**pool(free), "own_nll_per_token": own_nll(steered), **keys(p.score for p in steered)},
                "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),
@@ -105,6 +111,7 @@ def main(argv=None):
                "free_own_key": {**pool([harmony_report(piece.score) for piece in own_key]),
                                 "own_nll_per_token": own_nll(own_key), **keys(p.score for p in own_key)},
                "harmonised": pool(harmonised),
+               "harmonised_key_mask": pool(masked),
                "seconds_per_free_piece": {"chords": round(steered_seconds, 3), "chords_off": round(plain_seconds, 3),
                                           "ratio": round(steered_seconds / plain_seconds, 2)},
                "seconds": round(time.time() - started, 1)}

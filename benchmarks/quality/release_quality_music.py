@@ -81,8 +81,9 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
 
 def harmonisation(model, tokenizer, files, seed: int = 0, beats: int | None = 32, key: str | None = "chromatic",
                   ) -> dict:
-    """Harmonise each chorale's soprano (its first `beats` quarter notes, all of it for None) with the key mask off
-    (`key="chromatic"`), or with the default mask in the melody's key (`key=None`, what users get)."""
+    """Harmonise each chorale's soprano (its first `beats` quarter notes, all of it for None) with `key` (
+    "chromatic" or None: no key mask, the melody's key held softly, what users get; a key: masked to its scale);
+    the added notes are counted in the melody's key (`estimate_key`), as Bach's own lower voices are."""
     from symusic import Score
 
     from neuroart.music.generation import encode, estimate_key, generate_music, in_scale_rate, melody_line, to_score
@@ -100,7 +101,7 @@ def harmonisation(model, tokenizer, files, seed: int = 0, beats: int | None = 32
         melody.tracks.append(soprano.copy())
         melody.tracks[0].notes = [n for n in soprano.notes if n.time < limit]
         melody = melody_line(melody)
-        key = estimate_key(melody)
+        melody_key = estimate_key(melody)  # what the added notes are measured against; `key` is what decoding gets
         setting = generate_music(model, tokenizer, primer=melody, harmonize=True, key=key, seed=seed + i).score
         expected = tokenizer.decode(encode(tokenizer, melody))
         got = [t for t in setting.tracks if t.name == "Soprano"]
@@ -109,14 +110,14 @@ def harmonisation(model, tokenizer, files, seed: int = 0, beats: int | None = 32
         kept += bool(got) and [(n.time / scale, n.duration / scale, n.pitch) for n in got[0].notes] == want
         lower = Score(setting.ticks_per_quarter)
         lower.tracks.extend(t for t in setting.tracks if t.name != "Soprano")
-        added_in += in_scale_rate(lower, key) * lower.note_num()
+        added_in += in_scale_rate(lower, melody_key) * lower.note_num()
         added_notes += lower.note_num()
         bach = Score(score.ticks_per_quarter)
         for track in voices:
             if track is not soprano:
                 bach.tracks.append(track.copy())
                 bach.tracks[-1].notes = [n for n in track.notes if n.time < limit]
-        bach_in += in_scale_rate(bach, key) * bach.note_num()
+        bach_in += in_scale_rate(bach, melody_key) * bach.note_num()
         bach_notes += bach.note_num()
     return {"harmonized_pieces": len(files), "harmonize_soprano_kept_rate": round(kept / max(1, len(files)), 4),
             "harmonize_added_in_key_rate": round(added_in / max(1, added_notes), 4),

@@ -176,8 +176,10 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     `harmonize=True` reads `primer` as a melody (a monophonic line, or the skyline of a polyphonic file) and writes
     a four-part setting of it: the melody's notes stay exactly as they are as the top voice (track "Soprano"), and
     the model writes Alto, Tenor and Bass under them (`HarmonizeLogitsProcessor`). It stops at the melody's end
-    (`num_bars` defaults to the melody's bars). The added voices keep to `key`, by default the melody's own key
-    (`estimate_key`); `key="chromatic"` leaves them free.
+    (`num_bars` defaults to the melody's bars). The added voices keep to the key softly (`tonality`: the key of
+    the notes so far, the melody's included), so that they may modulate and take a chromatic note where the model
+    is sure of it, as Bach's lower voices do (about one note in nine outside the melody's key); a named `key`
+    ("G") masks them to its scale.
 
     `continue_from=piece` (a `Composition`, from `return_details=True`) continues that piece from the model's state
     ("add 8 more bars"): the result holds the new bars only, or the whole piece with `keep_primer=True`.
@@ -192,7 +194,7 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     `generation_config.key_prior` (the training pieces' keys, `key_prior`; `draw_key`, by the seed) and holds it
     softly (`tonality`); `Composition.settings["home_key"]` names it. Either way, with `chords` on, a new piece opens
     on the key's tonic triad and cadences in it, as chorales do. None (or "chromatic") leaves the key to the model.
-    A primer or a piece continued brings its own key; a melody to harmonise keeps to its own (`estimate_key`).
+    A primer, a piece continued or a melody to harmonise brings its own key, held softly.
 
     `tonality` (nats, 0 = off) keeps the music in the key it has set up (`TonalityLogitsProcessor`, a soft bias
     that `key=` replaces with a hard mask); "auto" (the default) reads the model's `generation_config.tonality`.
@@ -282,7 +284,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         melody_notes = {(n.time, n.pitch) for t in decoded_melody.tracks for n in t.notes}
         melody_end = max(n.time + n.duration for t in decoded_melody.tracks for n in t.notes)
         primer, keep_primer = None, False
-        key = estimate_key(melody) if key is None else (None if key == "chromatic" else key)
+        # No mask unless a key is named: a melody's key held softly lets the setting modulate with it (a cadence
+        # in the dominant needs its leading note, which the melody's key mask banned).
+        key = None if key == "chromatic" else key
     if max_new_tokens is None:  # room for the bars asked for (a four-voice bar takes up to about 300 tokens)
         max_new_tokens = min(8192, TOKENS_PER_BAR * num_bars) if num_bars else 512
     if continue_from is not None:

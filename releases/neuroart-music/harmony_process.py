@@ -14,7 +14,7 @@ import torch
 
 from .harmony import COMMON_CHORDS
 from .logits_process import _ReadingProcessor, _TokenTypes, follow_time
-from .theory import NOTE_NAMES, _key_of_histogram, parse_key
+from .theory import NOTE_NAMES, _key_of_histogram, parse_key, scale_pitch_classes
 
 
 class ChordLogitsProcessor(_ReadingProcessor):
@@ -368,7 +368,7 @@ class CadenceLogitsProcessor(_ReadingProcessor):
                     state["key"] = _key_of_histogram(state["histogram"])
                 key = state["key"]
             tonic, minor = parse_key(key)
-            third = _thirds(minor, self.either_third)
+            third = _thirds(minor, self.either_third and final)  # the opening's is its key's (`melody_opening`)
             steps = (0, *third, 7) if zone == "tonic" else (7, 11, 2, 5)
             thirds = {(tonic + s) % 12 for s in (third if zone == "tonic" else (11,))}  # I's third, V's leading note
             sounding = self._sounding(state)
@@ -429,12 +429,18 @@ def melody_opening(melody: dict, key: str, final: str | None = None, either_thir
     """The key whose tonic triad a harmonised melody ({(bar, position): pitch}) opens on
     (`CadenceLogitsProcessor(opening=...)`): `final`, the chord it will close on (`melody_cadence`; major or minor
     with `either_third`), where the first melody note belongs to that triad, so that the setting ends where it
-    began, as Bach's do; else `key`'s tonic where the note belongs to it; else None (the model's choice: a melody
-    that opens on the second degree, say, cannot)."""
+    began, as Bach's do, its third the one `key`'s scale holds (no mask keeps it there); else `key`'s tonic where
+    the note belongs to it; else None (the model's choice: a melody that opens on the second degree, say,
+    cannot)."""
     if not melody:
         return None
     first = melody[min(melody)] % 12
     for name, either in ((final, either_third), (key, False)):
+        if name and either:  # the opening's third as `key`'s scale has it (in G major, an E chord is E minor)
+            tonic, scale = parse_key(name)[0], scale_pitch_classes(key)
+            thirds = [third for third in (3, 4) if (tonic + third) % 12 in scale]
+            if len(thirds) == 1:
+                name, either = NOTE_NAMES[tonic] + ("m" if thirds == [3] else ""), False
         if name:
             tonic, minor = parse_key(name)
             if (first - tonic) % 12 in (0, *_thirds(minor, either), 7):

@@ -121,10 +121,12 @@ def compose(temperature, top_k, top_p, seed, bars, key, density, primer, keep_pr
     model, tokenizer, helpers = load()
     harmony_note = ""
     try:
-        if harmonize:
+        if harmonize:  # in a named key (masked to its scale), or around the melody's own, held softly
+            settings.update(bars=None)
             melody_key = settings["key"] or helpers["estimate_key"](helpers["melody_line"](primer_bytes))
-            settings.update(bars=None, key=melody_key)
-            harmony_note = f" Harmonised in {melody_key}; the melody is the top voice, note for note."
+            harmony_note = (f" Harmonised in {melody_key}" if settings["key"] else
+                            f" Harmonised around {melody_key}, the melody's key (the lower voices may modulate)")
+            harmony_note += "; the melody is the top voice, note for note."
         piece = helpers["generate_music"](
             model, tokenizer, primer=primer_bytes, keep_primer=settings["keep_primer"], num_bars=settings["bars"],
             # a melody ends the setting itself (its last bar): the cap only has to leave room for all of it

@@ -477,7 +477,7 @@ def test_a_melody_opens_on_the_tonic_when_its_first_note_allows():
     assert melody_opening({(0, 0): 62, (0, 8): 60}, "C") is None  # D: the model chooses (V, or ii)
     assert melody_opening({}, "C") is None
     # The chord the setting will close on comes first: B opens an E-major (or minor) close, not G's tonic ...
-    assert melody_opening({(0, 0): 71}, "G", final="E", either_third=True) == "E"
+    assert melody_opening({(0, 0): 71}, "G", final="E", either_third=True) == "Em"  # in G major, E minor
     # ... where the first note belongs to it; else the key's tonic does.
     assert melody_opening({(0, 0): 67}, "C", final="A") == "C"
 

@@ -309,12 +309,21 @@ def test_harmonize_keeps_every_note_of_melodies_that_used_to_stop_early(tokenize
 def test_harmonize_keeps_the_melody_as_the_top_voice(tokenizer, untrained):
     """Even an untrained model, sampling at random, cannot move the melody: the processor forces it."""
     melody = chorale_tune()
+
+    def lower_voices(score):
+        lower = Score(score.ticks_per_quarter)
+        lower.tracks.extend(t for t in score.tracks if t.name != "Soprano")
+        return lower
+
+    soft = []
     for seed in range(3):
         score = generate_music(untrained, tokenizer, primer=melody, harmonize=True, seed=seed).score
         check_harmonisation(score, melody)
-        lower = Score(score.ticks_per_quarter)
-        lower.tracks.extend(t for t in score.tracks if t.name != "Soprano")
-        assert lower.note_num() == 0 or in_scale_rate(lower, "G") == 1.0  # the melody's key by default
+        soft.append(in_scale_rate(lower_voices(score), "G"))
+        masked = generate_music(untrained, tokenizer, primer=melody, harmonize=True, key="G", seed=seed).score
+        check_harmonisation(masked, melody)
+        assert in_scale_rate(lower_voices(masked), "G") == 1.0  # a named key masks the added voices to its scale
+    assert min(soft) < 1.0  # by default the melody's key is held softly: a random model strays from it
     late = chorale_tune()  # a melody that starts after a rest of 7.5 beats (REMI rests cross bar lines unmarked)
     late.tracks[0].notes = [type(n)(n.time + 3600, n.duration, n.pitch, n.velocity) for n in late.tracks[0].notes]
     check_harmonisation(generate_music(untrained, tokenizer, primer=late, harmonize=True, seed=0).score, late)
