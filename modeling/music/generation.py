@@ -3,8 +3,9 @@
 The composer's other helpers live beside this file, one concern each, and are re-exported here: `tokenization.py`
 (the REMI tokenizer, MIDI sources to scores and token ids, MIDI bytes with provenance), `theory.py` (keys, scales,
 key finding), `logits_process.py` (grammar, key, density, voices, metre and tonality processors),
-`harmony_process.py` (chords, voice leading, cadence), `texture_process.py` (voice ranges, no re-struck notes off
-the beat), `harmonization.py` (a melody kept as the top voice),
+`harmony_process.py` (chords, voice leading), `cadence_process.py` (the opening and the cadence),
+`texture_process.py` (voice ranges, no re-struck notes off the beat), `harmonization.py` (a melody kept as the top
+voice),
 `harmony.py` (the harmony measures), `sampling.py` (the lean sampling loop, the sampling defaults, the seeded
 stream) and `audio.py` (`render_audio`, `piano_roll_image`). This file holds `Composition` and `generate_music`.
 
@@ -37,6 +38,7 @@ from transformers import (
 )
 
 from .audio import piano_roll_image, render_audio  # noqa: F401  (re-exported: one import for apps)
+from .cadence_process import CadenceLogitsProcessor, melody_cadence, melody_opening  # noqa: F401  (re-exported)
 from .harmonization import (  # noqa: F401  (re-exported)
     HarmonizeLogitsProcessor,
     _melody_events,
@@ -45,13 +47,7 @@ from .harmonization import (  # noqa: F401  (re-exported)
     _split_voices,
     melody_line,
 )
-from .harmony_process import (  # noqa: F401  (re-exported)
-    CadenceLogitsProcessor,
-    ChordLogitsProcessor,
-    VoiceLeadingLogitsProcessor,
-    melody_cadence,
-    melody_opening,
-)
+from .harmony_process import ChordLogitsProcessor, VoiceLeadingLogitsProcessor  # noqa: F401  (re-exported)
 from .logits_process import (  # noqa: F401  (re-exported)
     BarStoppingCriteria,
     DensityLogitsProcessor,

@@ -2,7 +2,8 @@
 `generation/logits_process.py`): token types parsed once (`_TokenTypes`), processors that follow each row's tokens as
 they come (`_ReadingProcessor`), REMI's grammar (Huang & Yang, 2020, arXiv:2002.00212) and the repair of what
 breaks it, and the steering by key, density, voices, metre and tonality. The harmony processors (chords, voice
-leading, cadence) are in `harmony_process.py`, the harmoniser's in `harmonization.py`.
+leading) are in `harmony_process.py`, the opening and cadence in `cadence_process.py`, the harmoniser's in
+`harmonization.py`.
 
 A helper module shipped beside the weights (`HELPER_MODULES`). Hub remote code: torch, transformers and same-folder
 modules only.

@@ -457,7 +457,7 @@ def test_a_melody_cadences_on_the_chord_its_ending_allows():
     """The last note as the root when a note before it fits that root's dominant seventh; a melody that falls a
     half step to its end (F-E) cadences on the chord it ends on as a third (G7-C); a repeated last note cadences
     on its first sounding."""
-    from neuroart.music.harmony_process import melody_cadence
+    from neuroart.music.cadence_process import melody_cadence
 
     falling_fifth = {(0, 0): 67, (0, 8): 62, (1, 0): 60}  # G, D, C: D is V7's fifth over C
     assert melody_cadence(falling_fifth) == (((0, 8), (1, 0)), "C", True)
@@ -469,7 +469,7 @@ def test_a_melody_cadences_on_the_chord_its_ending_allows():
 
 
 def test_a_melody_opens_on_the_tonic_when_its_first_note_allows():
-    from neuroart.music.harmony_process import melody_opening
+    from neuroart.music.cadence_process import melody_opening
 
     assert melody_opening({(0, 8): 64, (0, 0): 67, (1, 0): 60}, "C") == "C"  # G first: the fifth of C
     assert melody_opening({(0, 0): 70, (0, 8): 69}, "Gm") == "Gm"  # B-flat: the third of G minor
