@@ -254,12 +254,14 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         raise ValueError(f"meter={meter!r} is unknown to this tokenizer; use one of {meters(tokenizer)}.")
     seed = random.randrange(2**31) if seed is None else int(seed)
     home = None  # a new piece's key, drawn from the training pieces' keys and held softly
+    # No mask unless a key is named. A melody to harmonise brings its own key, held softly, so that the setting may
+    # modulate with it (a cadence in the dominant needs its leading note, which a mask in the melody's key banned).
     if key == "auto":
         prior = getattr(getattr(model, "generation_config", None), "key_prior", None)
         key, home = None, (draw_key(prior, seed) if prior and not brings_metre else None)
-    elif key == "chromatic" and not harmonize:
-        key = None  # no key at all, as for a harmonisation
-    elif key not in (None, "chromatic"):
+    elif key == "chromatic":
+        key = None  # no key mask; the tonality steering holds the key of the notes so far
+    elif key is not None:
         parse_key(key)  # a misspelt key fails here, by name
     types = _TokenTypes(tokenizer)
     harmony = None
@@ -280,9 +282,6 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
         melody_notes = {(n.time, n.pitch) for t in decoded_melody.tracks for n in t.notes}
         melody_end = max(n.time + n.duration for t in decoded_melody.tracks for n in t.notes)
         primer, keep_primer = None, False
-        # No mask unless a key is named: a melody's key held softly lets the setting modulate with it (a cadence
-        # in the dominant needs its leading note, which the melody's key mask banned).
-        key = None if key == "chromatic" else key
     if max_new_tokens is None:  # room for the bars asked for (a four-voice bar takes up to about 300 tokens)
         max_new_tokens = min(8192, TOKENS_PER_BAR * num_bars) if num_bars else 512
     if continue_from is not None:
