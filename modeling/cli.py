@@ -115,9 +115,15 @@ def models(args) -> int:
 
     kinds = args.kinds or list(releases.KINDS)
     if args.action == "install":
-        done = releases.install(kinds)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            done = releases.install(kinds)
         for repo, commit in done.items():
             print(f"{repo}: installed (revision {commit[:12]}) into {releases.hub_cache()}")
+        for note in notes:
+            print(f"note: {note.message}")
         for kind in kinds:
             if releases.repo_id(kind) not in done:
                 print(f"{releases.repo_id(kind)}: no release folder in {releases.releases_dir()}")
@@ -433,17 +439,23 @@ def generate_music_cli(args, out: Path, name: str) -> int:
 
 def generate_poetry(args, out: Path, name: str) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import cached_file
 
-    from neuroart.poetry import write_poem
+    from neuroart.poetry import LineIndex, write_poem
+    from neuroart.releases import LINE_INDEX
 
     model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     tokenizer = AutoTokenizer.from_pretrained(args.model)
+    # The training lines shipped beside the weights (the release's), to flag a line the poet copied verbatim.
+    index_file = cached_file(args.model, LINE_INDEX, _raise_exceptions_for_missing_entries=False)
+    index = LineIndex.load(index_file) if index_file else None
+
     def write(seed: int):
         try:
             poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
                               acrostic=args.acrostic, rhyme=not args.no_rhyme, tone=args.tone,
                               num_candidates=args.num_candidates, temperature=args.temperature, top_k=args.top_k,
-                              top_p=args.top_p, seed=seed)
+                              top_p=args.top_p, seed=seed, line_index=index)
         except ValueError as error:
             raise SystemExit(str(error)) from None
         poem.model = name
@@ -456,7 +468,8 @@ def generate_poetry(args, out: Path, name: str) -> int:
             for seed in seeds:
                 poem = write(seed)
                 works.append(([f"poem_{seed}.txt"], {"model": name, **poem.settings, "text": poem.text,
-                                                     "check": poem.check, "relaxed": poem.relaxed}))
+                                                     "check": poem.check, "relaxed": poem.relaxed,
+                                                     "copied_lines": poem.copied_lines}))
             return works
 
         return _bulk(args, out, batch, 1)
@@ -464,6 +477,8 @@ def generate_poetry(args, out: Path, name: str) -> int:
     print(poem.text)
     for note in poem.relaxed:  # what could not be honoured (a keyword longer than a line, a rule given way)
         print(f"note: {note}", file=sys.stderr)
+    if poem.copied_lines:
+        print("note: found verbatim in the training poems: " + " / ".join(poem.copied_lines), file=sys.stderr)
     return 0
 
 

@@ -9,6 +9,10 @@ git or LFS hash, snapshots/<commit>/ as relative symlinks), so that
 works offline (`HF_HUB_OFFLINE=1`, or no network at all) on a fresh clone, with `import neuroart` or with
 `trust_remote_code=True`. `push()` uploads the folders as they are. The command line: `neuroart models install`,
 `neuroart models list`, `neuroart models push`.
+
+The poet's Hub repo also ships `poem_lines.txt.gz`, the lines of its training poems, so that `write_poem` and the
+poetry Space can flag a line copied verbatim. Git does not hold it (5 MB that the data reproduces): `install()` and
+`push()` rebuild it from the shared data's release split and check it against the digest the release recorded.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .kinds import NAMES as KINDS  # noqa: E402  (the one table of kinds)
 from .kinds import NAMESPACE  # noqa: E402
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".png", ".gif", ".wav", ".mid", ".gz")
+LINE_INDEX = "poem_lines.txt.gz"
 
 
 def repo_id(kind: str, namespace: str = NAMESPACE) -> str:
@@ -99,14 +104,70 @@ def installed_folder(kind: str, cache_dir: str | os.PathLike | None = None) -> P
     return snapshot if (snapshot / "config.json").exists() else None
 
 
+def line_index_digest(path: str | os.PathLike) -> str:
+    """sha256 of a line index's lines (the decompressed file: sorted, one per line), whatever gzip wrote around them."""
+    import gzip
+
+    return hashlib.sha256(gzip.decompress(Path(path).read_bytes())).hexdigest()
+
+
+def build_line_index(folder: str | os.PathLike, shared_data: str | os.PathLike | None = None) -> str | None:
+    """Write `folder/poem_lines.txt.gz` from the release split of the shared data (`NEUROART_SHARED_DATA`, default
+    `../shared/data`): the lines of the file the release trained on last, as its `training_summary.json` names it.
+    Returns None when written (or already there), else why not; never writes an index whose digest differs from the
+    one the release recorded (other data would flag other lines)."""
+    import json
+    import tempfile
+
+    folder = Path(folder)
+    target = folder / LINE_INDEX
+    summary = json.loads((folder / "training_summary.json").read_text()) if (
+        folder / "training_summary.json").is_file() else {}
+    expected = summary.get("line_index", {}).get("sha256")
+    if target.is_file():
+        if expected is None or line_index_digest(target) == expected:
+            return None
+        target.unlink()  # another release's lines: better no flag than wrong ones
+    train_file = Path(summary.get("hyperparameters", {}).get("train_file") or "").name
+    if not expected or not train_file:
+        return "the release records no line index (training_summary.json: line_index, hyperparameters.train_file)"
+    from neuroart.training.release_data import shared_data_dir, split_poetry
+
+    from .poetry import LineIndex
+
+    shared = shared_data_dir(shared_data)
+    if not (shared / "poetry").is_dir():
+        return f"no poetry data in {shared} (set NEUROART_SHARED_DATA)"
+    with tempfile.TemporaryDirectory() as tmp:
+        split_poetry(shared, Path(tmp))
+        source = Path(tmp) / "poetry" / train_file
+        if not source.is_file():
+            return f"the release split has no {train_file}"
+        with open(source, encoding="utf-8") as handle:
+            index = LineIndex.from_poems(json.loads(line)["text"] for line in handle if line.strip())
+    partial = target.with_name(LINE_INDEX + ".incomplete")
+    index.save(partial)
+    if line_index_digest(partial) != expected:
+        partial.unlink()
+        return f"the poems in {shared / 'poetry'} differ from the ones the release trained on"
+    partial.replace(target)  # atomic: a reader never sees half an index
+    return None
+
+
 def install(kinds=KINDS, cache_dir: str | os.PathLike | None = None) -> dict[str, str]:
     """Install the releases of this clone into the Hub cache; returns {repo id: commit}. Idempotent: a snapshot
-    already cached for the same folder contents is reused."""
+    already cached for the same folder contents is reused. The poet's line index is rebuilt first where the shared
+    data allows (without it the poet loads and writes as ever, without the copied-line flag)."""
     done = {}
     for kind in kinds:
         folder = release_folder(kind)
         if folder is None:
             continue
+        if kind == "poetry" and (why := build_line_index(folder)):
+            import warnings
+
+            warnings.warn(f"{repo_id(kind)}: installed without {LINE_INDEX}, so copied lines go unflagged: {why}.",
+                          stacklevel=2)
         done[repo_id(kind)] = populate_hf_cache(folder, repo_id(kind), cache_dir)
     return done
 
@@ -131,6 +192,8 @@ def push(kinds=KINDS, namespace: str = NAMESPACE, token: str | None = None, priv
         folder = release_folder(kind)
         if folder is None:
             continue
+        if kind == "poetry" and (why := build_line_index(folder)):  # the Hub's poet always has its copy check
+            raise FileNotFoundError(f"{repo_id(kind)} needs {LINE_INDEX} beside its weights, and {why}.")
         repo = api.create_repo(repo_id(kind, namespace), private=private, exist_ok=True).repo_id
         info = api.upload_folder(repo_id=repo, folder_path=str(folder), commit_message="NeuroArt release",
                                  ignore_patterns=["__pycache__/*", "*.pyc"])
@@ -138,5 +201,5 @@ def push(kinds=KINDS, namespace: str = NAMESPACE, token: str | None = None, priv
     return pushed
 
 
-__all__ = ["KINDS", "RELEASES", "default_model", "folder_commit", "hub_cache", "install", "installed_folder",
-           "populate_hf_cache", "push", "release_folder", "releases_dir", "repo_id"]
+__all__ = ["KINDS", "LINE_INDEX", "RELEASES", "default_model", "folder_commit", "hub_cache", "install", "installed_folder",
+           "build_line_index", "line_index_digest", "populate_hf_cache", "push", "release_folder", "releases_dir", "repo_id"]

@@ -60,6 +60,24 @@ def test_a_keyword_that_cannot_be_placed_is_reported(models, tmp_path):
     assert "note: keyword 春江花月夜长相思: longer than a line" in result.stderr
 
 
+def test_a_line_copied_from_the_training_poems_is_reported(models, tmp_path):
+    """The training lines shipped beside the weights (`poem_lines.txt.gz`) flag a line the poet copied verbatim."""
+    import shutil
+
+    from neuroart.poetry import LineIndex
+
+    model = tmp_path / "poet"
+    shutil.copytree(models / "neuroart-poetry", model)
+    first = cli("generate", "poetry", "--model", model, "--form", "五言绝句", "--out", tmp_path / "a")
+    line = LineIndex.normalise(first.stdout.strip().split("\n")[-3])  # the poem's second line
+    LineIndex([line]).save(model / "poem_lines.txt.gz")  # as if the poet had read it in training
+    again = cli("generate", "poetry", "--model", model, "--form", "五言绝句", "--out", tmp_path / "b")
+    assert again.stdout == first.stdout and f"note: found verbatim in the training poems: {line}" in again.stderr
+    (model / "poem_lines.txt.gz").unlink()  # a model without the index writes as ever, unflagged
+    assert "found verbatim" not in cli("generate", "poetry", "--model", model, "--form", "五言绝句", "--out",
+                                       tmp_path / "c").stderr
+
+
 def test_help_loads_no_torch():
     """`neuroart --help` and `neuroart generate gan --help` answer without importing torch or transformers (the
     console script defers the model registration until a command needs a model)."""

@@ -11,7 +11,7 @@ import pytest
 
 from neuroart.kinds import KINDS as TABLE
 from neuroart.kinds import NAMES
-from tests.helpers import REPO_ROOT, launch_script, run_python, wait_for_page
+from tests.helpers import REPO_ROOT, launch_script, run_python, shared_data_dir, wait_for_page
 
 RELEASES = REPO_ROOT / "releases"
 KINDS = list(NAMES)  # the one table of kinds
@@ -226,6 +226,35 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
     assert len([line for line in result["english"].split("\n\n")[1].split("\n") if line.strip()]) == 4
 
 
+def test_the_poet_s_line_index_is_rebuilt_from_the_data_not_kept_in_git(tmp_path):
+    """git holds the poet's weights, not the 5 MB of training lines its copy check reads: a clone rebuilds them from
+    the release split, byte for byte the lines the release recorded, and refuses other data's lines."""
+    import shutil
+
+    from neuroart import releases
+    from neuroart.poetry import LineIndex
+
+    folder = release("poetry")
+    tracked = subprocess.run(["git", "ls-files", "releases"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+    assert tracked and not any(name.endswith(".gz") for name in tracked.split())
+    expected = json.loads((folder / "training_summary.json").read_text())["line_index"]
+    copy = tmp_path / "neuroart-poetry"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(releases.LINE_INDEX, "__pycache__"))
+    assert "no poetry data" in releases.build_line_index(copy, tmp_path / "nowhere")
+    assert not (copy / releases.LINE_INDEX).exists()
+    if not (shared_data_dir() / "poetry").is_dir():
+        pytest.skip(f"no shared poetry data at {shared_data_dir()} (set NEUROART_SHARED_DATA)")
+    assert releases.build_line_index(copy) is None
+    index = copy / releases.LINE_INDEX
+    assert releases.line_index_digest(index) == expected["sha256"]
+    lines = LineIndex.load(index).lines
+    assert len(lines) == expected["lines"] and "白日依山尽" in lines  # 王之涣 《登鹳雀楼》, a training poem
+    summary = json.loads((copy / "training_summary.json").read_text())
+    summary["line_index"]["sha256"] = "0" * 64  # a release trained on other poems
+    (copy / "training_summary.json").write_text(json.dumps(summary))
+    assert "differ" in releases.build_line_index(copy) and not index.exists()
+
+
 def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
     from neuroart import releases
     from tests.helpers.hub import FakeHub
@@ -241,8 +270,14 @@ def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
 
         monkeypatch.setattr(hf_constants, "ENDPOINT", hub.url)
         monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+        if "poetry" in kinds and releases.build_line_index(releases.release_folder("poetry")):
+            with pytest.raises(FileNotFoundError, match=releases.LINE_INDEX):  # never a poet without its copy check
+                releases.push(["poetry"], namespace="neuroart")
+            kinds.remove("poetry")
         pushed = releases.push(kinds, namespace="neuroart")
     assert set(pushed) == {f"neuroart/neuroart-{k}" for k in kinds}
+    if "poetry" in kinds:
+        assert (tmp_path / "storage" / "neuroart" / "neuroart-poetry" / releases.LINE_INDEX).is_file()
     for kind in kinds:
         source = releases.release_folder(kind)
         target = tmp_path / "storage" / "neuroart" / f"neuroart-{kind}"

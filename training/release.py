@@ -240,6 +240,8 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
     from transformers import AutoModel, AutoModelForCausalLM
 
     import neuroart  # noqa: F401  (registers the classes)
+    from neuroart.poetry import LineIndex
+    from neuroart.releases import LINE_INDEX, line_index_digest
 
     target = target or release_dir(kind)
     if target.exists():
@@ -264,9 +266,12 @@ def export(kind: str, trained: Path, target: Path | None = None) -> Path:
         if (trained / name).exists():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(trained / name, target / name)
-    for stray in ("training_summary.json",):
-        (target / stray).unlink(missing_ok=True)
-    shutil.copyfile(trained / "training_summary.json", target / "training_summary.json")
+    summary = json.loads((trained / "training_summary.json").read_text())
+    if kind == "poetry" and (target / LINE_INDEX).is_file():
+        # git leaves the index out (releases/.gitignore); this digest lets a clone rebuild and check it from the data
+        lines = len(LineIndex.load(target / LINE_INDEX).lines)
+        summary["line_index"] = {"file": LINE_INDEX, "lines": lines, "sha256": line_index_digest(target / LINE_INDEX)}
+    (target / "training_summary.json").write_text(json.dumps(summary, indent=2))
     return target
 
 
