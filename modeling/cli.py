@@ -377,11 +377,16 @@ def generate_gan(args, out: Path, name: str) -> int:
 
 def generate_music_cli(args, out: Path, name: str) -> int:
     from transformers import AutoModelForCausalLM
+    from transformers.utils import cached_file
 
+    from neuroart.music import PASSAGE_INDEX_FILE, PassageIndex
     from neuroart.music.generation import generate_music, load_tokenizer
 
     model = AutoModelForCausalLM.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     tokenizer = load_tokenizer(args.model)
+    # The training passages shipped beside the weights (the release's), to report what a piece repeats of them.
+    index_file = cached_file(args.model, PASSAGE_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
+    index = PassageIndex.load(index_file) if index_file else None
     primer = None
     if args.primer:
         path = Path(args.primer)
@@ -413,8 +418,12 @@ def generate_music_cli(args, out: Path, name: str) -> int:
         if piece.melody_missing:
             print(f"note: seed {seed}: {piece.melody_missing} melody notes could not be set (raise "
                   "--max_new_tokens)", file=sys.stderr)
+        if piece.copies is not None and piece.copies.copied:
+            print(f"note: seed {seed}: {piece.copies.describe(piece.score)}", file=sys.stderr)
         piece.model = name
         recorded = {**piece.settings, "primer": args.primer}
+        if piece.copies is not None:
+            recorded.update(passages=piece.copies.total, copied_passages=piece.copies.copied)
         return [Path(path).name for path in piece.save(out, {"primer": args.primer}, audio=audio)], \
             {"model": name, **recorded}
 
@@ -428,7 +437,8 @@ def generate_music_cli(args, out: Path, name: str) -> int:
                               max_new_tokens=args.max_new_tokens, density=args.density,
                               key=None if args.key.lower() == "none" else args.key,
                               temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=seed,
-                              harmonize=args.harmonize, voices=voices, tonality=tonality, meter=meter)
+                              harmonize=args.harmonize, voices=voices, tonality=tonality, meter=meter,
+                              passage_index=index)
 
     if args.num:
         return _bulk(args, out, lambda seeds: [compose(s, audio=not args.midi_only) for s in seeds], 1)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,30 @@ def test_a_line_copied_from_the_training_poems_is_reported(models, tmp_path):
     (model / "poem_lines.txt.gz").unlink()  # a model without the index writes as ever, unflagged
     assert "found verbatim" not in cli("generate", "poetry", "--model", model, "--form", "五言绝句", "--out",
                                        tmp_path / "c").stderr
+
+
+def test_a_passage_copied_from_the_training_pieces_is_reported(models, tmp_path):
+    """The training passages shipped beside the weights (`passage_index.safetensors`, written by train_music.py)
+    tell the listener which bars of a piece repeat a training piece; the manifest counts them."""
+    import shutil
+
+    from symusic import Score
+
+    from neuroart.music import PASSAGE_INDEX_FILE, PassageIndex
+
+    model = tmp_path / "composer"
+    shutil.copytree(models / "neuroart-music", model)
+    assert (model / PASSAGE_INDEX_FILE).is_file()  # the training script ships it
+    args = ("generate", "music", "--model", model, "--bars", 8, "--midi_only")
+    cli(*args, "--out", tmp_path / "a")
+    piece = Score(str(tmp_path / "a" / "music_0.mid"))
+    PassageIndex.from_scores([piece]).save(model / PASSAGE_INDEX_FILE)  # as if the model had learned this piece
+    again = cli(*args, "--out", tmp_path / "b")
+    assert "note: seed 0: " in again.stderr and "(100%) repeat a training piece note for note" in again.stderr
+    assert re.search(r"up to transposition: bars? \d+(-\d+)?$", again.stderr.strip())  # where it repeats
+    cli(*args, "--num", 1, "--out", tmp_path / "c")
+    entry = json.loads((tmp_path / "c" / "manifest.jsonl").read_text())
+    assert entry["copied_passages"] == entry["passages"] > 0
 
 
 def test_help_loads_no_torch():

@@ -122,6 +122,9 @@ def test_music_compose_and_continue_a_primer(clients, tmp_path):
         assert audio.getframerate() > 0
     assert Image.open(roll).size[0] > 0 and "AI-generated" in summary
     assert Path(midi).read_bytes().startswith(b"MThd")
+    # the tiny model's two bars may hold fewer than one passage of 8 onsets
+    assert re.search(r"Against the training chorales: (none of its \d+ passages|\d+ of its \d+ passages|too short)",
+                     summary)
     # "any" key: drawn from the model's training keys, and named
     assert re.search(r"In [A-G][#b]? (major|minor)\.", client.predict(1.0, 0, 0.95, 3, 1, "any", "any", None, False,
                                                                       api_name="/compose")[3])

@@ -18,6 +18,7 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from neuroart import NeuroArtMusicConfig, NeuroArtMusicForCausalLM  # noqa: E402
+from neuroart.music import PASSAGE_INDEX_FILE, PassageIndex  # noqa: E402
 from neuroart.music.generation import (  # noqa: E402
     build_tokenizer,
     encode,
@@ -47,7 +48,6 @@ from neuroart.training.lm import (  # noqa: E402
     split_train_eval,
     train_causal_lm,
 )
-from neuroart.training.music_copies import PassageIndex  # noqa: E402
 from neuroart.training.tracking import guarded_sample, init_trackers, log_image, logger, make_accelerator  # noqa: E402
 
 
@@ -226,9 +226,13 @@ def main(args):
 
         final_score = guarded_sample(final_sample, metrics["steps"], "final sample piece")
         wrote = final_score is not None
-        if wrote and not args.streaming:
+        index = None
+        if not args.streaming:  # shipped beside the weights: the CLI and the Space report a piece's copies with it
+            index = PassageIndex.from_scores(to_score(data) for _, data in train_items)
+            out.mkdir(parents=True, exist_ok=True)
+            index.save(out / PASSAGE_INDEX_FILE)
+        if wrote and index is not None:
             def copy_check():
-                index = PassageIndex.from_scores(to_score(data) for _, data in train_items)
                 rate = index.copy_rate(final_score)
                 if rate > args.max_copy_rate:
                     logger.warning("%.0f%% of the final sample's passages repeat training pieces (--max_copy_rate "

@@ -20,6 +20,9 @@ the key `estimate_key` finds, and on the root of their first chord (where they b
 per 100 voice-leading steps, onsets with a voice crossing, notes outside the SATB ranges, each voice's mean pitch,
 the bass's leaps (more than a fourth), pieces with named S/A/T/B voices. A one-track piece is split into voices by
 height at each onset, so it cannot cross by construction: crossings count only where the voices are named.
+Originality, where the model ships its training passages (`passage_index.safetensors`): the share of each set's
+8-onset passages (every voice, up to transposition) found in a training chorale, and the pieces with any; Bach's
+held-out chorales are the anchor (one of them, Riemenschneider 100 = BWV 18, is in the training set as no. 126).
 Writes `benchmarks/results/harmony.json`.
 """
 
@@ -47,6 +50,7 @@ def main(argv=None):
 
     import neuroart  # noqa: F401
     from benchmarks.common import release_split
+    from neuroart.music import PASSAGE_INDEX_FILE, PassageIndex
     from neuroart.music.generation import estimate_key, generate_music, load_tokenizer, melody_line, to_score
     from neuroart.music.harmony import cadence_chord, harmony_report, pool, sonorities
     from neuroart.music.theory import parse_key
@@ -70,6 +74,18 @@ def main(argv=None):
             total += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
             count += ids.shape[1] - 1
         return round(total / max(1, count), 3)
+
+    index_file = Path(args.music_model) / PASSAGE_INDEX_FILE
+    index = PassageIndex.load(index_file) if index_file.is_file() else None
+
+    def copies(scores) -> dict:
+        """The share of the pieces' passages found in the training chorales, and how many pieces have any."""
+        if index is None:
+            return {}
+        reports = [index.report(score) for score in scores]
+        return {"copied_passage_share": round(sum(r.copied for r in reports) / max(1, sum(r.total for r in reports)),
+                                              4),
+                "pieces_with_a_copied_passage": sum(r.copied > 0 for r in reports)}
 
     def keys(scores) -> dict:
         """The pieces' keys (`estimate_key`), most frequent first, the share in minor, and the share whose first
@@ -96,21 +112,23 @@ def main(argv=None):
     plain_seconds = (time.perf_counter() - clock) / pieces
     own_key = [compose(seed, key=None) for seed in range(pieces)]  # the model's own key: no key drawn, none held
     free = [harmony_report(piece.score) for piece in steered]
-    harmonised, masked = [], []
+    harmonised, masked, harmonised_scores = [], [], []
     for i, path in enumerate(files):
         melody = melody_line(path)  # the chorale's Soprano track, not an obbligato above it
         for seed in (i, 100 + i):  # two settings of each: one seed set's parallels vary by about 0.3 per 100 steps
-            harmonised.append(harmony_report(generate_music(model, tokenizer, primer=melody, harmonize=True,
-                                                            seed=seed).score))
+            harmonised_scores.append(generate_music(model, tokenizer, primer=melody, harmonize=True, seed=seed).score)
+            harmonised.append(harmony_report(harmonised_scores[-1]))
             masked.append(harmony_report(generate_music(model, tokenizer, primer=melody, harmonize=True,
                                                         key=estimate_key(melody), seed=seed).score))
-    summary = {"bach": {**pool(bach), **keys([to_score(path) for path in files])},
-               "free": {**pool(free), "own_nll_per_token": own_nll(steered), **keys(p.score for p in steered)},
+    summary = {"bach": {**pool(bach), **keys([to_score(path) for path in files]),
+                        **copies([to_score(path) for path in files])},
+               "free": {**pool(free), "own_nll_per_token": own_nll(steered), **keys(p.score for p in steered),
+                        **copies(p.score for p in steered)},
                "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),
                                    "own_nll_per_token": own_nll(plain)},
                "free_own_key": {**pool([harmony_report(piece.score) for piece in own_key]),
                                 "own_nll_per_token": own_nll(own_key), **keys(p.score for p in own_key)},
-               "harmonised": pool(harmonised),
+               "harmonised": {**pool(harmonised), **copies(harmonised_scores)},
                "harmonised_key_mask": pool(masked),
                "seconds_per_free_piece": {"chords": round(steered_seconds, 3), "chords_off": round(plain_seconds, 3),
                                           "ratio": round(steered_seconds / plain_seconds, 2)},

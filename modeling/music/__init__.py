@@ -1,7 +1,8 @@
 """The NeuroArt music model: an LSTM/GRU language model over miditok MIDI tokens.
 
 `generate_music` lives in `generation.py`, the tokenizer and MIDI I/O (`build_tokenizer`, `score_to_midi_bytes`) in
-`tokenization.py`, `render_audio` and `piano_roll_image` in `audio.py` (they need miditok/symusic only when called).
+`tokenization.py`, `render_audio` and `piano_roll_image` in `audio.py` (they need miditok/symusic only when called),
+the near-copy check against the training pieces (`PassageIndex`) in `originality.py`.
 """
 
 from .configuration_neuroart_music import NeuroArtMusicConfig
@@ -20,6 +21,7 @@ from .modeling_neuroart_music import (
     NeuroArtMusicPreTrainedModel,
     NeuroArtMusicState,
 )
+from .originality import PASSAGE_INDEX_FILE, CopyReport, PassageIndex
 
 __all__ = [
     "build_tokenizer",
@@ -34,4 +36,7 @@ __all__ = [
     "NeuroArtMusicModel",
     "NeuroArtMusicPreTrainedModel",
     "NeuroArtMusicState",
+    "PASSAGE_INDEX_FILE",
+    "CopyReport",
+    "PassageIndex",
 ]

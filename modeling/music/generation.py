@@ -121,6 +121,7 @@ class Composition:
     melody_missing: int = 0  # harmonize=True: melody notes not in the Soprano (0 unless a time or token limit hit)
     settings: dict = field(default_factory=dict)  # the call's settings, "auto" ones resolved (the seed apart)
     model: str = ""  # the model's name or path, for the provenance
+    copies: object = None  # with `passage_index=`: a CopyReport, the passages found in the training pieces
 
     @property
     def token_error_rate(self) -> float:
@@ -162,7 +163,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
                    seed: int | None = None, keep_primer: bool = False, key: str | None = "auto", density=None,
                    return_details: bool | None = None, max_time: float | None = None, grammar: bool = True,
                    harmonize: bool = False, continue_from: Composition | None = None, voices="auto",
-                   tonality="auto", meter="auto", lean: bool = True, chords="auto") -> Composition:
+                   tonality="auto", meter="auto", lean: bool = True, chords="auto",
+                   passage_index=None) -> Composition:
     """Compose (or continue `primer`) and return a `Composition` (the piece is its `.score`).
 
     `temperature`, `top_k` and `top_p` default to the model's `generation_config` (`sampling_settings`): the
@@ -206,6 +208,9 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
     a dict of metre -> probability to draw it from, None for the model's own choice, or "auto" (the default) for
     the model's `generation_config.meter_prior` (the training pieces' metres, `meter_prior`; the model's own choice
     where there is none). A primer, a melody to harmonise or `continue_from` brings its own metre.
+
+    `passage_index` (a `PassageIndex`: the release ships its training passages as `passage_index.safetensors`)
+    fills `Composition.copies`: which of the piece's 8-onset passages repeat a training piece, up to transposition.
 
     `max_time` (seconds) stops sampling early, for apps that bound the time of a request. `grammar` masks tokens
     that REMI's grammar forbids after the previous one (plain REMI vocabularies; a BPE-trained one is left free).
@@ -396,7 +401,8 @@ def generate_music(model, tokenizer, primer=None, max_new_tokens: int | None = N
                 "max_time": max_time, "continued": continue_from is not None}
     piece = Composition(score=score, token_ids=ids, token_errors=dropped, seed=seed, sequence=output[0].tolist(),
                         state=state, unfinished=unfinished, melody_missing=missing, settings=settings,
-                        model=str(getattr(model, "name_or_path", "") or ""))
+                        model=str(getattr(model, "name_or_path", "") or ""),
+                        copies=passage_index.report(score) if passage_index is not None else None)
     # `sequence` ends with the token the state has not read yet (e.g. the next Bar)
     return score if return_details is False else piece
 

@@ -32,7 +32,8 @@ from .configuration_neuroart_music import NeuroArtMusicConfig
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
 # `get_class_from_dynamic_module("generation.generate_music", repo_id)`, without installing neuroart.
 HELPER_MODULES = ("generation.py", "sampling.py", "logits_process.py", "harmony_process.py", "cadence_process.py",
-                  "texture_process.py", "harmonization.py", "harmony.py", "theory.py", "tokenization.py", "audio.py")
+                  "texture_process.py", "harmonization.py", "harmony.py", "theory.py", "tokenization.py", "audio.py",
+                  "originality.py")
 
 # Keyword arguments that transformers itself may pass to `forward` and that we accept: generate()'s, the loss
 # functions' (`num_items_in_batch`, `shift_labels` under context parallelism) and those of padding-free collators

@@ -69,7 +69,7 @@ def test_launch_on_a_midi_folder(trained):
 def test_passage_index_finds_a_transposed_copy_and_not_a_new_piece():
     from symusic import Note, Score, Track
 
-    from neuroart.training.music_copies import PassageIndex
+    from neuroart.music import PassageIndex
 
     def piece(pitches, shift=0):
         score, track = Score(480), Track("Soprano")
@@ -84,6 +84,43 @@ def test_passage_index_finds_a_transposed_copy_and_not_a_new_piece():
     assert index.copy_rate(piece(tune, shift=5)) == 1.0  # transposed: still a copy
     assert index.copy_rate(piece([60, 61, 63, 66, 70, 75, 69, 64, 62, 61, 59, 58])) == 0.0
     assert index.copy_rate(piece(tune[:4])) == 0.0  # shorter than one passage
+
+
+def test_a_copy_report_names_the_bars_and_the_index_travels_between_processes(tmp_path):
+    """What the CLI and the Space tell a listener: which bars repeat a training piece; the index saved beside the
+    weights reads back the same in a fresh process (stable digests, not Python's hash)."""
+    import subprocess
+    import sys
+
+    from symusic import Note, Score, TimeSignature, Track
+
+    from neuroart.music import PassageIndex
+
+    def piece(pitches):  # one note per beat in 4/4: bar n holds beats 4(n-1) .. 4n-1
+        score, track = Score(480), Track("Soprano")
+        score.time_signatures.append(TimeSignature(0, 4, 4))
+        for i, pitch in enumerate(pitches):
+            track.notes.append(Note(i * 480, 480, pitch, 80))
+        score.tracks.append(track)
+        return score
+
+    new = [60, 61, 63, 66, 70, 75, 69, 64]  # bars 1-2
+    learned = [62, 64, 65, 67, 69, 67, 65, 64]  # bars 3-4: a training phrase
+    index = PassageIndex.from_scores([piece(learned)])
+    score = piece(new + learned + list(reversed(new)))  # 24 beats, 17 passages of 8 onsets
+    report = index.report(score)
+    assert (report.copied, report.total) == (1, 17) and report.spans == [(8 * 480, 15 * 480)]
+    assert report.describe(score) == ("1 of its 17 passages of 8 onsets (6%) repeat a training piece note for note, "
+                                      "up to transposition: bars 3-4")
+    assert index.report(piece(new)).describe(piece(new)).startswith("none of its 1 passages")
+    index.save(tmp_path / "passages.safetensors")
+    passage = tuple((p - learned[0],) for p in learned)
+    code = ("from neuroart.music import PassageIndex\nfrom neuroart.music.originality import passage_key\n"
+            f"print(sorted(PassageIndex.load({str(tmp_path / 'passages.safetensors')!r}).seen), "
+            f"passage_key({passage!r}))")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           env={"PYTHONHASHSEED": "123", "PATH": ""})  # another hash seed: the same digest
+    assert fresh.stdout.split() == [str(sorted(index.seen)).strip(), str(next(iter(index.seen)))], fresh.stderr
 
 
 @pytest.mark.slow
