@@ -49,7 +49,10 @@ class Run:
 
     def batches(self, loader):
         """The micro-batches of every epoch still to run; those of a resumed run's epoch that it had seen are
-        skipped. Stop iterating when `done` says so."""
+        skipped. Stop iterating when `done` says so. A run resumed from its last step yields nothing: its trainer
+        goes straight to the export, with the weights of that step."""
+        if self.step >= self.max_steps:
+            return
         to_skip = (self.step % self.steps_per_epoch) * self.args.gradient_accumulation_steps
         first = self.epoch
         for epoch in range(first, -(-self.max_steps // self.steps_per_epoch)):

@@ -92,7 +92,8 @@ CONTINUATIONS = {
                 "--max_train_steps", "100000", "--eval_steps", "500", "--sample_steps", "1000",
                 "--checkpointing_steps", "500", "--checkpoints_total_limit", "1", "--seed", "1"]],
     # Stage 2: the composer continued with a warm restart; stage 3: the rest of the budget at half the learning
-    # rate (the validation curve and why: docs/releases/music.md). The painter has no later stage: one scored worse.
+    # rate (the validation curve and why: docs/releases/music.md). The painter has no later stage: two continuations
+    # from its release scored worse or mixed (`release_sweep.json`, docs/releases/gan.md).
     "music": [["--train_data_dir", f"{DATA}/music/train", "--validation_data_dir", f"{DATA}/music/val",
                "--transpose", "3", "--train_batch_size", "16", "--max_seq_length", "256", "--learning_rate", "1e-3",
                "--lr_warmup_steps", "50", "--max_train_cpu_seconds", "3800", "--max_train_steps", "100000",

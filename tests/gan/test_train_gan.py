@@ -141,13 +141,22 @@ def test_resume_continues_at_the_right_step(trained, tmp_path):
     import shutil
 
     shutil.copytree(out / "checkpoints" / "checkpoint-5", resumed / "checkpoints" / "checkpoint-5")
-    _, log = launch("--train_data_dir", data, "--output_dir", resumed, "--resolution", 32, "--max_train_steps", 8,
+    _, log = launch("--train_data_dir", data, "--output_dir", resumed, "--resolution", 32, "--max_train_steps", 9,
                     "--train_batch_size", 4, "--checkpointing_steps", 5, "--seed", 3,
                     "--resume_from_checkpoint", "latest", "--checkpoints_total_limit", 1)
     assert "at step 5" in log
     summary = json.loads((resumed / "training_summary.json").read_text())
-    assert summary["metrics"]["steps"] == 8
-    assert [p.name for p in list_checkpoints(resumed)] == ["checkpoint-8"]  # rotation kept one
+    assert summary["metrics"]["steps"] == 9
+    assert [p.name for p in list_checkpoints(resumed)] == ["checkpoint-9"]  # rotation kept one
+    # Resumed from its last step, a run trains no further: the export holds that step's weights (9 steps: not a
+    # whole number of epochs, where the epoch loop used to start one more).
+    before = NeuroArtGANModel.from_pretrained(resumed).generator.state_dict()
+    launch("--train_data_dir", data, "--output_dir", resumed, "--resolution", 32, "--max_train_steps", 9,
+           "--train_batch_size", 4, "--checkpointing_steps", 5, "--seed", 3, "--resume_from_checkpoint", "latest",
+           "--checkpoints_total_limit", 1)
+    assert json.loads((resumed / "training_summary.json").read_text())["metrics"]["steps"] == 9
+    after = NeuroArtGANModel.from_pretrained(resumed).generator.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def test_fine_tune_from_saved_model(trained, tmp_path):
