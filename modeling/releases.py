@@ -201,5 +201,6 @@ def push(kinds=KINDS, namespace: str = NAMESPACE, token: str | None = None, priv
     return pushed
 
 
-__all__ = ["KINDS", "LINE_INDEX", "RELEASES", "default_model", "folder_commit", "hub_cache", "install", "installed_folder",
-           "build_line_index", "line_index_digest", "populate_hf_cache", "push", "release_folder", "releases_dir", "repo_id"]
+__all__ = ["KINDS", "LINE_INDEX", "RELEASES", "build_line_index", "default_model", "folder_commit", "hub_cache",
+           "install", "installed_folder", "line_index_digest", "populate_hf_cache", "push", "release_folder",
+           "releases_dir", "repo_id"]

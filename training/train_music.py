@@ -185,7 +185,7 @@ def main(args):
             bos_token_id=tokenizer["BOS_None"], eos_token_id=tokenizer["EOS_None"]))
     if not args.streaming:  # `generate_music(meter="auto", key="auto")` draws a new piece's metre and key as often
         # as these pieces use them (a model's own choice of key drifts with the transpositions it was trained on)
-        scores = [to_score(data) for _, data in train_items]  # parsed once for both
+        scores = [to_score(data) for _, data in train_items]  # parsed once: the priors and the copy index
         prior, keys = meter_prior(tokenizer, scores), key_prior(scores)
         if prior:
             model.generation_config.meter_prior = prior
@@ -228,7 +228,7 @@ def main(args):
         wrote = final_score is not None
         index = None
         if not args.streaming:  # shipped beside the weights: the CLI and the Space report a piece's copies with it
-            index = PassageIndex.from_scores(to_score(data) for _, data in train_items)
+            index = PassageIndex.from_scores(scores)  # the training pieces, parsed above
             out.mkdir(parents=True, exist_ok=True)
             index.save(out / PASSAGE_INDEX_FILE)
         if wrote and index is not None:

@@ -60,7 +60,8 @@ def main(argv=None):
     model = AutoModelForCausalLM.from_pretrained(args.music_model).eval()
     tokenizer = load_tokenizer(args.music_model)
     started = time.time()
-    bach = [harmony_report(to_score(path)) for path in files]
+    bach_scores = [to_score(path) for path in files]  # parsed once: harmony, keys and copies read them
+    bach = [harmony_report(score) for score in bach_scores]
     def compose(seed, **settings):
         return generate_music(model, tokenizer, num_bars=args.bars, seed=seed, max_new_tokens=2048, **settings)
 
@@ -120,8 +121,7 @@ def main(argv=None):
             harmonised.append(harmony_report(harmonised_scores[-1]))
             masked.append(harmony_report(generate_music(model, tokenizer, primer=melody, harmonize=True,
                                                         key=estimate_key(melody), seed=seed).score))
-    summary = {"bach": {**pool(bach), **keys([to_score(path) for path in files]),
-                        **copies([to_score(path) for path in files])},
+    summary = {"bach": {**pool(bach), **keys(bach_scores), **copies(bach_scores)},
                "free": {**pool(free), "own_nll_per_token": own_nll(steered), **keys(p.score for p in steered),
                         **copies(p.score for p in steered)},
                "free_chords_off": {**pool([harmony_report(piece.score) for piece in plain]),

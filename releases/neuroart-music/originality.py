@@ -31,9 +31,9 @@ def onset_slices(score) -> list[tuple[int, tuple[int, ...]]]:
 
 
 def passages(slices, length: int = PASSAGE_LENGTH) -> list[tuple]:
-    """Each run of `length` onsets (pitch tuples, or the (time, pitches) pairs of `onset_slices`), transposed so
-    that its first lowest pitch is 0."""
-    chords = [s[1] if s and isinstance(s[1], tuple) else s for s in slices]
+    """Each run of `length` onsets of `onset_slices(score)`, its pitches transposed so that its first lowest pitch
+    is 0."""
+    chords = [pitches for _, pitches in slices]
     out = []
     for i in range(len(chords) - length + 1):
         window = chords[i : i + length]
