@@ -213,6 +213,7 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
         painting, poem, wav, settings, bundle = app.create("春江花月", "", 3)
         english = app.create("sunset over the sea", "", 3)
         print(json.dumps({{"size": painting.size, "poem": poem, "models": settings.get("models"),
+                          "originality": settings["originality"],
                           "english": english[1], "english_settings": english[3]["poem"]}}, ensure_ascii=False))
         """,
         block_neuroart=True, env={**env, "GRADIO_ANALYTICS_ENABLED": "False"}, cwd=REPO_ROOT.parent, timeout=600,
@@ -221,6 +222,12 @@ def test_studio_on_the_releases_carries_its_theme(tmp_path):
     body = result["poem"].split("\n\n")[1]  # title, poem, footer
     assert all(c in body for c in "春江花月"), result["poem"]
     assert "neuroart/neuroart-gan" in json.dumps(result["models"])
+    # The releases ship their training indexes: each work is checked against its own training data.
+    found = result["originality"]
+    assert 0 < found["painting"]["nearest_training_rms"] and found["painting"]["near_copy"] is False
+    assert 0 <= found["music"]["copied_passages"] <= found["music"]["passages"] > 0
+    if (RELEASES / "neuroart-poetry" / "poem_lines.txt.gz").exists():  # rebuilt from the data by models install
+        assert isinstance(found["poem"]["copied_lines"], list)
     # An English theme: an English quatrain from the release poet, no fallback note.
     assert result["english_settings"]["form"] == "quatrain" and "note" not in result["english_settings"]
     assert len([line for line in result["english"].split("\n\n")[1].split("\n") if line.strip()]) == 4

@@ -209,6 +209,13 @@ def test_studio_bundle_from_one_theme(clients):
         original = Image.open(archive.open("painting.png"))
         assert original.size == (32, 32) and original.text["AI-generated"] == "true"
     assert saved["music"]["key"] == settings["music"]["key"] and saved["poem"]["form"] == "七言绝句"
+    # What each work repeats of its training data: checked where the model ships its index, else said unchecked.
+    assert set(saved["originality"]) == {"painting", "poem", "music"}
+    for kind, found in saved["originality"].items():
+        assert isinstance(found, dict) or found.startswith("not checked: the model ships no "), (kind, found)
+    if isinstance(saved["originality"]["music"], dict):
+        music = saved["originality"]["music"]
+        assert 0 <= music["copied_passages"] <= music["passages"] and music["summary"]
     assert {kind: info["revision"][:7] for kind, info in saved["models"].items()} == {
         "gan": "sha256:", "music": "sha256:", "poetry": "sha256:"}
     again = client.predict("春江花月", "", 5, api_name="/create")[3]

@@ -14,7 +14,9 @@ hold the selected records. Nothing of the shared data is copied into the reposit
   `train_en.jsonl` = its `train` sonnets, their first two quatrains as quatrains, and tiny-shakespeare's speeches
   (lowercased and tokenized the way the sonnets are) as free verse; `train_zh_en.jsonl` = Chinese + English, the
   sonnets and quatrains twice (they are the forms the poet is asked for, and a tenth of the Chinese in size).
-- `music`: hold out 28 of the 279 Bach chorales by piece; `train/` and `val/` hold symlinks to the MIDI files.
+- `music`: hold out 28 of the 279 Bach chorales by piece; `train/` and `val/` hold symlinks to the MIDI files, and
+  `val_new_tunes/` the held-out chorales whose tune (hymn melody) no training chorale is set to, where the
+  benchmarks measure.
 """
 
 from __future__ import annotations
@@ -167,21 +169,77 @@ def split_english(root: Path, dest: Path) -> dict:
     return dict(counts)
 
 
+def chorale_tunes(files: list[Path], *, prefix: int = 10, similarity: float = 0.8) -> list[list[Path]]:
+    """The chorales grouped by tune: Bach set many hymn tunes more than once (the Passion chorale eight times here),
+    and a held-out setting of a tune the model trained on hands it the melody it has seen.
+
+    A chorale's tune is its melody (`melody_line`: the Soprano) with repeated notes merged, as intervals from its
+    first note, so a transposed or re-barred setting matches. Two chorales share a tune when their first `prefix`
+    notes agree, or when their whole lines are at least `similarity` alike (`difflib`'s ratio: settings that
+    ornament a note, or end differently). Groups are the connected pairs; a chorale alone is a group of one."""
+    import difflib
+
+    from neuroart.music.harmonization import melody_line
+
+    lines = []
+    for path in files:
+        pitches = [note.pitch for note in melody_line(path).tracks[0].notes]
+        merged = [p for i, p in enumerate(pitches) if i == 0 or p != pitches[i - 1]]
+        lines.append(tuple(p - merged[0] for p in merged))
+    parent = list(range(len(files)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, line in enumerate(lines):
+        matcher = difflib.SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(line)
+        for j in range(i + 1, len(lines)):
+            matcher.set_seq1(lines[j])
+            if lines[j][:prefix] == line[:prefix] or (
+                    matcher.real_quick_ratio() >= similarity and matcher.quick_ratio() >= similarity
+                    and matcher.ratio() >= similarity):
+                parent[root(j)] = root(i)
+    groups = defaultdict(list)
+    for i, path in enumerate(files):
+        groups[root(i)].append(path)
+    return sorted(groups.values(), key=lambda group: group[0].name)
+
+
 def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int = SPLIT_SEED) -> dict:
-    """Symlink the Bach chorales into `output/music/{train,val}/`, split by piece (one file = one chorale)."""
+    """Symlink the Bach chorales into `output/music/{train,val}/`, split by piece (one file = one chorale).
+
+    The held-out pieces whose tune no training chorale shares (`chorale_tunes`) are also linked into
+    `output/music/val_new_tunes/`: the benchmarks measure there, since the others' melodies were trained on in
+    another setting. The split itself stays by piece, so the release recipe still trains on the same 251."""
     files = sorted((shared / "midi" / "bach_chorales").glob("*.mid"))
     if not files:
         raise SystemExit(f"No chorales under {shared}/midi/bach_chorales.")
     held = set(random.Random(seed).sample(range(len(files)), val_pieces))
     dest = output / "music"
-    for split in ("train", "val"):
+    for split in ("train", "val", "val_new_tunes"):
         for old in (dest / split).glob("*.mid") if (dest / split).exists() else []:
             old.unlink()
         (dest / split).mkdir(parents=True, exist_ok=True)
     for i, path in enumerate(files):
         os.symlink(path.resolve(), dest / ("val" if i in held else "train") / path.name)
-    summary = {"train_dir": str(dest / "train"), "val_dir": str(dest / "val"), "train_pieces": len(files) - len(held),
-               "val_pieces": len(held), "val_files": sorted(files[i].name for i in held), "seed": seed}
+    held_names = {files[i].name for i in held}
+    tune_mates = {}
+    for group in chorale_tunes(files):
+        names = [path.name for path in group]
+        for name in set(names) & held_names:
+            tune_mates[name] = sorted(set(names) - held_names)
+    new_tunes = sorted(name for name in held_names if not tune_mates.get(name))
+    for name in new_tunes:
+        os.symlink((dest / "val" / name).resolve(), dest / "val_new_tunes" / name)
+    summary = {"train_dir": str(dest / "train"), "val_dir": str(dest / "val"),
+               "val_new_tunes_dir": str(dest / "val_new_tunes"), "train_pieces": len(files) - len(held),
+               "val_pieces": len(held), "val_new_tune_pieces": len(new_tunes), "val_files": sorted(held_names),
+               "val_new_tune_files": new_tunes,
+               "tune_mates": {name: mates for name, mates in sorted(tune_mates.items()) if mates}, "seed": seed}
     (dest / "split.json").write_text(json.dumps(summary, indent=1))
     return summary
 

@@ -3,7 +3,8 @@
 
     python -m benchmarks.quality.harmonisation [--pieces 8] [--beats 32] [--music_model releases/neuroart-music] [--smoke]
 
-For each of the first `--pieces` held-out chorales of the release recipe (`neuroart.training.release_data music`),
+For each of the first `--pieces` held-out chorales of the release recipe (`neuroart.training.release_data music`)
+whose tune no training chorale is set to (`val_new_tunes`: the model has not heard these melodies),
 its soprano (first `--beats` quarter notes) is harmonised with `generate_music(..., harmonize=True,
 key="chromatic")`, i.e. with no key mask, so the key figure measures the model, not the mask. Reported:
 - how often the Soprano comes back note for note (the target: 100%);
@@ -11,7 +12,7 @@ key="chromatic")`, i.e. with no key mask, so the key figure measures the model, 
   for Bach's own alto, tenor and bass in those bars (the anchor: chorales modulate and use chromatic notes);
 - added notes per piece and seconds per piece;
 - then, as users harmonise (the default settings: the melody's key held softly), whole melodies of all the
-  held-out chorales: how many come back note for note (`complete_melodies`).
+  new-tune held-out chorales: how many come back note for note (`complete_melodies`).
 Writes `benchmarks/results/harmonisation.json`.
 """
 
@@ -41,12 +42,13 @@ def main(argv=None):
     from neuroart.music.generation import load_tokenizer
 
     pieces, beats = (1, 8) if args.smoke else (args.pieces, args.beats)
-    files = sorted(Path(release_split("music")["val_dir"]).glob("*.mid"))[:pieces]
+    held_out = sorted(Path(release_split("music")["val_new_tunes_dir"]).glob("*.mid"))
+    files = held_out[:pieces]
     model = AutoModelForCausalLM.from_pretrained(args.music_model).eval()
     started = time.time()
     result = harmonisation(model, load_tokenizer(args.music_model), files, beats=beats)
     result["seconds_per_piece"] = round((time.time() - started) / max(1, len(files)), 1)
-    every = sorted(Path(release_split("music")["val_dir"]).glob("*.mid"))[: 1 if args.smoke else None]
+    every = held_out[: 1 if args.smoke else None]
     whole = harmonisation(model, load_tokenizer(args.music_model), every, beats=None, key=None)
     result["complete_melodies"] = {"pieces": whole["harmonized_pieces"],
                                    "soprano_kept_rate": whole["harmonize_soprano_kept_rate"],

@@ -5,7 +5,9 @@ beside them, on Bach's own held-out chorales (the anchor).
     python -m benchmarks.quality.harmony [--music_model releases/neuroart-music] [--pieces 12] [--bars 8] [--smoke]
 
 Three sets, pooled over their pieces:
-- bach: the 28 held-out chorales of the release recipe (`neuroart.training.release_data music`), whole;
+- bach: the held-out chorales of the release recipe (`neuroart.training.release_data music`) whose tune no training
+  chorale is set to (17 of the 28, `val_new_tunes`: the harmonised set must not hand the model a melody it trained
+  on in another setting), whole;
 - free: `--pieces` pieces of `--bars` bars from the release at seeds 0.., its default settings, with the model's
   own NLL per token of what it wrote (the price of the steering); free_chords_off, the same with `chords=0`; and
   free_own_key, with `key=None` (the model's own key: none drawn from the training keys, none held);
@@ -22,7 +24,8 @@ the bass's leaps (more than a fourth), pieces with named S/A/T/B voices. A one-t
 height at each onset, so it cannot cross by construction: crossings count only where the voices are named.
 Originality, where the model ships its training passages (`passage_index.safetensors`): the share of each set's
 8-onset passages (every voice, up to transposition) found in a training chorale, and the pieces with any; Bach's
-held-out chorales are the anchor (one of them, Riemenschneider 100 = BWV 18, is in the training set as no. 126).
+held-out chorales are the anchor (before 2026-12-07 all 28 were, and one of them, Riemenschneider 100 = BWV 18, is
+the training set's no. 126 in another version).
 Writes `benchmarks/results/harmony.json`.
 """
 
@@ -55,7 +58,7 @@ def main(argv=None):
     from neuroart.music.harmony import cadence_chord, harmony_report, pool, sonorities
     from neuroart.music.theory import parse_key
 
-    files = sorted(Path(release_split("music")["val_dir"]).glob("*.mid"))[: 2 if args.smoke else None]
+    files = sorted(Path(release_split("music")["val_new_tunes_dir"]).glob("*.mid"))[: 2 if args.smoke else None]
     pieces = 2 if args.smoke else args.pieces
     model = AutoModelForCausalLM.from_pretrained(args.music_model).eval()
     tokenizer = load_tokenizer(args.music_model)

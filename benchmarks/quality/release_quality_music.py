@@ -1,6 +1,8 @@
-"""The music part of `release_quality.py`: the release composer on the 28 held-out Bach chorales of its recipe.
+"""The music part of `release_quality.py`: the release composer on the held-out Bach chorales of its recipe whose tune
+no training chorale is set to (17 of the 28: `val_new_tunes`, see `release_data.chorale_tunes`).
 
-- nats per token and per quarter-note frame on the held-out chorales (the unit of the literature's JSB figures,
+- nats per token and per quarter-note frame on those chorales, beside the same on the 11 held-out settings of tunes
+  the model trained on (`_seen_tunes`) and on all 28 (`_all_held_out`, the figure reported until 2026-12-07) (the unit of the literature's JSB figures,
   e.g. an LSTM's 8.45 nats/frame on JSB, Bai et al. 2018; indicative, since JSB is a quarter-note piano-roll);
 - Yang & Lerch's overlap of generated vs held-out statistics (pitch-class histogram, pitch range, polyphony,
   notes per bar, inter-onset interval; 1 = indistinguishable), 8 bars from no primer;
@@ -32,12 +34,14 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
     )
 
     split = release_split("music")
-    val_files = sorted(Path(split["val_dir"]).glob("*.mid"))
+    val_files = sorted(Path(split["val_new_tunes_dir"]).glob("*.mid"))
+    seen_tunes = sorted(path for path in Path(split["val_dir"]).glob("*.mid") if path.name in split["tune_mates"])
     if smoke:
-        val_files = val_files[:3]
+        val_files, seen_tunes = val_files[:3], seen_tunes[:1]
     model = NeuroArtMusicForCausalLM.from_pretrained(model_dir).eval().to(device)
     tokenizer = load_tokenizer(model_dir)
     nll, tokens, frames = heldout_nll(model, tokenizer, val_files)
+    seen_nll, seen_tokens, seen_frames = heldout_nll(model, tokenizer, seen_tunes)
     reference = [f for f in (features(to_score(p)) for p in val_files) if f]
     pieces = 4 if smoke else 24
     bars = 2 if smoke else 8
@@ -61,6 +65,10 @@ def music_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cpu
     result = {
         "model": str(model_dir), "val_pieces": len(val_files), **harmony,
         "val_nats_per_token": round(nll / tokens, 4), "val_nats_per_frame": round(nll / frames, 4),
+        "val_seen_tunes_pieces": len(seen_tunes),
+        "val_nats_per_token_seen_tunes": round(seen_nll / max(1, seen_tokens), 4),
+        "val_nats_per_token_all_held_out": round((nll + seen_nll) / (tokens + seen_tokens), 4),
+        "val_nats_per_frame_all_held_out": round((nll + seen_nll) / (frames + seen_frames), 4),
         "overlap_mean": round(sum(overlaps.values()) / max(1, len(overlaps)), 4), "overlap": overlaps,
         "key_in_scale_rate": round(key_rate, 4), "key_in_scale_rate_unsteered": round(free_rate, 4),
         "token_error_rate": round(errors / max(1, count), 4),

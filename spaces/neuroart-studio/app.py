@@ -15,7 +15,8 @@ How the three follow the theme (deterministic: the same theme and seed give the 
   12: red C, orange G, yellow D, ...), the density and tempo from the theme's energy words (else the poem's, else
   the painting's saturation; 84 bpm +- 36).
 - The bundle (zip) holds painting.png (with provenance), poem.txt, music.mid, music.wav and settings.json (every
-  setting, the mapping's inputs and outputs, and each model's revision).
+  setting, the mapping's inputs and outputs, each model's revision, and `originality`: what each work repeats of its
+  model's training data, by the index the model ships: `originality`).
 
 Models: `NEUROART_GAN_MODEL`, `NEUROART_MUSIC_MODEL`, `NEUROART_POETRY_MODEL` (Hub ids or local folders). Their
 helpers are Hub remote code shipped with the weights, so this Space does not need the neuroart repo.
@@ -90,6 +91,9 @@ LEXICON = json.loads((Path(__file__).parent / "theme_lexicon.json").read_text(en
 CANDIDATES = 64  # paintings drawn per creation; the one whose palette fits best is kept
 REFINE_TOP, REFINE, REFINE_STEP = 4, 8, 0.3  # then 8 latents near each of the best 4 (see `paint_for_theme`)
 PSI = 0.8
+# A painting this close to a training thumbnail (RMS pixel distance in [0, 1]) is called a near-copy: the release
+# benchmark's threshold (`--near_copy_rms`; the held-out paintings' own nearest training images are farther).
+NEAR_COPY_RMS = 0.04
 
 
 LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
@@ -109,6 +113,16 @@ def _load():
         "poet": poet, "poet_tokenizer": AutoTokenizer.from_pretrained(MODELS["poetry"], trust_remote_code=True),
         "write_poem": get_class_from_dynamic_module("generation.write_poem", MODELS["poetry"]),
     }
+    # The indexes each release ships of its training data, to say what a creation repeats of it (None: not shipped).
+    lines = cached_file(MODELS["poetry"], "poem_lines.txt.gz", _raise_exceptions_for_missing_entries=False)
+    loaded["line_index"] = get_class_from_dynamic_module("generation.LineIndex", MODELS["poetry"]).load(lines) \
+        if lines else None
+    passages = cached_file(MODELS["music"], "passage_index.safetensors", _raise_exceptions_for_missing_entries=False)
+    loaded["passage_index"] = get_class_from_dynamic_module("originality.PassageIndex", MODELS["music"]).load(
+        passages) if passages else None
+    thumbnails = cached_file(MODELS["gan"], "nearest_index.safetensors", _raise_exceptions_for_missing_entries=False)
+    loaded["nearest"] = functools.partial(get_class_from_dynamic_module("images.nearest_in_index", MODELS["gan"]),
+                                          path=thumbnails, k=1) if thumbnails else None
     try:  # a poet with English reads its rhyme dictionary once, here, not in the first visitor's creation
         loaded["write_poem"](poet, loaded["poet_tokenizer"], form="quatrain", num_candidates=1, seed=0)
     except (ValueError, ImportError):
@@ -264,6 +278,31 @@ def paint_for_theme(painter, theme: str, seed: int, found: dict):
     return candidates[chosen], details
 
 
+def originality(m: dict, painting, poem, piece, score) -> dict:
+    """What each work repeats of its model's training data, checked against the index the model ships beside its
+    weights: the painting's nearest training thumbnail (RMS pixel distance; below NEAR_COPY_RMS it is a near-copy),
+    the poem's lines found verbatim in the training poems, and the music's 8-onset passages found in a training
+    chorale. A model without its index is said to be unchecked, not passed."""
+    unchecked = "not checked: the model ships no {}"
+    found = {}
+    if m["nearest"] is not None:
+        distance = m["nearest"]([painting])[0][0][1]
+        found["painting"] = {"nearest_training_rms": round(distance, 4), "near_copy": distance < NEAR_COPY_RMS}
+    else:
+        found["painting"] = unchecked.format("nearest_index.safetensors")
+    if m["line_index"] is not None:
+        found["poem"] = {"copied_lines": list(poem.copied_lines)}
+    else:
+        found["poem"] = unchecked.format("poem_lines.txt.gz")
+    copies = getattr(piece, "copies", None)
+    if copies is not None:
+        found["music"] = {"passages": copies.total, "copied_passages": copies.copied,
+                          "summary": copies.describe(score)}
+    else:
+        found["music"] = unchecked.format("passage_index.safetensors")
+    return found
+
+
 def with_poem(found: dict, poem: str) -> dict:
     """The theme's reading, extended by the poem's own words where the theme is silent on mood or energy (a theme
     such as 山林古城 names neither; its poem's 愁 or 喜 then sets the mode): the music follows the theme first, then
@@ -334,20 +373,23 @@ def create(theme, acrostic, seed):
     found = read_theme(theme)
     painting, painting_details = paint_for_theme(m["painter"], theme, seed, found)
     try:
-        poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
+        poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4,
+                               line_index=m["line_index"], **poem_args)
     except ValueError as error:
         if poem_args["form"] != "quatrain":
             raise gr.Error(str(error)) from None
         # A poet without English (the classical-Chinese release): the theme titles a 七言绝句 instead, and the
         # settings say why.
         poem_args = {"form": "七言绝句", "title": theme, "keywords": None, "acrostic": None}
-        poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4, **poem_args)
+        poem = m["write_poem"](m["poet"], m["poet_tokenizer"], seed=seed, num_candidates=4,
+                               line_index=m["line_index"], **poem_args)
         poem_args["note"] = f"{error} The theme became the title of a 七言绝句."
     found = with_poem(found, poem.text)
     mood = music_for_theme(painting, found)
     piece = m["music"]["generate_music"](m["composer"], m["music_tokenizer"], num_bars=BARS,
                                          max_new_tokens=BARS * 256, key=mood["key"], density=mood["density"],
-                                         seed=seed, max_time=MAX_SECONDS)
+                                         seed=seed, max_time=MAX_SECONDS,
+                                         **({"passage_index": m["passage_index"]} if m["passage_index"] else {}))
     score = getattr(piece, "score", piece)  # a Composition; a model with older remote code returns the score
     from symusic import Tempo
 
@@ -362,6 +404,7 @@ def create(theme, acrostic, seed):
         "theme_reader": {k: v for k, v in found.items() if k not in ("steering",)},
         "painting": painting_details,
         "poem": {**poem_args, "checks": poem.check}, "music": {"bars": BARS, **mood},
+        "originality": originality(m, painting, poem, piece, score),
         "mapping": ("theme words -> target palette (the nearest of the candidates is kept), mode, tempo and density; "
                     "the painting's hue -> tonic on the circle of fifths; where the theme is silent, the painting's "
                     "brightness -> mode and saturation -> density"),
@@ -371,6 +414,8 @@ def create(theme, acrostic, seed):
     folder = Path(tempfile.mkdtemp(prefix="neuroart-studio-"))
     m["save_image"](painting, folder / "painting.png")
     note = f"\n\nNote: {poem_args['note']}" if "note" in poem_args else ""
+    if getattr(poem, "copied_lines", None):  # a poet publishing it needs to know whose line it is
+        note += "\n\nFound verbatim in the training poems: " + " / ".join(poem.copied_lines)
     poem_text = f"{poem_args['title']}\n\n{poem.text}{note}\n\n— AI-generated by NeuroArt Studio (seed {seed})\n"
     (folder / "poem.txt").write_text(poem_text, encoding="utf-8")
     (folder / "music.mid").write_bytes(m["music"]["score_to_midi_bytes"](score, {"theme": theme, "seed": seed,
