@@ -52,6 +52,16 @@ def test_music_split_is_by_piece_and_its_new_tunes_share_no_tune_with_training(c
     assert again == json.loads((tmp_path / "music" / "split.json").read_text()) == summary
 
 
+def test_music_split_by_tune_holds_out_every_setting_of_a_tune_together(chorales, tmp_path):
+    summary = release_data.split_music(chorales.parent.parent, tmp_path, by="tune")
+    val = {path.name for path in (tmp_path / "music" / "val").glob("*.mid")}
+    assert summary["by"] == "tune" and 28 <= len(val) == summary["val_pieces"] < 40
+    assert set(summary["val_new_tune_files"]) == val and not summary["tune_mates"]
+    assert summary["train_pieces"] + len(val) == 279
+    with pytest.raises(ValueError, match="by='bar' is unknown"):
+        release_data.split_music(chorales.parent.parent, tmp_path, by="bar")
+
+
 def test_painting_split_keeps_each_painting_and_its_crops_on_one_side(tmp_path):
     if not (shared_data_dir() / "paintings" / "whole" / "64").is_dir():
         pytest.skip(f"no paintings under {shared_data_dir()} (set NEUROART_SHARED_DATA)")

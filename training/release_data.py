@@ -14,7 +14,8 @@ hold the selected records. Nothing of the shared data is copied into the reposit
   `train_en.jsonl` = its `train` sonnets, their first two quatrains as quatrains, and tiny-shakespeare's speeches
   (lowercased and tokenized the way the sonnets are) as free verse; `train_zh_en.jsonl` = Chinese + English, the
   sonnets and quatrains twice (they are the forms the poet is asked for, and a tenth of the Chinese in size).
-- `music`: hold out 28 of the 279 Bach chorales by piece; `train/` and `val/` hold symlinks to the MIDI files, and
+- `music`: hold out 28 of the 279 Bach chorales by piece (`--music_split_by tune`: whole tunes, at least 28 chorales);
+  `train/` and `val/` hold symlinks to the MIDI files, and
   `val_new_tunes/` the held-out chorales whose tune (hymn melody) no training chorale is set to, where the
   benchmarks measure.
 """
@@ -209,16 +210,30 @@ def chorale_tunes(files: list[Path], *, prefix: int = 10, similarity: float = 0.
     return sorted(groups.values(), key=lambda group: group[0].name)
 
 
-def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int = SPLIT_SEED) -> dict:
-    """Symlink the Bach chorales into `output/music/{train,val}/`, split by piece (one file = one chorale).
+def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int = SPLIT_SEED,
+                by: str = "piece") -> dict:
+    """Symlink the Bach chorales into `output/music/{train,val}/`, split by piece (one file = one chorale), or with
+    `by="tune"` by tune (`chorale_tunes`: whole tunes, drawn until at least `val_pieces` chorales are held out).
 
-    The held-out pieces whose tune no training chorale shares (`chorale_tunes`) are also linked into
-    `output/music/val_new_tunes/`: the benchmarks measure there, since the others' melodies were trained on in
-    another setting. The split itself stays by piece, so the release recipe still trains on the same 251."""
+    The held-out pieces whose tune no training chorale shares are also linked into `output/music/val_new_tunes/`
+    (every held-out piece, by tune): the benchmarks measure there, since the others' melodies were trained on in
+    another setting. The release recipe splits by piece, so it trains on the same 251 as the current release."""
     files = sorted((shared / "midi" / "bach_chorales").glob("*.mid"))
     if not files:
         raise SystemExit(f"No chorales under {shared}/midi/bach_chorales.")
-    held = set(random.Random(seed).sample(range(len(files)), val_pieces))
+    if by == "piece":
+        held = set(random.Random(seed).sample(range(len(files)), val_pieces))
+    elif by == "tune":
+        position = {path: i for i, path in enumerate(files)}
+        groups = chorale_tunes(files)
+        random.Random(seed).shuffle(groups)
+        held = set()
+        for group in groups:
+            if len(held) >= val_pieces:
+                break
+            held.update(position[path] for path in group)
+    else:
+        raise ValueError(f"by={by!r} is unknown; use 'piece' or 'tune'.")
     dest = output / "music"
     for split in ("train", "val", "val_new_tunes"):
         for old in (dest / split).glob("*.mid") if (dest / split).exists() else []:
@@ -239,7 +254,8 @@ def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int =
                "val_new_tunes_dir": str(dest / "val_new_tunes"), "train_pieces": len(files) - len(held),
                "val_pieces": len(held), "val_new_tune_pieces": len(new_tunes), "val_files": sorted(held_names),
                "val_new_tune_files": new_tunes,
-               "tune_mates": {name: mates for name, mates in sorted(tune_mates.items()) if mates}, "seed": seed}
+               "tune_mates": {name: mates for name, mates in sorted(tune_mates.items()) if mates}, "seed": seed,
+               "by": by}
     (dest / "split.json").write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -253,6 +269,9 @@ def main(argv=None):
     parser.add_argument("--resolution", type=int, default=64, choices=[64, 128], help="Painting size.")
     parser.add_argument("--val_paintings", type=int, default=24, help="Paintings held out.")
     parser.add_argument("--val_poems", type=int, default=1200, help="Tang poems held out.")
+    parser.add_argument("--music_split_by", default="piece", choices=["piece", "tune"],
+                        help="Hold out chorales one by one (the release recipe's split) or whole tunes, every "
+                             "setting of a hymn tune on one side.")
     args = parser.parse_args(argv)
     shared = shared_data_dir(args.shared_data)
     if not shared.is_dir():
@@ -261,7 +280,7 @@ def main(argv=None):
         summary = split_paintings(shared, Path(args.output_dir), resolution=args.resolution,
                                   val_paintings=args.val_paintings)
     elif args.kind == "music":
-        summary = split_music(shared, Path(args.output_dir))
+        summary = split_music(shared, Path(args.output_dir), by=args.music_split_by)
     else:
         summary = split_poetry(shared, Path(args.output_dir), val_poems=args.val_poems)
     print(json.dumps({k: v for k, v in summary.items() if k not in ("val_ids", "val_files")}))

@@ -1,7 +1,8 @@
 """The poetry part of `release_quality.py`: the release poet on the held-out Tang split of its recipe.
 
 - nats/char on the held-out Tang poems (body given the form prompt, newlines and the end of the poem counted, as in
-  `poetry_quality.py`), against a character bigram interpolated with the unigram fit on the same training poems.
+  `poetry_quality.py`), against a character bigram interpolated with the unigram fit on the same training poems;
+  and on the held-out poems none of whose lines is found verbatim in a training poem (`_unseen_lines`).
 - 200 poems per form with the constraints and `tone=True` (50 calls x 4 candidates, every candidate counted):
   form, rhyme and tone accuracy, stutter (a character 3x in a row; 3x within one line; a repeated line), lines
   copied from training, distinct-2; the same rates for the poem `write_poem` returns (best of 4), and for the same
@@ -143,10 +144,15 @@ def poetry_section(model_dir: str, smoke: bool, seed: int = 0, device: str = "cp
     result["val_nats_per_char"] = round(model_nats_per_char(model, tokenizer, eval_poems), 4)
     result["bigram_nats_per_char"] = round(bigram_nats_per_char([p["text"] for p in train],
                                                                 [p["text"] for p in eval_poems]), 4)
+    index = LineIndex.from_poems(p["text"] for p in train)
+    # Some held-out poems share lines with training poems (a 绝句 taken from a 律诗, a poem under two names): the same
+    # measure on the held-out poems with no line found in training is the figure that no copy can flatter.
+    unseen = [p for p in eval_poems if not index.copied_lines(p["text"])]
+    result["val_unseen_lines_poems"] = len(unseen)
+    result["val_nats_per_char_unseen_lines"] = round(model_nats_per_char(model, tokenizer, unseen), 4)
     result["nats_seconds"] = round(time.time() - started, 1)
     human = rates([p["text"] for p in (tang_train[:500] if smoke else tang_train + val)])
     result["human"] = human
-    index = LineIndex.from_poems(p["text"] for p in train)
 
     calls = 2 if smoke else 50
     per_form, all_candidates, returned, unstuttered = {}, [], [], []
