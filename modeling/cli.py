@@ -333,9 +333,26 @@ def _device(args) -> str:
 
 def generate_gan(args, out: Path, name: str) -> int:
     from transformers import AutoModel
+    from transformers.utils import cached_file
+
+    from neuroart.gan import NEAREST_INDEX_FILE, near_copies, nearest_in_index
 
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True).eval().to(_device(args))
     model.name_or_path = name  # recorded in each painting's provenance chunks
+    # The training thumbnails shipped beside the weights (the release's), to flag a painting that copies one.
+    index = cached_file(args.model, NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
+
+    def flag(images, names) -> list[float | None]:
+        """Each painting's distance to its nearest training thumbnail (None without an index); a note for each
+        near-copy."""
+        if index is None:
+            return [None] * len(names)
+        found = near_copies(images, index)
+        for painting, (distance, copied) in zip(names, found):
+            if copied:
+                print(f"note: {painting} is a near-copy of a training image (RMS distance {distance:.3f}); "
+                      "--nearest shows it", file=sys.stderr)
+        return [round(distance, 4) for distance, _ in found]
     label = args.label
     if args.style is not None:
         names = {str(v): int(k) for k, v in (getattr(model.config, "id2label", None) or {}).items()}
@@ -346,15 +363,20 @@ def generate_gan(args, out: Path, name: str) -> int:
         def paint(seeds):
             written = model.paint_to_folder(seeds, out, truncation_psi=args.truncation, labels=label,
                                             chunk_size=args.batch_size, precision=args.precision)
+            from PIL import Image
+
+            nearest = flag([Image.open(out / file) for file, _ in written], [file for file, _ in written])
             return [([file], {"model": name, "truncation_psi": args.truncation,
                               "label": None if info["label"] is None else str(info["label"]),
-                              "precision": info["precision"]}) for file, info in written]
+                              "precision": info["precision"], "nearest_training_rms": distance})
+                    for (file, info), distance in zip(written, nearest)]
 
         return _bulk(args, out, paint, args.batch_size)
     images = model.generate_images(args.num_images, seed=args.seed, truncation_psi=args.truncation, labels=label,
                                    precision=args.precision)
     images.save(out)
     print(f"{len(images)} paintings in {out}")
+    flag(list(images), [f"painting {i}" for i in range(len(images))])
     if args.walk_to is not None:
         from neuroart.gan import save_animation
 
@@ -363,11 +385,6 @@ def generate_gan(args, out: Path, name: str) -> int:
         save_animation(frames, out / f"walk_{args.seed}_{args.walk_to}.png")
         print(f"latent walk: {out / f'walk_{args.seed}_{args.walk_to}.png'}")
     if args.nearest:
-        from transformers.utils import cached_file
-
-        from neuroart.gan import NEAREST_INDEX_FILE, nearest_in_index
-
-        index = cached_file(args.model, NEAREST_INDEX_FILE, _raise_exceptions_for_missing_entries=False)
         if index is None:
             raise SystemExit(f"{args.model} ships no {NEAREST_INDEX_FILE}.")
         for i, row in enumerate(nearest_in_index(images, index, k=3)):

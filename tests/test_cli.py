@@ -55,6 +55,32 @@ def test_generate_each_kind(models, tmp_path):
     assert "AI-generated" in next(Path(tmp_path).glob("poem_*.txt")).read_text()
 
 
+def test_a_painting_that_copies_a_training_image_is_flagged(tmp_path):
+    """Where the painter ships its training thumbnails, `neuroart generate gan` flags a near-copy (here: the release
+    painter with an index made of its own painting for seed 3) and its manifest records each painting's distance."""
+    import shutil
+
+    import torch
+
+    from neuroart import NeuroArtGANModel
+    from neuroart.gan import save_nearest_index
+
+    release = REPO_ROOT / "releases" / "neuroart-gan"
+    if not (release / "model.safetensors").exists():
+        pytest.skip("no painter release in releases/ (make release-gan)")
+    model_dir = tmp_path / "painter"
+    shutil.copytree(release, model_dir)
+    painted = NeuroArtGANModel.from_pretrained(model_dir).generate_images(1, seed=3, output_type="pt")  # (1, C, H, W)
+    save_nearest_index((painted * 255).round().to(torch.uint8), model_dir / "nearest_index.safetensors")
+    flagged = cli("generate", "gan", "--model", model_dir, "--seed", 3, "--num_images", 1, "--out", tmp_path / "a")
+    assert "painting 0 is a near-copy of a training image" in flagged.stderr
+    bulk = cli("generate", "gan", "--model", model_dir, "--seed", 2, "--num", 2, "--out", tmp_path / "b")
+    assert "painting_3.png is a near-copy" in bulk.stderr and "painting_2.png" not in bulk.stderr
+    manifest = [json.loads(line) for line in (tmp_path / "b" / "manifest.jsonl").read_text().splitlines()]
+    distances = {record["seed"]: record["nearest_training_rms"] for record in manifest}
+    assert distances[3] < 0.01 < distances[2]
+
+
 def test_a_keyword_that_cannot_be_placed_is_reported(models, tmp_path):
     result = cli("generate", "poetry", "--model", models / "neuroart-poetry", "--form", "五言绝句", "--keywords",
                  "春江花月夜长相思", "--out", tmp_path)

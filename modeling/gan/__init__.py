@@ -2,11 +2,13 @@
 
 from .configuration_neuroart_gan import NeuroArtGANConfig
 from .modeling_neuroart_gan import (
+    NEAR_COPY_RMS,
     NEAREST_INDEX_FILE,
     NeuroArtGANModel,
     NeuroArtGANOutput,
     NeuroArtGANPreTrainedModel,
     Paintings,
+    near_copies,
     nearest_in_index,
     save_animation,
     save_image,
@@ -15,6 +17,7 @@ from .modeling_neuroart_gan import (
 from .pipeline_neuroart_gan import NeuroArtGANPipeline
 
 __all__ = [
+    "NEAR_COPY_RMS",
     "NEAREST_INDEX_FILE",
     "NeuroArtGANConfig",
     "NeuroArtGANModel",
@@ -22,6 +25,7 @@ __all__ = [
     "NeuroArtGANPipeline",
     "NeuroArtGANPreTrainedModel",
     "Paintings",
+    "near_copies",
     "nearest_in_index",
     "save_animation",
     "save_image",

@@ -90,21 +90,44 @@ def save_nearest_index(pixels: torch.Tensor, path, max_images: int = 2048, size:
     save_file({"thumbnails": thumbs.round().clamp(0, 255).to(torch.uint8).contiguous()}, str(path))
 
 
-def nearest_in_index(images, path, k: int = 3):
-    """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
-    `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
-    thumbs = load_file(str(path))["thumbnails"].float() / 255  # (M, 3, s, s)
+def _thumbnails(images, size: int) -> torch.Tensor:
+    """PIL images or an (N, C, H, W) tensor in [0, 1], as (N, 3, size, size) float thumbnails (area-averaged, as the
+    index's were made)."""
     if not isinstance(images, torch.Tensor):
         images = torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
                               for im in images])  # (N, H, W, 3) -> (N, 3, H, W)
     if images.shape[1] == 1:
         images = images.expand(-1, 3, -1, -1)
-    small = F.interpolate(images.float(), size=thumbs.shape[-2:], mode="area")
+    return F.interpolate(images.float(), size=(size, size), mode="area")
+
+
+def nearest_in_index(images, path, k: int = 3):
+    """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
+    `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
+    thumbs = load_file(str(path))["thumbnails"].float() / 255  # (M, 3, s, s)
+    small = _thumbnails(images, thumbs.shape[-1])
     distances = torch.cdist(small.flatten(1), thumbs.flatten(1)) / math.sqrt(thumbs[0].numel())  # (N, M)
     values, indices = distances.topk(min(k, len(thumbs)), dim=1, largest=False)
     pixels = (thumbs * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (M, s, s, 3)
     return [[(Image.fromarray(pixels[j]), float(d)) for j, d in zip(row_i.tolist(), row_d.tolist())]
             for row_i, row_d in zip(indices, values)]
+
+
+# A painting is a near-copy when it lies nearer than NEAR_COPY_RMS (RMS pixel distance in [0, 1], at the index's
+# thumbnail size) to a training thumbnail and nearer than half its own contrast (the RMS spread of its thumbnail's
+# pixels). The distance alone flags dark, flat paintings, which lie near every dark training crop without copying
+# any; a copy of a painting with content lies far closer to it than its content varies.
+NEAR_COPY_RMS = 0.04
+
+
+def near_copies(images, path) -> list[tuple[float, bool]]:
+    """For each image (as `nearest_in_index` takes them): (RMS distance to its nearest thumbnail of the index at
+    `path`, whether it is a near-copy by NEAR_COPY_RMS and its contrast)."""
+    size = load_file(str(path))["thumbnails"].shape[-1]
+    contrast = _thumbnails(images, size).flatten(1).std(dim=1, unbiased=False)  # (N,)
+    nearest = [row[0][1] for row in nearest_in_index(images, path, k=1)]
+    return [(distance, distance < NEAR_COPY_RMS and distance < 0.5 * float(spread))
+            for distance, spread in zip(nearest, contrast)]
 
 
 def save_image(image, path) -> None:
@@ -115,5 +138,5 @@ def save_image(image, path) -> None:
     image.save(path, format="PNG", pnginfo=info)
 
 
-__all__ = ["NEAREST_INDEX_FILE", "image_with_provenance", "nearest_in_index", "save_animation", "save_image",
-           "save_nearest_index", "write_png"]
+__all__ = ["NEAREST_INDEX_FILE", "NEAR_COPY_RMS", "image_with_provenance", "near_copies", "nearest_in_index",
+           "save_animation", "save_image", "save_nearest_index", "write_png"]

@@ -34,8 +34,10 @@ from transformers.utils import ModelOutput
 
 from .configuration_neuroart_gan import NeuroArtGANConfig
 from .images import (  # noqa: F401  (the painting I/O helpers, re-exported)
+    NEAR_COPY_RMS,
     NEAREST_INDEX_FILE,
     image_with_provenance,
+    near_copies,
     nearest_in_index,
     save_animation,
     save_image,
@@ -428,11 +430,13 @@ class NeuroArtGANModel(NeuroArtGANPaintingMixin, NeuroArtGANPreTrainedModel):
 
 
 __all__ = [
+    "NEAR_COPY_RMS",
     "NEAREST_INDEX_FILE",
     "Paintings",
     "NeuroArtGANModel",
     "NeuroArtGANOutput",
     "NeuroArtGANPreTrainedModel",
+    "near_copies",
     "nearest_in_index",
     "save_animation",
     "save_image",

@@ -94,9 +94,6 @@ LEXICON = json.loads((Path(__file__).parent / "theme_lexicon.json").read_text(en
 CANDIDATES = 64  # paintings drawn per creation; the one whose palette fits best is kept
 REFINE_TOP, REFINE, REFINE_STEP = 4, 8, 0.3  # then 8 latents near each of the best 4 (see `paint_for_theme`)
 PSI = 0.8
-# A painting this close to a training thumbnail (RMS pixel distance in [0, 1]) is called a near-copy: the release
-# benchmark's threshold (`--near_copy_rms`; the held-out paintings' own nearest training images are farther).
-NEAR_COPY_RMS = 0.04
 
 
 LOAD_LOCK = threading.Lock()  # concurrent first requests must not load the models twice at once
@@ -124,8 +121,8 @@ def _load():
     loaded["passage_index"] = get_class_from_dynamic_module("originality.PassageIndex", MODELS["music"]).load(
         passages) if passages else None
     thumbnails = cached_file(MODELS["gan"], "nearest_index.safetensors", _raise_exceptions_for_missing_entries=False)
-    loaded["nearest"] = functools.partial(get_class_from_dynamic_module("images.nearest_in_index", MODELS["gan"]),
-                                          path=thumbnails, k=1) if thumbnails else None
+    loaded["near_copies"] = functools.partial(get_class_from_dynamic_module("images.near_copies", MODELS["gan"]),
+                                              path=thumbnails) if thumbnails else None
     try:  # a poet with English reads its rhyme dictionary once, here, not in the first visitor's creation
         loaded["write_poem"](poet, loaded["poet_tokenizer"], form="quatrain", num_candidates=1, seed=0)
     except (ValueError, ImportError):
@@ -283,14 +280,15 @@ def paint_for_theme(painter, theme: str, seed: int, found: dict):
 
 def originality(m: dict, painting, poem, piece, score) -> dict:
     """What each work repeats of its model's training data, checked against the index the model ships beside its
-    weights: the painting's nearest training thumbnail (RMS pixel distance; below NEAR_COPY_RMS it is a near-copy),
+    weights: the painting's nearest training thumbnail (RMS pixel distance; the painter's `near_copies` says
+    whether that makes it a near-copy),
     the poem's lines found verbatim in the training poems, and the music's 8-onset passages found in a training
     chorale. A model without its index is said to be unchecked, not passed."""
     unchecked = "not checked: the model ships no {}"
     found = {}
-    if m["nearest"] is not None:
-        distance = m["nearest"]([painting])[0][0][1]
-        found["painting"] = {"nearest_training_rms": round(distance, 4), "near_copy": distance < NEAR_COPY_RMS}
+    if m["near_copies"] is not None:
+        distance, copied = m["near_copies"]([painting])[0]
+        found["painting"] = {"nearest_training_rms": round(distance, 4), "near_copy": copied}
     else:
         found["painting"] = unchecked.format("nearest_index.safetensors")
     if m["line_index"] is not None:

@@ -442,6 +442,25 @@ def test_nearest_index_spans_the_whole_training_set(tmp_path):
     assert match[0][1] < 1e-6
 
 
+def test_near_copies_flags_a_copied_painting_and_not_a_dark_field(tmp_path):
+    """A training image with a little noise is a near-copy; a flat dark field, though nearer than NEAR_COPY_RMS to
+    a dark training image, copies nothing (its own contrast is smaller than the distance)."""
+    from neuroart.gan import NEAR_COPY_RMS, near_copies, save_nearest_index
+
+    rng = torch.Generator().manual_seed(0)
+    training = torch.randint(0, 256, (6, 3, 16, 16), generator=rng, dtype=torch.uint8)
+    training[5] = 10  # a dark crop
+    save_nearest_index(training, tmp_path / "index.safetensors", size=8)
+    copy = (training[2:3].float() / 255 + 0.01 * torch.randn(1, 3, 16, 16, generator=rng)).clamp(0, 1)
+    dark = torch.full((1, 3, 16, 16), 16 / 255)
+    new = torch.rand(1, 3, 16, 16, generator=rng)
+    (copied, copied_flag), (dark_distance, dark_flag), (_, new_flag) = near_copies(
+        torch.cat([copy, dark, new]), tmp_path / "index.safetensors")
+    assert copied < 0.01 and copied_flag
+    assert dark_distance < NEAR_COPY_RMS and not dark_flag
+    assert not new_flag
+
+
 def test_model_card_describes_the_discriminator_and_the_painting_generator():
     """The card says which discriminator the checkpoint has and whether an average or the trained generator paints."""
     from neuroart.hub import render_model_card
