@@ -4,8 +4,8 @@
   `poetry_quality.py`), against a character bigram interpolated with the unigram fit on the same training poems;
   and on the held-out poems none of whose lines is found verbatim in a training poem (`_unseen_lines`).
 - 200 poems per form with the constraints and `tone=True` (50 calls x 4 candidates, every candidate counted):
-  form, rhyme and tone accuracy, stutter (a character 3x in a row; 3x within one line; a repeated line), lines
-  copied from training, distinct-2; the same rates for the poem `write_poem` returns (best of 4), and for the same
+  form, rhyme and tone accuracy, stutter (a character 3x in a row; 3x within one line; 3x in the poem; a repeated
+  line), lines copied from training, distinct-2; the same rates for the poem `write_poem` returns (best of 4), and for the same
   model with `no_stutter=False` (what the rule removes).
 - Keywords: 2 characters drawn from a held-out poem (or a 2-character word of it), 50 calls per form; the rate at
   which every requested keyword appears; and the studio's theme 春江花月.
@@ -36,6 +36,7 @@ def stutter(text: str) -> dict:
     return {
         "triple_in_row": any(line[i] == line[i + 1] == line[i + 2] for line in lines for i in range(len(line) - 2)),
         "triple_in_line": any(line.count(c) >= 3 for line in lines for c in set(line)),
+        "triple_in_poem": any("".join(lines).count(c) >= 3 for c in set("".join(lines))),
         "repeated_line": len(set(lines)) < len(lines),
         "doubled_lines": sum(any(line[i] == line[i + 1] for i in range(len(line) - 1)) for line in lines),
         "lines": len(lines),
@@ -51,6 +52,7 @@ def rates(texts, form=None) -> dict:
         "poems": len(texts),
         "triple_in_row": round(sum(m["triple_in_row"] for m in marks) / n, 4),
         "triple_in_line": round(sum(m["triple_in_line"] for m in marks) / n, 4),
+        "triple_in_poem": round(sum(m["triple_in_poem"] for m in marks) / n, 4),
         "repeated_line": round(sum(m["repeated_line"] for m in marks) / n, 4),
         "doubled_char_lines": round(sum(m["doubled_lines"] for m in marks) / max(1, sum(m["lines"] for m in marks)), 4),
     }

@@ -10,9 +10,9 @@
   ending; `tone`: 平仄 rules (二四六分明, 对, 粘, odd lines after the first end on 仄) restrict the characters at
   positions 2/4/6 and the line ends. Polyphonic or unknown characters are wildcards. If a vocabulary cannot satisfy
   a rule at some step, that rule is relaxed for that step and the relaxation is recorded.
-- No stutter (`no_stutter=True`, the default): a character may not come a third time in a row or a third time in
-  one line, and a line may not repeat an earlier one; doubled characters (叠字 such as 青青) stay allowed. This is
-  a mask like the form, so it holds whatever the weights.
+- No stutter (`no_stutter=True`, the default): a character may not come a third time in the poem (in a row, in a
+  line or across lines: 重字, which the poets avoid), and a line may not repeat an earlier one; doubled characters
+  (叠字 such as 青青) stay allowed. This is a mask like the form, so it holds whatever the weights.
 - `keywords` (characters or words) are planned Jiuge-style: each gets a line (a seeded plan per candidate, distinct
   lines while they last) and may not take the acrostic's first character or a rhymed line end; the model places it
   freely until the line has just enough room left, then it is forced in. No keyword character comes more than
@@ -154,8 +154,8 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
     release ships the ones it was measured with.
 
     Classical forms: every keyword (a character or a word) is planned into a line and forced in before that line
-    ends; one that cannot be placed is listed in `Poem.relaxed`. `no_stutter` bans a character a third time in a
-    row or in one line and a repeated line (doubled characters such as 青青 stay allowed). The randomness comes from
+    ends; one that cannot be placed is listed in `Poem.relaxed`. `no_stutter` bans a character a third time in the
+    poem and a repeated line (doubled characters such as 青青 stay allowed). The randomness comes from
     `seed` alone (a private generator state, never the global stream's), so the same call gives the same poem
     whatever else the process is doing.
     """
