@@ -13,8 +13,9 @@ by poem and by piece); the script makes them when they are missing. Each part up
   measures for the *real training images* against the validation images (the floor: real vs real) and for the
   article's DCGAN numbers in `gan_quality.json`. Mode collapse: mean pairwise RMS pixel distance of 64 samples vs
   64 real training images. Memorisation: each sample's RMS distance to its nearest training image; a sample closer
-  than `--near_copy_rms` counts as a near-copy (for scale, the held-out images' own nearest-training distances
-  are reported too).
+  than `--near_copy_rms`, and than half its own contrast (the spread of its pixels: a flat dark sample is near every
+  dark training crop), counts as a near-copy; those nearer by distance alone are counted too (for scale, the
+  held-out images' own nearest-training distances are reported).
 - **poetry**: see `poetry_section`.
 - **music**: see `music_section`.
 """
@@ -119,7 +120,10 @@ def gan_section(model_dir: str, smoke: bool, near_copy_rms: float, seed: int = 0
     val_nearest = nearest_neighbour_distances(val, train).squeeze(1)
     result.update(
         nearest_train_rms_mean=round(float(nearest.mean()), 4), nearest_train_rms_min=round(float(nearest.min()), 4),
-        near_copies=int((nearest < near_copy_rms).sum()), near_copy_rms=near_copy_rms,
+        # As `neuroart.gan.near_copies` calls them: nearer than the threshold and than half the sample's own
+        # contrast, since a flat dark sample lies near every dark training crop without copying one.
+        near_copies=int(((nearest < near_copy_rms) & (nearest < 0.5 * fake.flatten(1).std(dim=1))).sum()),
+        near_copies_by_distance_alone=int((nearest < near_copy_rms).sum()), near_copy_rms=near_copy_rms,
         val_nearest_train_rms_mean=round(float(val_nearest.mean()), 4),
         val_nearest_train_rms_min=round(float(val_nearest.min()), 4),
     )
