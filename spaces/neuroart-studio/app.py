@@ -16,7 +16,7 @@ How the three follow the theme (deterministic: the same theme and seed give the 
   the painting's saturation; 84 bpm +- 36).
 - The bundle (zip) holds painting.png (with provenance), poem.txt, music.mid, music.wav and settings.json (every
   setting, the mapping's inputs and outputs, each model's revision, and `originality`: what each work repeats of its
-  model's training data, by the index the model ships: `originality`).
+  model's training data, by the index the model ships).
 
 Models: `NEUROART_GAN_MODEL`, `NEUROART_MUSIC_MODEL`, `NEUROART_POETRY_MODEL` (Hub ids or local folders). Their
 helpers are Hub remote code shipped with the weights, so this Space does not need the neuroart repo.
@@ -280,10 +280,9 @@ def paint_for_theme(painter, theme: str, seed: int, found: dict):
 
 def originality(m: dict, painting, poem, piece, score) -> dict:
     """What each work repeats of its model's training data, checked against the index the model ships beside its
-    weights: the painting's nearest training thumbnail (RMS pixel distance; the painter's `near_copies` says
-    whether that makes it a near-copy),
-    the poem's lines found verbatim in the training poems, and the music's 8-onset passages found in a training
-    chorale. A model without its index is said to be unchecked, not passed."""
+    weights: the painting's nearest training thumbnail (RMS pixel distance; the painter's `near_copies` says whether
+    that makes it a near-copy), the poem's lines found verbatim in the training poems, and the music's 8-onset
+    passages found in a training chorale. A model without its index is said to be unchecked, not passed."""
     unchecked = "not checked: the model ships no {}"
     found = {}
     if m["near_copies"] is not None:
