@@ -171,8 +171,8 @@ DATA_NOTES = {
               "MIDI; the compositions are public domain; music21's corpus licence says the encodings are "
               "distributed with the encoders' permission and some may not be used commercially). 28 chorales held "
               "out by piece, of which the benchmarks measure on the 17 whose tune no training chorale is set to "
-              "(Bach set many hymn tunes more than once); transposition augmentation ±3 semitones. Not trained on music21's own corpus copy, "
-              "JSB or Nottingham (GPL-3.0)."),
+              "(Bach set many hymn tunes more than once); transposition augmentation ±3 semitones. Not trained on "
+              "music21's own corpus copy, JSB or Nottingham (GPL-3.0)."),
     "poetry": ("`../shared/data/poetry`: the Tang 绝句/律诗 (34,812, chinese-poetry/chinese-poetry, MIT; the poems are "
                "pre-modern and public domain) minus 1,200 held-out Tang poems, plus the 60,905 strict Song 绝句. "
                "Keywords (`<kw>`) are sampled from each poem's own lines for half the examples. Not trained on "

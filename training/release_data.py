@@ -221,14 +221,13 @@ def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int =
     files = sorted((shared / "midi" / "bach_chorales").glob("*.mid"))
     if not files:
         raise SystemExit(f"No chorales under {shared}/midi/bach_chorales.")
+    groups = chorale_tunes(files)
     if by == "piece":
         held = set(random.Random(seed).sample(range(len(files)), val_pieces))
     elif by == "tune":
         position = {path: i for i, path in enumerate(files)}
-        groups = chorale_tunes(files)
-        random.Random(seed).shuffle(groups)
         held = set()
-        for group in groups:
+        for group in random.Random(seed).sample(groups, len(groups)):  # the groups in a seeded order
             if len(held) >= val_pieces:
                 break
             held.update(position[path] for path in group)
@@ -243,7 +242,7 @@ def split_music(shared: Path, output: Path, *, val_pieces: int = 28, seed: int =
         os.symlink(path.resolve(), dest / ("val" if i in held else "train") / path.name)
     held_names = {files[i].name for i in held}
     tune_mates = {}
-    for group in chorale_tunes(files):
+    for group in groups:
         names = [path.name for path in group]
         for name in set(names) & held_names:
             tune_mates[name] = sorted(set(names) - held_names)

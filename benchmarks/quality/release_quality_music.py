@@ -1,9 +1,10 @@
 """The music part of `release_quality.py`: the release composer on the held-out Bach chorales of its recipe whose tune
 no training chorale is set to (17 of the 28: `val_new_tunes`, see `release_data.chorale_tunes`).
 
-- nats per token and per quarter-note frame on those chorales, beside the same on the 11 held-out settings of tunes
-  the model trained on (`_seen_tunes`) and on all 28 (`_all_held_out`, the figure reported until 2026-12-07) (the unit of the literature's JSB figures,
-  e.g. an LSTM's 8.45 nats/frame on JSB, Bai et al. 2018; indicative, since JSB is a quarter-note piano-roll);
+- nats per token and per quarter-note frame on those chorales (the frame is the unit of the literature's JSB
+  figures, e.g. an LSTM's 8.45 nats/frame on JSB, Bai et al. 2018; indicative, since JSB is a quarter-note
+  piano-roll), beside the same on the 11 held-out settings of tunes the model trained on (`_seen_tunes`) and on all
+  28 (`_all_held_out`, the figure reported until 2026-12-07);
 - Yang & Lerch's overlap of generated vs held-out statistics (pitch-class histogram, pitch range, polyphony,
   notes per bar, inter-onset interval; 1 = indistinguishable), 8 bars from no primer;
 - the controls: in-scale rate with `key` (target 1.0) and without, notes per bar with `density` low/high as a ratio

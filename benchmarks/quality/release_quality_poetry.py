@@ -5,8 +5,8 @@
   and on the held-out poems none of whose lines is found verbatim in a training poem (`_unseen_lines`).
 - 200 poems per form with the constraints and `tone=True` (50 calls x 4 candidates, every candidate counted):
   form, rhyme and tone accuracy, stutter (a character 3x in a row; 3x within one line; 3x in the poem; a repeated
-  line), lines copied from training, distinct-2; the same rates for the poem `write_poem` returns (best of 4), and for the same
-  model with `no_stutter=False` (what the rule removes).
+  line), lines copied from training, distinct-2; the same rates for the poem `write_poem` returns (best of 4), and
+  for the same model with `no_stutter=False` (what the rule removes).
 - Keywords: 2 characters drawn from a held-out poem (or a 2-character word of it), 50 calls per form; the rate at
   which every requested keyword appears; and the studio's theme 春江花月.
 - Candidates: mean token log-probability (under the model) of the returned poem and seconds per poem for 1, 4 and

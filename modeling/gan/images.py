@@ -8,6 +8,7 @@ This file is Hub remote code: it imports only the standard library, torch and (o
 safetensors.
 """
 
+import functools
 import math
 import os
 
@@ -101,13 +102,29 @@ def _thumbnails(images, size: int) -> torch.Tensor:
     return F.interpolate(images.float(), size=(size, size), mode="area")
 
 
-def nearest_in_index(images, path, k: int = 3):
-    """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
-    `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
-    thumbs = load_file(str(path))["thumbnails"].float() / 255  # (M, 3, s, s)
+@functools.lru_cache(maxsize=2)
+def _index_thumbnails(path: str, modified: float) -> torch.Tensor:
+    return load_file(path)["thumbnails"].float() / 255  # (M, 3, s, s)
+
+
+def _load_index(path) -> torch.Tensor:
+    """The index's thumbnails in [0, 1], read once per file version: a bulk run or an app checks every painting."""
+    return _index_thumbnails(str(path), os.path.getmtime(path))
+
+
+def _nearest(images, thumbs: torch.Tensor, k: int):
+    """(the images as thumbnails, the `k` smallest RMS distances to `thumbs`, their indices), closest first."""
     small = _thumbnails(images, thumbs.shape[-1])
     distances = torch.cdist(small.flatten(1), thumbs.flatten(1)) / math.sqrt(thumbs[0].numel())  # (N, M)
     values, indices = distances.topk(min(k, len(thumbs)), dim=1, largest=False)
+    return small, values, indices
+
+
+def nearest_in_index(images, path, k: int = 3):
+    """For each image (PIL images or a (N, C, H, W) tensor in [0, 1]) its `k` nearest thumbnails of the index at
+    `path`: one list per image of `(thumbnail as PIL image, RMS pixel distance in [0, 1])`, closest first."""
+    thumbs = _load_index(path)
+    _, values, indices = _nearest(images, thumbs, k)
     pixels = (thumbs * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (M, s, s, 3)
     return [[(Image.fromarray(pixels[j]), float(d)) for j, d in zip(row_i.tolist(), row_d.tolist())]
             for row_i, row_d in zip(indices, values)]
@@ -123,11 +140,10 @@ NEAR_COPY_RMS = 0.04
 def near_copies(images, path) -> list[tuple[float, bool]]:
     """For each image (as `nearest_in_index` takes them): (RMS distance to its nearest thumbnail of the index at
     `path`, whether it is a near-copy by NEAR_COPY_RMS and its contrast)."""
-    size = load_file(str(path))["thumbnails"].shape[-1]
-    contrast = _thumbnails(images, size).flatten(1).std(dim=1, unbiased=False)  # (N,)
-    nearest = [row[0][1] for row in nearest_in_index(images, path, k=1)]
-    return [(distance, distance < NEAR_COPY_RMS and distance < 0.5 * float(spread))
-            for distance, spread in zip(nearest, contrast)]
+    small, values, _ = _nearest(images, _load_index(path), 1)
+    contrast = small.flatten(1).std(dim=1, unbiased=False)  # (N,)
+    return [(float(distance), float(distance) < NEAR_COPY_RMS and float(distance) < 0.5 * float(spread))
+            for distance, spread in zip(values[:, 0], contrast)]
 
 
 def save_image(image, path) -> None:

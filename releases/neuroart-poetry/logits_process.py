@@ -253,7 +253,7 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         mask = v.han.clone()
         if self.no_stutter:
             mask &= ~self._stutter_mask(state, plan)
-        if self.keyword_limit:
+        if self.keyword_limit and not self.no_stutter:  # the stutter mask caps keywords too, when it is on
             poem = "".join("".join(line) for line in state.lines) + "".join(state.current)
             for char, limit in self.keyword_limit.items():
                 if poem.count(char) >= limit:
