@@ -481,6 +481,7 @@ def generate_poetry(args, out: Path, name: str) -> int:
         try:
             poem = write_poem(model, tokenizer, form=args.form, title=args.title, keywords=args.keywords,
                               acrostic=args.acrostic, rhyme=not args.no_rhyme, tone=args.tone,
+                              lexicon=None if args.no_lexicon else "auto",
                               num_candidates=args.num_candidates, temperature=args.temperature, top_k=args.top_k,
                               top_p=args.top_p, seed=seed, line_index=index)
         except ValueError as error:
@@ -606,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--acrostic", default=None, help="First characters of the lines (藏头诗).")
     gp.add_argument("--tone", action="store_true", help="Apply 平仄 rules.")
     gp.add_argument("--no_rhyme", action="store_true", help="Do not enforce rhyme.")
+    gp.add_argument("--no_lexicon", action="store_true",
+                    help="English forms: let the poet spell words outside its training poems' (english_words.txt).")
     gp.add_argument("--num_candidates", type=bounded(1, 32), default=4, help="Candidates to rerank (1-32).")
     sampling(gp)
     m = sub.add_parser("models", help="Install, list or push the release models.")

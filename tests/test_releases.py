@@ -81,6 +81,10 @@ def test_install_then_load_by_repo_id_offline_with_and_without_the_package(kind,
             text = pipeline("text-generation", model="neuroart/neuroart-poetry"{trust})(
                 "<s><七言绝句><poem>春", max_new_tokens=8, do_sample=False)[0]["generated_text"]
             assert text.startswith("<s><七言绝句><poem>春") and len(text) > len("<s><七言绝句><poem>春")
+            from transformers.dynamic_module_utils import get_class_from_dynamic_module
+            write_poem = get_class_from_dynamic_module("generation.write_poem", "neuroart/neuroart-poetry")
+            poem = write_poem(model, tokenizer, form="quatrain", seed=0, num_candidates=1)
+            assert poem.settings["lexicon"] == "english_words.txt", poem.settings  # read from the cache by repo id
             print("OK", type(model).__module__, len(tokenizer))
         """,
     }[kind]
@@ -129,6 +133,11 @@ def test_generate_without_model_uses_the_release(tmp_path):
                              capture_output=True, text=True, timeout=300).stdout
         assert "月" in out
         assert "neuroart/neuroart-poetry" in next((tmp_path / "out").glob("poem_*.txt")).read_text()
+        for flags, recorded in (([], '"lexicon": "english_words.txt"'), (["--no_lexicon"], '"lexicon": null')):
+            target = tmp_path / f"en{len(flags)}"
+            subprocess.run([sys.executable, "-m", "neuroart.cli", "generate", "poetry", "--form", "quatrain",
+                            "--out", str(target), *flags], check=True, env=env, capture_output=True, timeout=300)
+            assert recorded in next(target.glob("poem_*.txt")).read_text()  # the footer says which words held
 
 
 @pytest.mark.slow
@@ -295,18 +304,24 @@ def test_push_uploads_the_release_folders_as_they_are(tmp_path, monkeypatch):
 
 def test_the_release_poet_writes_english_verse_that_keeps_its_rhyme_scheme():
     """The release learned English (sonnets, tiny-shakespeare): a quatrain (ABAB) and a sonnet (ABAB CDCD EFEF GG)
-    from it keep their line count and every rhyme pair (CMUdict), with nothing relaxed."""
+    from it keep their line count and every rhyme pair (CMUdict), with nothing relaxed, and every word is one of
+    its training poems' (`english_words.txt`)."""
+    import re
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from neuroart.poetry import check_english_poem, write_poem
+    from neuroart.poetry.english import verse_style
 
     folder = release("poetry")
     model, tokenizer = AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
+    lexicon = set((folder / "english_words.txt").read_text(encoding="utf-8").split())
     for form, scheme, lines in (("quatrain", "ABAB", 4), ("sonnet", "ABABCDCDEFEFGG", 14)):
         poem = write_poem(model, tokenizer, form=form, seed=0)
         verdict = check_english_poem(poem.text, scheme, lines)
         assert verdict["lines_ok"] and verdict["rhyme_ok"], poem.text
         assert not poem.relaxed and not any("\u4e00" <= c <= "\u9fff" for c in poem.text)
+        assert set(re.findall(r"[a-z']+", verse_style(poem.text))) <= lexicon, poem.text
 
 
 def test_release_code_is_the_package_code():

@@ -233,7 +233,7 @@ def release_dir(kind: str) -> Path:
 KEEP = {"gan": ["nearest_index.safetensors", "samples/grid.png"],
         "music": ["tokenizer.json", "passage_index.safetensors"],
         "poetry": ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "poem_lines.txt.gz",
-                   "samples/poems.txt"]}
+                   "english_words.txt", "samples/poems.txt"]}
 
 
 def export(kind: str, trained: Path, target: Path | None = None) -> Path:

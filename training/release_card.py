@@ -34,7 +34,7 @@ def _flat(section: dict, prefix: str = "") -> dict:
             continue
         if isinstance(value, (int, float, str)):
             rows[prefix + key] = value
-        elif isinstance(value, dict) and key in ("english", "quatrain", "sonnet"):
+        elif isinstance(value, dict) and key in ("english", "quatrain", "sonnet", "lexicon_off"):
             rows.update(_flat(value, f"{prefix}{key}."))
     return rows
 

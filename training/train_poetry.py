@@ -8,7 +8,8 @@ one line per 句. Texts are packed into `--max_seq_length` blocks; the model is 
 (`NeuroArtPoetryForCausalLM`) trained with AdamW, warm-up + cosine decay (nanoGPT's recipe).
 
 The output folder is Hub-ready: model, tokenizer, remote code, the training lines index (`poem_lines.txt.gz`, for
-the copied-line check), sample poems and a model card with data, hyperparameters and metrics.
+the copied-line check), the English words the poet may write (`english_words.txt`, when it learned English), sample
+poems and a model card with data, hyperparameters and metrics.
 """
 
 import os
@@ -22,6 +23,8 @@ from pathlib import Path  # noqa: E402
 
 from neuroart import NeuroArtPoetryConfig, NeuroArtPoetryForCausalLM  # noqa: E402
 from neuroart.poetry import FORMS, LineIndex, check_poem, detect_form, format_poem, write_poem  # noqa: E402
+from neuroart.poetry.english import verse_style  # noqa: E402
+from neuroart.poetry.lexicon import LEXICON_FILE, WORD_RUN, Lexicon, lexicon_of  # noqa: E402
 from neuroart.poetry.prosody import ENGLISH_FORMS, is_han, split_lines  # noqa: E402
 from neuroart.training.args import (  # noqa: E402
     add_common_args,
@@ -124,6 +127,16 @@ def normalise(poem: dict) -> dict:
     return {**poem, "text": text, "form": form}
 
 
+def english_lexicon(poems, base: Lexicon | None = None) -> Lexicon | None:
+    """The words of `poems`, as written and in the training verse style ("man's" and "man 's"), with `base`'s;
+    None when there are none (a poet of classical Chinese alone)."""
+    words = set(base.words) if base is not None else set()
+    for poem in poems:
+        if not is_han(poem["text"][:1]):  # classical poems have no English words to give
+            words.update(WORD_RUN.findall(poem["text"].lower()), WORD_RUN.findall(verse_style(poem["text"])))
+    return Lexicon(words) if words else None
+
+
 def main(args):
     accelerator = make_accelerator(args, "neuroart-poetry", needed_bytes=300_000_000)
     rng = random.Random(args.seed)
@@ -223,6 +236,10 @@ def main(args):
 
     # The copy check: lines of sample poems found among the training poems' lines.
     copy_index = None if args.streaming else LineIndex.from_poems(p["text"] for p in train_poems)
+    # The English words the poet may write: those of its training poems (the head of a stream), and those of the
+    # model it was fine-tuned from, which it still knows. None when it learned no English.
+    lexicon = english_lexicon(head_poems if args.streaming else train_poems,
+                              lexicon_of(model) if args.model_name_or_path else None)
     copy_forms = [f for f in FORMS if any(p.get("form") == f for p in train_poems)] if copy_index else []
     copy_history = []
 
@@ -255,7 +272,8 @@ def main(args):
         lines = []
         for form in sample_forms:
             for i in range(args.num_sample_poems):
-                poem = write_poem(unwrapped, tokenizer, form=form, seed=args.seed + i, num_candidates=2)
+                poem = write_poem(unwrapped, tokenizer, form=form, seed=args.seed + i, num_candidates=2,
+                                  lexicon=lexicon)
                 lines.append(f"[{form}]\n{poem.text}\n")
         samples_dir.mkdir(parents=True, exist_ok=True)
         (samples_dir / f"step_{step}.txt").write_text("\n".join(lines), encoding="utf-8")
@@ -277,7 +295,8 @@ def main(args):
 
         def final_poems():
             for form in sample_forms:
-                poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index)
+                poem = write_poem(model, tokenizer, form=form, seed=args.seed, num_candidates=4, line_index=index,
+                                  lexicon=lexicon)
                 poems_out.append(f"[{form}]\n{poem.text}\n")
                 if form in FORMS:
                     checks.append(check_poem(poem.text, form))
@@ -302,6 +321,8 @@ def main(args):
         out.mkdir(parents=True, exist_ok=True)
         tokenizer.save_pretrained(out)
         index.save(out / "poem_lines.txt.gz")
+        if lexicon is not None:
+            lexicon.save(out / LEXICON_FILE)
         samples_dir.mkdir(parents=True, exist_ok=True)
         (samples_dir / "poems.txt").write_text("\n".join(poems_out), encoding="utf-8")
         (out / "loss_history.json").write_text(json.dumps(history))

@@ -16,7 +16,11 @@
   corpus's own `valid` items) against the same bigram fit on the English training poems; quatrains and sonnets
   from the release (one call each per seed): rhyme scheme kept (CMUdict, `check_english_poem`), lines whose rhyme
   was relaxed, lines copied from the English training poems, and the damage check: the model's own mean
-  log-probability of the lines it chose against the same seeds with `rhyme=False`.
+  log-probability of the lines it chose against the same seeds with `rhyme=False`. Invented words: the share of
+  words that the English training poems never use, in the poems written with the lexicon shipped beside the weights
+  (`english_words.txt`, on by default) and with `lexicon=None` on the same seeds, beside the held-out sonnets' own
+  share (real words that training lacks); what the lexicon costs is read from the model's mean log-probability,
+  word distinct-2, the rhyme scheme and the seconds per poem of the two.
 """
 
 from __future__ import annotations
@@ -78,7 +82,9 @@ def candidates_at_time(model, tokenizer, prompts: int, seed: int) -> dict:
 
 
 def english_section(model, tokenizer, split: dict, smoke: bool, seed: int = 0) -> dict:
-    from neuroart.poetry import LineIndex, write_poem
+    from neuroart.poetry import Lexicon, LineIndex, write_poem
+    from neuroart.poetry.english import verse_style
+    from neuroart.poetry.lexicon import WORD_RUN, lexicon_of
     from neuroart.training.data import load_poems
 
     folder = Path(split["train_file"]).parent
@@ -90,14 +96,22 @@ def english_section(model, tokenizer, split: dict, smoke: bool, seed: int = 0) -
            "bigram_nats_per_char": round(bigram_nats_per_char([p["text"] for p in train],
                                                               [p["text"] for p in eval_poems]), 4)}
     index = LineIndex.from_poems(p["text"] for p in train)
+    lexicon = Lexicon.from_texts(p["text"] for p in train)  # the words the poet read: what "invented" is measured by
+    out["lexicon_words"] = len(lexicon)
+    out["lexicon_shipped"] = lexicon_of(model) is not None
+    out["val_words_outside_lexicon"] = words_outside(lexicon, (p["text"] for p in eval_poems))  # Shakespeare's share
     calls = 2 if smoke else 20
     for form in ("quatrain", "sonnet"):
-        poems, free, started = [], [], time.time()
+        poems, free, unlimited, started = [], [], [], time.time()
         for k in range(calls):
             poems.append(write_poem(model, tokenizer, form=form, seed=seed + k))
         seconds = (time.time() - started) / calls
         for k in range(calls // 2):
             free.append(write_poem(model, tokenizer, form=form, seed=seed + k, rhyme=False))
+        started = time.time()
+        for k in range(calls // 2):
+            unlimited.append(write_poem(model, tokenizer, form=form, seed=seed + k, lexicon=None))
+        unlimited_seconds = (time.time() - started) / max(1, calls // 2)
         lines = sum(p.check["num_lines"] for p in poems)
         out[form] = {
             "poems": calls,
@@ -111,10 +125,43 @@ def english_section(model, tokenizer, split: dict, smoke: bool, seed: int = 0) -
             "mean_logprob": round(sum(p.score for p in poems[: calls // 2]) / max(1, calls // 2), 4),
             "mean_logprob_rhyme_off": round(sum(p.score for p in free) / max(1, len(free)), 4),
             "rhyme_off_scheme_kept": round(sum(check_scheme(p.text, form) for p in free) / max(1, len(free)), 4),
+            "words_outside_lexicon": words_outside(lexicon, (p.text for p in poems)),
+            "poems_with_a_word_outside_lexicon": round(sum(words_outside(lexicon, [p.text]) > 0 for p in poems)
+                                                       / calls, 4),
+            "distinct_2_words": distinct_words(p.text for p in poems[: calls // 2]),
+            "lexicon_off": {  # the same seeds with `lexicon=None`: what the mask removes, and what it costs
+                "words_outside_lexicon": words_outside(lexicon, (p.text for p in unlimited)),
+                "poems_with_a_word_outside_lexicon": round(
+                    sum(words_outside(lexicon, [p.text]) > 0 for p in unlimited) / max(1, len(unlimited)), 4),
+                "invented_words": sorted({w for p in unlimited for w in WORD_RUN.findall(verse_style(p.text))
+                                          if w not in lexicon})[:40],
+                "mean_logprob": round(sum(p.score for p in unlimited) / max(1, len(unlimited)), 4),
+                "rhyme_scheme_kept": round(sum(p.check["rhyme_ok"] for p in unlimited) / max(1, len(unlimited)), 4),
+                "distinct_2_words": distinct_words(p.text for p in unlimited),
+                "seconds_per_poem": round(unlimited_seconds, 2),
+            },
             "seconds_per_poem": round(seconds, 2),
             "examples": [p.text for p in poems[:3]],
         }
     return out
+
+
+def words_outside(lexicon, texts) -> float:
+    """The share of the words of `texts` (in the training verse style) that `lexicon` lacks."""
+    from neuroart.poetry.english import verse_style
+    from neuroart.poetry.lexicon import WORD_RUN
+
+    words = [w for text in texts for w in WORD_RUN.findall(verse_style(text))]
+    return round(sum(w not in lexicon for w in words) / max(1, len(words)), 4)
+
+
+def distinct_words(texts) -> float:
+    """Distinct word bigrams over all word bigrams within lines (Li et al., 2016's distinct-2, on words)."""
+    from neuroart.poetry.english import verse_style
+
+    lines = [verse_style(line).split() for text in texts for line in text.split("\n")]
+    bigrams = [tuple(words[i : i + 2]) for words in lines for i in range(len(words) - 1)]
+    return round(len(set(bigrams)) / max(1, len(bigrams)), 4)
 
 
 def check_scheme(text: str, form: str) -> bool:

@@ -21,7 +21,9 @@ writer works a line at a time (Deep-speare's own generator also resamples lines 
    ending, then the model's mean log-probability; a line that still cannot rhyme is taken as the most likely and
    recorded in `Poem.relaxed`.
 
-While sampling, a word may not come a third time in a line or twice in a row, nor a possessive right after another.
+While sampling, a word may not come a third time in a line or twice in a row, nor a possessive right after another;
+and where the poet ships its lexicon (`english_words.txt`: the words of its English training poems), every word is
+one of those or a keyword (`lexicon.py`), so it invents none. Without one, step 4 prefers lines of CMUdict's words.
 English training poems have no titles, so a title steers through its words as keywords (when no keywords are given)
 rather than as a title.
 
@@ -41,6 +43,7 @@ from collections import defaultdict
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .lexicon import WORD_RUN, LexiconLogitsProcessor
 from .logits_process import NEG_INF
 from .prosody import ENGLISH_FORMS, check_english_poem
 from .tokenization import format_prompt
@@ -168,9 +171,9 @@ def writes_english(tokenizer) -> bool:
 
 
 def _sample_lines(model, tokenizer, context: str, count: int, sampling: dict, max_line_tokens: int,
-                  lead: str = ""):
+                  lead: str = "", lexicon=None, extra_words=()):
     """`count` sampled next lines after `context` (each opening with `lead`, when given), with the mean
-    log-probability under the model of the tokens it sampled."""
+    log-probability under the model of the tokens it sampled; with a `lexicon`, in its words and `extra_words`."""
     from .generation import _mean_logprob
 
     lead_length = len(tokenizer(context + lead, add_special_tokens=False).input_ids) \
@@ -181,15 +184,21 @@ def _sample_lines(model, tokenizer, context: str, count: int, sampling: dict, ma
     if budget < 2:
         return []
     processor = EnglishLineLogitsProcessor(tokenizer, prompt_length, budget - 1)
+    processors = LogitsProcessorList([processor])
+    words = None if lexicon is None else LexiconLogitsProcessor(tokenizer, lexicon, prompt_length, lead, extra_words)
+    if words is not None:
+        processors.append(words)
     output = model.generate(
         input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True, num_return_sequences=count,
-        max_new_tokens=budget, logits_processor=LogitsProcessorList([processor]),
+        max_new_tokens=budget, logits_processor=processors,
         eos_token_id=[processor.newline], pad_token_id=tokenizer.pad_token_id,
         return_dict_in_generate=True, output_logits=True, **sampling,
     )
     scores = _mean_logprob(model, output.sequences, prompt_length, output.logits)
     lines = [tokenizer.decode(row[prompt_length - lead_length :], skip_special_tokens=True).split("\n")[0].strip()
              for row in output.sequences]
+    if words is not None:
+        lines = [words.finished(line) for line in lines]
     return list(zip(lines, scores))
 
 
@@ -263,13 +272,17 @@ def is_word(word: str) -> bool:
     return bool(pronouncing.phones_for_word(word.strip("'")))
 
 
-def _rank(line: str, score: float, natural: bool, allowed, unused, lines) -> tuple:
-    """Best first: usable and rhyming, every word a real one (a small sub-word model also invents words), the
-    model's own ending, a new keyword, then the mean log-probability."""
+def _rank(line: str, score: float, natural: bool, allowed, unused, lines, known=None) -> tuple:
+    """Best first: usable and rhyming, every word a real one (a small sub-word model also invents words: in
+    `known`, the lexicon's words and the keywords, where the poet has a lexicon; else CMUdict's), the model's own
+    ending, a new keyword, then the mean log-probability."""
     word = last_word(line)
     usable = word is not None and len(WORD.findall(line)) >= 3 and line not in lines
     fits = allowed is None or not natural or word in allowed
-    real = all(is_word(w) for w in WORD.findall(line) if "'" not in w)  # clitics and o'er: the dictionary's gaps
+    if known is not None:
+        real = all(w in known for w in WORD_RUN.findall(line))
+    else:
+        real = all(is_word(w) for w in WORD.findall(line) if "'" not in w)  # clitics and o'er: the dictionary's gaps
     opening = WORD.findall(line)[:2]
     fresh = not any(WORD.findall(earlier)[:2] == opening for earlier in lines)  # not "And I was ..." every line
     return (usable and fits, real and fresh, any(k in line for k in unused), natural, score)
@@ -298,9 +311,10 @@ def _logprobs_after(model, sequences) -> torch.Tensor:
 def write_english_poem(model, tokenizer, form: str, title: str | None = None, keywords=None, rhyme: bool = True,
                        rhyme_scheme: str | None = None, num_candidates: int = 4, temperature: float = 0.9,
                        top_k: int = 50, top_p: float = 0.95, seed: int = 0, max_line_tokens: int = 20,
-                       line_index=None):
+                       line_index=None, lexicon=None):
     """A quatrain or sonnet (see the module docstring); returns a `generation.Poem` whose `text` is displayed
-    English. Call it through `write_poem(form="quatrain"|"sonnet")`, which seeds the random stream."""
+    English. Call it through `write_poem(form="quatrain"|"sonnet")`, which seeds the random stream. With a
+    `lexicon` (`lexicon.Lexicon`), every word is one of its words or a keyword's."""
     from .generation import Poem
 
     num_lines = ENGLISH_FORMS[form]
@@ -321,6 +335,8 @@ def write_english_poem(model, tokenizer, form: str, title: str | None = None, ke
     total = 0.0
     paired = {p for p in partners if p is not None}  # lines that a later line must rhyme with
     book = _rhyme_book(tokenizer) if rhyme else None
+    known = None if lexicon is None else \
+        lexicon.words | {w for k in keywords for w in WORD_RUN.findall(k)}  # what `_rank` counts as real
     for i, partner in enumerate(partners):
         partner_word = last_word(lines[partner]) if partner is not None else None
         if partner is not None:
@@ -331,21 +347,23 @@ def write_english_poem(model, tokenizer, form: str, title: str | None = None, ke
             allowed = None  # free to end anywhere
         if allowed is not None:  # a rhyme word once per poem (day ... day reads as a stutter, not a rhyme)
             used = {last_word(line) for line in lines}
-            allowed = {w: index for w, index in allowed.items() if w not in used}
+            allowed = {w: index for w, index in allowed.items() if w not in used and (known is None or w in known)}
         unused = [k for k in keywords if not any(k in line for line in lines)]
         context = prompt + "".join(f"{x}\n" for x in lines)
 
         best = None
         for _ in range(ROUNDS):
             sampled = [(line, score) for line, score in _sample_lines(model, tokenizer, context, 4 * num_candidates,
-                                                                     sampling, max_line_tokens) if line]
+                                                                     sampling, max_line_tokens, lexicon=lexicon,
+                                                                     extra_words=keywords) if line]
             if unused and not any(unused[0] in line for line, _ in sampled):
                 # A keyword the model does not bring in by itself opens some candidates, the model writing the rest
                 # of the line after it (its log-probability then covers the words it chose, not the keyword).
                 sampled += [(line, score) for line, score in _sample_lines(
-                    model, tokenizer, context, 2 * num_candidates, sampling, max_line_tokens, lead=unused[0]) if line]
+                    model, tokenizer, context, 2 * num_candidates, sampling, max_line_tokens, lead=unused[0],
+                    lexicon=lexicon, extra_words=keywords) if line]
             for line, score in sampled:
-                candidate = (_rank(line, score, True, allowed, unused, lines), line)
+                candidate = (_rank(line, score, True, allowed, unused, lines, known), line)
                 best = candidate if best is None or candidate[0] > best[0] else best
             if best is not None and best[0][0]:
                 break
@@ -356,7 +374,7 @@ def write_english_poem(model, tokenizer, form: str, title: str | None = None, ke
                 if len(WORD.findall(prefix)) >= 2 and prefix not in prefixes:
                     prefixes.append(prefix)
             for score, line in _reend_lines(model, tokenizer, context, prefixes[:4], allowed or {}):
-                candidate = (_rank(line, score, False, allowed, unused, lines), line)
+                candidate = (_rank(line, score, False, allowed, unused, lines, known), line)
                 best = candidate if best is None or candidate[0] > best[0] else best
             if best is not None and best[0][0]:
                 break

@@ -40,6 +40,7 @@ import torch
 from transformers import LogitsProcessorList
 
 from .english import write_english_poem
+from .lexicon import LEXICON_FILE, Lexicon, lexicon_of
 from .logits_process import ChineseFormLogitsProcessor
 from .prosody import ENGLISH_FORMS, FORMS, check_poem
 from .tokenization import format_prompt
@@ -146,7 +147,7 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
                acrostic: str | None = None, rhyme: bool = True, tone: bool = False, num_candidates: int = 4,
                temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
                seed: int | None = None, rhyme_scheme: str | None = None, line_index=None,
-               max_new_tokens: int | None = None, no_stutter: bool = True) -> Poem:
+               max_new_tokens: int | None = None, no_stutter: bool = True, lexicon="auto") -> Poem:
     """Write one poem in `form`; see the module docstring. Returns a `Poem` (use `.text`; `.seed`, `.settings`,
     `.provenance` and `.save(folder)` as every NeuroArt result).
 
@@ -155,7 +156,13 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
 
     Classical forms: every keyword (a character or a word) is planned into a line and forced in before that line
     ends; one that cannot be placed is listed in `Poem.relaxed`. `no_stutter` bans a character a third time in the
-    poem and a repeated line (doubled characters such as 青青 stay allowed). The randomness comes from
+    poem and a repeated line (doubled characters such as 青青 stay allowed).
+
+    English forms: `lexicon` is the words the poet may write (`lexicon.LexiconLogitsProcessor`, so that it invents
+    none): "auto" (the default) reads the `english_words.txt` shipped beside the weights (no limit where there is
+    none), None lifts it, and a `Lexicon` or an iterable of words replaces it. Keywords are always allowed.
+
+    The randomness comes from
     `seed` alone (a private generator state, never the global stream's), so the same call gives the same poem
     whatever else the process is doing.
     """
@@ -187,11 +194,19 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
         if max_new_tokens is not None:
             raise ValueError(f"max_new_tokens={max_new_tokens} does not apply to {form}: its lines are written one at "
                              "a time, and the form fixes how many; leave it unset.")
+        if lexicon == "auto":
+            lexicon = lexicon_of(model)
+            settings["lexicon"] = LEXICON_FILE if lexicon is not None else None
+        elif lexicon is not None:
+            lexicon = lexicon if isinstance(lexicon, Lexicon) else Lexicon(lexicon)
+            settings["lexicon"] = f"custom ({len(lexicon)} words)"
+        else:
+            settings["lexicon"] = None
         with seeded_rng(seed, model.device):
             poem = write_english_poem(model, tokenizer, form, title=title, keywords=keywords, rhyme=rhyme,
                                       rhyme_scheme=rhyme_scheme, num_candidates=num_candidates,
                                       temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                                      line_index=line_index)
+                                      line_index=line_index, lexicon=lexicon)
         poem.settings = {**settings, "rhyme_scheme": rhyme_scheme}
         return poem
     elif form is None:

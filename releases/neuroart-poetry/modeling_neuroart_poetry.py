@@ -32,7 +32,7 @@ from .configuration_neuroart_poetry import NeuroArtPoetryConfig
 
 # Same-folder helper modules saved beside the weights, so that an app can use them as Hub remote code, e.g.
 # `get_class_from_dynamic_module("generation.write_poem", repo_id)`, without installing neuroart.
-HELPER_MODULES = ("english.py", "generation.py", "logits_process.py", "prosody.py", "tokenization.py")
+HELPER_MODULES = ("english.py", "generation.py", "lexicon.py", "logits_process.py", "prosody.py", "tokenization.py")
 
 # Keyword arguments that transformers itself may pass to `forward` and that we accept: generate()'s, the loss
 # functions' (`num_items_in_batch`, `shift_labels` under context parallelism), and those of padding-free collators

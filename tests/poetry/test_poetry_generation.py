@@ -391,3 +391,46 @@ def test_a_keyword_goes_in_where_the_model_finds_it_likely(tokenizer):
     assert processor(ids, scores.clone())[0].isfinite().sum() == 1
     scores[0, moon] = -5.0  # far below: the model writes on, the keyword waits for a likelier place or the deadline
     assert processor(ids, scores.clone())[0].isfinite().sum() > 1
+
+
+def test_english_words_come_from_the_lexicon_and_keywords(untrained, tokenizer):
+    """With a lexicon, every word of the poem is one of its words or a keyword, even from an untrained model,
+    which left free spells words nobody wrote."""
+    import re
+
+    from neuroart.poetry import Lexicon
+    from neuroart.poetry.english import verse_style
+
+    lexicon = Lexicon(re.findall(r"[a-z']+", ENGLISH[0]))
+    words = lambda poem: set(re.findall(r"[a-z']+", verse_style(poem.text)))  # noqa: E731
+    invented = set()
+    for seed in range(3):
+        poem = write_poem(untrained, tokenizer, form="quatrain", seed=seed, num_candidates=2, lexicon=lexicon,
+                          keywords=["starlight"])
+        assert words(poem) <= lexicon.words | {"starlight"}, poem.text
+        assert poem.settings["lexicon"] == f"custom ({len(lexicon)} words)"
+        free = write_poem(untrained, tokenizer, form="quatrain", seed=seed, num_candidates=2, lexicon=None)
+        invented |= words(free) - lexicon.words
+        assert free.settings["lexicon"] is None
+    assert invented  # the test is not vacuous: the mask is what keeps the words real
+
+
+def test_the_lexicon_mask_follows_the_word_being_spelled(tokenizer):
+    """Inside a word only continuations towards a known word; a space, a mark or the newline only after a whole
+    word; and the scores the model gave are left as they were (they rank the candidates)."""
+    from neuroart.poetry import Lexicon
+    from neuroart.poetry.lexicon import LexiconLogitsProcessor
+
+    processor = LexiconLogitsProcessor(tokenizer, Lexicon(["moon", "sea"]), prompt_length=0)
+    newline = tokenizer.convert_tokens_to_ids("\n")
+    spelling = processor.spelling
+    inside, whole = spelling.mask("mo", frozenset(), frozenset()), spelling.mask("moon", frozenset(), frozenset())
+    assert not inside[newline] and whole[newline]
+    allowed = {spelling.texts[i] for i in inside.nonzero().squeeze(1).tolist()}
+    assert allowed and all("moon".startswith("mo" + text) for text in allowed)
+    ids = torch.tensor([tokenizer("the mo", add_special_tokens=False).input_ids])
+    scores = torch.zeros(1, len(tokenizer))
+    masked = processor(ids, scores)
+    assert torch.equal(scores, torch.zeros_like(scores)) and masked is not scores
+    assert masked[0, newline] == float("-inf")
+    assert processor.finished("the night is mo") == "the night is" and processor.finished("the moon") == "the moon"

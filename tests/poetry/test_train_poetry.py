@@ -1,12 +1,14 @@
 """`accelerate launch training/train_poetry.py` smoke runs: tiny jsonl, resume, fine-tune, embedded default."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
 from neuroart.poetry import FORMS, check_poem, write_poem
+from neuroart.poetry.english import verse_style
 from neuroart.training.checkpointing import list_checkpoints
 from neuroart.training.data import FORTUNES_DIR
 from tests.helpers import launch_script
@@ -92,7 +94,9 @@ QUATRAINS = ["the moon is bright upon the sea\nthe night is calm and still\nthe 
 
 
 def test_a_fine_tune_learns_new_tokens_for_a_new_language(trained, tmp_path):
-    """--extend_vocabulary: new sub-words appended after the old ids, the embeddings grown, English written."""
+    """--extend_vocabulary: new sub-words appended after the old ids, the embeddings grown, English written; the
+    output ships the English words it learned (`english_words.txt`, the base poet's with them), and every word of
+    a poem from it is one of those."""
     out, _, _ = trained
     english = tmp_path / "english.jsonl"
     english.write_text("".join(json.dumps({"form": "quatrain", "text": q}) + "\n" for q in QUATRAINS * 10))
@@ -106,6 +110,12 @@ def test_a_fine_tune_learns_new_tokens_for_a_new_language(trained, tmp_path):
     assert model.config.vocab_size >= len(new)
     poem = write_poem(model, new, form="quatrain", seed=0, num_candidates=1)
     assert len(poem.text.split("\n")) == 4
+    lexicon = set((tmp_path / "en" / "english_words.txt").read_text(encoding="utf-8").split())
+    base = out / "english_words.txt"  # the base poet's English: its one English line, where it trained on it
+    base = set(base.read_text(encoding="utf-8").split()) if base.exists() else set()
+    assert {w for q in QUATRAINS for w in q.split()} | base == lexicon
+    assert poem.settings["lexicon"] == "english_words.txt"
+    assert set(re.findall(r"[a-z']+", verse_style(poem.text))) <= lexicon, poem.text
 
 
 def test_embedded_default_fortunes(tmp_path):
@@ -119,7 +129,6 @@ def test_embedded_default_fortunes(tmp_path):
 def test_unpunctuated_corpus_trains_exports_and_writes(tmp_path):
     """A user's own corpus: one line per text line, no punctuation. The tokenizer still carries the form marks,
     samples at every sample step work, and the exported model writes every form."""
-    import re
 
     data = tmp_path / "mine.jsonl"
     with data.open("w", encoding="utf-8") as handle:
