@@ -141,7 +141,8 @@ class VoiceLeadingLogitsProcessor(_NotesReader):
     voice): the onset's moving notes, the candidate among them, are matched in pitch order to the voices that held
     notes leave free, the matching that moves the voices least. Until an onset's last voice is written the matching
     is a guess (the voices still to come are placed where they were); with the last one it is exact, and then the
-    notes already written are checked too, under the voices that this candidate gives them.
+    notes already written are checked too, under the voices that this candidate gives them. Harmonising, the
+    melody's note at an onset keeps the top voice, and only the other notes are matched to the voices under it.
 
     Why: the release wrote about 11 parallels per 100 voice-leading steps; Bach's held-out chorales 0.6
     (`benchmarks/quality/harmony.py`)."""
@@ -211,29 +212,37 @@ class VoiceLeadingLogitsProcessor(_NotesReader):
     def __call__(self, input_ids, scores):
         ids, candidates, rows = self._pitch_rows(input_ids, scores)
         for row, state in rows:
-            now = state["now"]
+            now, previous = state["now"], state["previous"]
             moved = [p for _, start, p in state["notes"] if start == now]
             held = [p for _, start, p in state["notes"] if start < now]
             due = self._due(state)
-            if due is not None and due not in moved:
-                moved.append(due)  # the melody note to come at this onset
-            if not moved or not state["previous"]:
+            melody = None
+            if due is not None and previous:
+                # Harmonising: the melody's note (to come, or written) is the top voice's, as the measure and
+                # `harmonization._split_voices` read it; the other notes share the voices under it. Left to the
+                # least-motion matching, it could take a lower voice on a tie and hide the parallel it makes.
+                melody, previous = (due, previous[-1]), previous[:-1]
+                moved = [p for p in moved if p != due]
+            if not previous or not (moved or melody):
                 continue
-            found = self._predecessors(state["previous"], held, moved, candidates)
+            found = self._predecessors(previous, held, moved, candidates)
             if found is None:
-                previous = torch.tensor(state["previous"])
-                before = previous[(candidates[:, None] - previous[None, :]).abs().argmin(1)]
-                nearest = previous[(torch.tensor(moved)[:, None] - previous[None, :]).abs().argmin(1)]
+                lines = torch.tensor(previous)
+                before = lines[(candidates[:, None] - lines[None, :]).abs().argmin(1)]
+                nearest = lines[(torch.tensor(moved, dtype=torch.long)[:, None] - lines[None, :]).abs().argmin(1)]
                 moved_before = nearest[None, :].expand(len(candidates), -1)
             else:
                 before, moved_before = found
+            # The other notes of the onset, each with its predecessor per candidate: (pitch, (C,) or scalar).
+            others = [(torch.tensor(q), moved_before[:, j]) for j, q in enumerate(moved)]
+            if melody is not None:
+                others.append((torch.tensor(melody[0]), torch.tensor(melody[1])))
             parallel = torch.zeros(len(candidates), dtype=torch.bool)
-            for j, q in enumerate(moved):
-                q = torch.tensor(q)
-                parallel |= self._parallel(candidates, before, q, moved_before[:, j])
+            for j, (q, q_before) in enumerate(others):
+                parallel |= self._parallel(candidates, before, q, q_before)
                 if found is not None:  # the notes already written, under the voices this candidate gives them
-                    for i in range(j):
-                        parallel |= self._parallel(torch.tensor(moved[i]), moved_before[:, i], q, moved_before[:, j])
+                    for p, p_before in others[:j]:
+                        parallel |= self._parallel(p, p_before, q, q_before)
             if parallel.any():
                 penalty = parallel.to(scores.dtype) * -self.strength
                 scores[row, ids] += penalty.to(scores.device)

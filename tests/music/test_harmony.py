@@ -310,6 +310,20 @@ def test_the_last_voice_is_checked_against_the_voices_it_gives_the_others(tokeni
     assert after[74] == -4.0 and after[52] == 0
 
 
+def test_a_harmonised_melody_keeps_the_top_voice(tokenizer):
+    """D3-F4-B-flat 4 under the melody's D5, the tenor's F4 held; on beat 2 the melody's C5 is due. A bass C3 moves
+    in parallel octaves with it (D-D to C-C). Matched by least motion alone, C5 could as well have taken the alto's
+    B-flat 4 (a tie) and hidden it; the melody keeps the top voice, so C3 loses the strength and B-flat 2 does not."""
+    from neuroart.music.generation import VoiceLeadingLogitsProcessor
+
+    tokens = (["Bar_None", "TimeSig_4/4", "Position_0"] + notes(50, 70, 74) + notes(65, duration="Duration_2.0.8")
+              + ["Position_8"])
+    melody = {(0, 0): 74, (0, 8): 72}
+    after = penalties(VoiceLeadingLogitsProcessor(tokenizer, 4.0, melody=melody), tokenizer, tokens)
+    assert after[48] == -4.0 and after[46] == 0
+    assert after[65] == 0 and after[69] == 0  # the alto may step down under it
+
+
 def test_the_last_voice_of_a_high_chord_is_steered_into_the_bass_range(tokenizer):
     """E5, C5 and G4 sound: the fourth note is the bass, so it belongs in E2-C4 (C4 and G3 free; D4, a bass
     above C4, and F5, which would make G4 the bass, lose the strength); a melody's E5 still to come counts as a
