@@ -118,6 +118,24 @@ def rhyme_partners(scheme: str, num_lines: int) -> list[int | None]:
 # ----------------------------------------------------------------------------------------------------------------
 # One line
 # ----------------------------------------------------------------------------------------------------------------
+def _latin_tables(tokenizer) -> tuple:
+    """(the newline's id, (V,) bool: the Latin-script tokens, the possessive's id, the ids of whole-word tokens of
+    three letters or more)."""
+    vocab = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_ids)
+    latin = torch.zeros(max(len(tokenizer), max(vocab.values()) + 1), dtype=torch.bool)
+    words = set()
+    for token, index in vocab.items():
+        latin[index] = index not in special and bool(LATIN_TOKEN.match(token))
+        if token.startswith("▁") and len(token) > 3 and token[1:].isalpha():
+            words.add(index)
+    return tokenizer.convert_tokens_to_ids("\n"), latin, vocab.get("▁'s"), frozenset(words)
+
+
+_TABLES = weakref.WeakKeyDictionary()
+_TABLES_LOCK = threading.Lock()
+
+
 class EnglishLineLogitsProcessor(LogitsProcessor):
     """One non-empty line of Latin-script tokens, ended by a newline within `max_line_tokens` tokens; no stutter: a
     whole word (three letters or more) at most twice in the line and never twice in a row ("life 's life 's
@@ -125,16 +143,11 @@ class EnglishLineLogitsProcessor(LogitsProcessor):
 
     def __init__(self, tokenizer, prompt_length: int, max_line_tokens: int = 20):
         self.prompt_length, self.max_line_tokens = prompt_length, max_line_tokens
-        self.newline = tokenizer.convert_tokens_to_ids("\n")
-        vocab = tokenizer.get_vocab()
-        special = set(tokenizer.all_special_ids)
-        self.latin = torch.zeros(max(len(tokenizer), max(vocab.values()) + 1), dtype=torch.bool)
-        self.possessive = vocab.get("▁'s")
-        self.words = set()  # ids of whole-word tokens of three letters or more
-        for token, index in vocab.items():
-            self.latin[index] = index not in special and bool(LATIN_TOKEN.match(token))
-            if token.startswith("▁") and len(token) > 3 and token[1:].isalpha():
-                self.words.add(index)
+        # The vocabulary's tables, read once per tokenizer: a sonnet builds this processor for every line it samples.
+        with _TABLES_LOCK:
+            if _TABLES.get(tokenizer, (None,))[0] != len(tokenizer):  # new, or tokens added since
+                _TABLES[tokenizer] = (len(tokenizer), *_latin_tables(tokenizer))
+            _, self.newline, self.latin, self.possessive, self.words = _TABLES[tokenizer]
         if self.newline in (None, tokenizer.unk_token_id) or int(self.latin.sum()) < 26:
             raise ValueError("This poet's vocabulary has no English (it was trained on classical Chinese only); use "
                              "the release neuroart/neuroart-poetry, or a model fine-tuned with English poems "
