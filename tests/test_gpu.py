@@ -66,6 +66,17 @@ def test_write_poem_on_cuda(dtype):
     with autocast(dtype):
         poems = [write_poem(model, tokenizer, form="五言绝句", seed=4, num_candidates=3).text for _ in range(2)]
     assert poems[0] == poems[1] and check_poem(poems[0], "五言绝句").form_ok
+    # English, its words held to a lexicon (the mask built on the CPU, applied on the GPU)
+    import re
+
+    from neuroart.poetry import Lexicon
+    from neuroart.poetry.english import verse_style
+
+    lexicon = Lexicon(re.findall(r"[a-z']+", ENGLISH[0]))
+    with autocast(dtype):
+        verses = [write_poem(model, tokenizer, form="quatrain", seed=4, num_candidates=2, lexicon=lexicon).text
+                  for _ in range(2)]
+    assert verses[0] == verses[1] and set(re.findall(r"[a-z']+", verse_style(verses[0]))) <= lexicon.words
 
 
 def _launch(script, out, *args, config="single_gpu.yaml"):
