@@ -5,8 +5,8 @@
   and on the held-out poems none of whose lines is found verbatim in a training poem (`_unseen_lines`).
 - 200 poems per form with the constraints and `tone=True` (50 calls x 4 candidates, every candidate counted):
   form, rhyme and tone accuracy, stutter (a character 3x in a row; 3x within one line; 3x in the poem; a repeated
-  line), lines copied from training, distinct-2; the same rates for the poem `write_poem` returns (best of 4), and
-  for the same model with `no_stutter=False` (what the rule removes).
+  line; lines with a character twice apart), lines copied from training, distinct-2; the same rates for the poem
+  `write_poem` returns (best of 4), and for the same model with `no_stutter=False` (what the rule removes).
 - Keywords: 2 characters drawn from a held-out poem (or a 2-character word of it), 50 calls per form; the rate at
   which every requested keyword appears; and the studio's theme 春江花月.
 - Candidates: mean token log-probability (under the model) of the returned poem and seconds per poem for 1, 4 and
@@ -43,6 +43,8 @@ def stutter(text: str) -> dict:
         "triple_in_poem": any("".join(lines).count(c) >= 3 for c in set("".join(lines))),
         "repeated_line": len(set(lines)) < len(lines),
         "doubled_lines": sum(any(line[i] == line[i + 1] for i in range(len(line) - 1)) for line in lines),
+        "apart_lines": sum(any(line[i] == line[j] for i in range(len(line)) for j in range(i + 2, len(line)))
+                           for line in lines),  # a character twice in a line, not side by side (春去春来)
         "lines": len(lines),
     }
 
@@ -59,6 +61,8 @@ def rates(texts, form=None) -> dict:
         "triple_in_poem": round(sum(m["triple_in_poem"] for m in marks) / n, 4),
         "repeated_line": round(sum(m["repeated_line"] for m in marks) / n, 4),
         "doubled_char_lines": round(sum(m["doubled_lines"] for m in marks) / max(1, sum(m["lines"] for m in marks)), 4),
+        "repeated_apart_lines": round(sum(m["apart_lines"] for m in marks) / max(1, sum(m["lines"] for m in marks)),
+                                      4),
     }
     checks = [check_poem(t, form) for t in texts]
     out.update(form=round(sum(c.form_ok for c in checks) / n, 4), rhyme=round(sum(c.rhyme_ok for c in checks) / n, 4),
