@@ -310,9 +310,10 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
                 self.relaxed.append(f"{name} at line {line_index + 1}, character {position + 1}")
         return mask
 
-    def allowed(self, tokens: list[int], row: int = 0) -> torch.Tensor:
+    def allowed(self, tokens: list[int], row: int = 0, state: _LineState | None = None) -> torch.Tensor:
+        """(V,) bool: the tokens allowed after `tokens` (the poem so far; `state`, its reading, when already made)."""
         v = self.vocab
-        state = self._state(tokens)
+        state = state if state is not None else self._state(tokens)
         mask = torch.zeros(v.size, dtype=torch.bool)
         if state.done or len(state.lines) >= self.num_lines:
             mask[v.eos] = True
@@ -325,9 +326,8 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
             mask[v.comma if line_number % 2 else v.period] = True
         return mask
 
-    def _keyword_now(self, tokens: list[int], row: int, mask: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    def _keyword_now(self, state: _LineState, row: int, mask: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """`mask`, or only the pending keyword's first character where the model finds it likely enough here."""
-        state = self._state(tokens)
         if state.done or state.punctuated or len(state.current) >= self.line_length:
             return mask
         char = self._keyword_start(state, self.plans[row % len(self.plans)])
@@ -341,10 +341,9 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         only[index] = True
         return only
 
-    def _echoes(self, tokens: list[int]) -> list[int]:
+    def _echoes(self, state: _LineState) -> list[int]:
         """Token ids of the characters that would come a second time in the line being written, apart from the
         first (the one just written may double: 青青)."""
-        state = self._state(tokens)
         if state.done or state.punctuated or len(state.current) >= self.line_length:
             return []
         return [self.vocab.index[c] for c in set(state.current[:-1]) if c in self.vocab.index]
@@ -354,13 +353,14 @@ class ChineseFormLogitsProcessor(LogitsProcessor):
         echoes = torch.zeros(scores.shape, dtype=torch.bool)  # (B, V)
         for row in range(input_ids.shape[0]):
             tokens = input_ids[row, self.prompt_length :].tolist()
-            mask = self.allowed(tokens, row)
+            state = self._state(tokens)  # read once per row and step: the masks and the echoes share it
+            mask = self.allowed(tokens, row, state)
             width = min(mask.shape[0], scores.shape[1])
             if self.plans and self.plans[row % len(self.plans)] and int(mask.sum()) > 1:
-                mask = self._keyword_now(tokens, row, mask, scores[row, :width])
+                mask = self._keyword_now(state, row, mask, scores[row, :width])
             blocked[row, :width] = ~mask[:width]
             if self.no_stutter and self.echo_penalty:
-                echoes[row, [i for i in self._echoes(tokens) if i < width]] = True
+                echoes[row, [i for i in self._echoes(state) if i < width]] = True
         # Out of place: generate() keeps the tensor it passed in as the raw logits (`output_logits`) that rank the
         # candidates, so it must stay the model's own.
         scores = scores.masked_fill(blocked.to(scores.device), NEG_INF)
