@@ -112,9 +112,10 @@ def split_poetry(shared: Path, output: Path, *, val_poems: int = 1200, seed: int
     english = split_english(root, dest)
     with open(dest / "train_zh_en.jsonl", "w", encoding="utf-8") as joint:
         for name in ("train.jsonl", "train_en.jsonl"):
-            for line in open(dest / name, encoding="utf-8"):
-                repeat = 2 if name == "train_en.jsonl" and json.loads(line)["form"] in ("sonnet", "quatrain") else 1
-                joint.write(line * repeat)
+            with open(dest / name, encoding="utf-8") as part:
+                for line in part:
+                    repeat = 2 if name == "train_en.jsonl" and json.loads(line)["form"] in ("sonnet", "quatrain") else 1
+                    joint.write(line * repeat)
     summary = {"train_file": str(dest / "train.jsonl"), "validation_file": str(dest / "val_tang.jsonl"),
                "train_tang": len(tang) - len(held), "train_song": len(song), "val_tang": len(held), "seed": seed,
                **english}

@@ -151,10 +151,11 @@ def hardware(accelerator) -> str:
     else:
         name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
         try:
-            for line in open("/proc/cpuinfo", encoding="utf-8"):
-                if line.startswith("model name"):
-                    name = f"CPU ({line.split(':', 1)[1].strip()}, {torch.get_num_threads()} threads)"
-                    break
+            with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+                for line in cpuinfo:
+                    if line.startswith("model name"):
+                        name = f"CPU ({line.split(':', 1)[1].strip()}, {torch.get_num_threads()} threads)"
+                        break
         except OSError:
             pass
     compiled = "; torch.compile" if accelerator.state.dynamo_plugin.backend.value != "NO" else ""

@@ -5,8 +5,9 @@
   and on the held-out poems none of whose lines is found verbatim in a training poem (`_unseen_lines`).
 - 200 poems per form with the constraints and `tone=True` (50 calls x 4 candidates, every candidate counted):
   form, rhyme and tone accuracy, stutter (a character 3x in a row; 3x within one line; 3x in the poem; a repeated
-  line; lines with a character twice apart), lines copied from training, distinct-2; the same rates for the poem
-  `write_poem` returns (best of 4), and for the same model with `no_stutter=False` (what the rule removes).
+  line; lines with a character twice apart; characters used in an earlier line), lines copied from training,
+  distinct-2; the same rates for the poem `write_poem` returns (best of 4), and for the same model with
+  `no_stutter=False` (what the rule removes).
 - Keywords: 2 characters drawn from a held-out poem (or a 2-character word of it), 50 calls per form; the rate at
   which every requested keyword appears; and the studio's theme 春江花月.
 - Candidates: mean token log-probability (under the model) of the returned poem and seconds per poem for 1, 4 and
@@ -46,6 +47,9 @@ def stutter(text: str) -> dict:
         "apart_lines": sum(any(line[i] == line[j] for i in range(len(line)) for j in range(i + 2, len(line)))
                            for line in lines),  # a character twice in a line, not side by side (春去春来)
         "lines": len(lines),
+        "reused": sum(c in set("".join(lines[:k])) and not (i and line[i - 1] == c)
+                      for k, line in enumerate(lines) for i, c in enumerate(line)),  # 客情 ... 客路 (叠字 apart)
+        "chars": sum(len(line) for line in lines),
     }
 
 
@@ -63,6 +67,7 @@ def rates(texts, form=None) -> dict:
         "doubled_char_lines": round(sum(m["doubled_lines"] for m in marks) / max(1, sum(m["lines"] for m in marks)), 4),
         "repeated_apart_lines": round(sum(m["apart_lines"] for m in marks) / max(1, sum(m["lines"] for m in marks)),
                                       4),
+        "reused_chars": round(sum(m["reused"] for m in marks) / max(1, sum(m["chars"] for m in marks)), 4),
     }
     checks = [check_poem(t, form) for t in texts]
     out.update(form=round(sum(c.form_ok for c in checks) / n, 4), rhyme=round(sum(c.rhyme_ok for c in checks) / n, 4),

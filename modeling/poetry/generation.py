@@ -13,7 +13,9 @@
 - No stutter (`no_stutter=True`, the default): a character may not come a third time in the poem (in a row, in a
   line or across lines: 重字, which the poets avoid), and a line may not repeat an earlier one; doubled characters
   (叠字 such as 青青) stay allowed. This is a mask like the form, so it holds whatever the weights. A character
-  again in its line, apart from the first (月暗夜深夜; the poets' 花落花开), costs 1.5 nats instead of being banned.
+  again in its line, apart from the first (月暗夜深夜; the poets' 花落花开), costs 1.5 nats instead of being banned,
+  one from an earlier line 2 nats (秋天 ... 秋月 ... 秋风) and a doubling 1 nat (陪诏诏; the poets' 萧萧 are near-
+  certain to the model and barely feel it): each chosen to meet the held-out Tang poets' rate.
 - `keywords` (characters or words) are planned Jiuge-style: each gets a line (a seeded plan per candidate, distinct
   lines while they last) and may not take the acrostic's first character or a rhymed line end; the model places it
   freely until the line has just enough room left, then it is forced in. No keyword character comes more than
@@ -158,7 +160,7 @@ def write_poem(model, tokenizer, form: str | None = "七言绝句", title: str |
     Classical forms: every keyword (a character or a word) is planned into a line and forced in before that line
     ends; one that cannot be placed is listed in `Poem.relaxed`. `no_stutter` bans a character a third time in the
     poem and a repeated line (doubled characters such as 青青 stay allowed), and makes a character dearer a second
-    time in its line, apart from the first.
+    time: in its line, apart from the first; from an earlier line; doubled.
 
     English forms: `lexicon` is the words the poet may write (`lexicon.LexiconLogitsProcessor`, so that it invents
     none): "auto" (the default) reads the `english_words.txt` shipped beside the weights (no limit where there is
