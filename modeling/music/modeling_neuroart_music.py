@@ -44,6 +44,24 @@ ACCEPTED_EXTRA_KWARGS = {"cache_position", "token_type_ids", "position_ids", "se
                          "cu_seq_lens_k", "max_length_q", "max_length_k", *LOSS_KWARGS}
 
 
+def _cpu_has_native_bf16() -> bool:
+    """Whether this CPU runs bfloat16 natively (AMX or AVX512-BF16, from /proc/cpuinfo; assumed so where it cannot
+    be read). oneDNN has no bf16 LSTM kernel without it: `nn.LSTM` under CPU bf16 autocast raises "could not create
+    a primitive descriptor"."""
+    global _NATIVE_BF16
+    if _NATIVE_BF16 is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+                flags = set(cpuinfo.read().split())
+            _NATIVE_BF16 = bool({"amx_bf16", "avx512_bf16"} & flags)
+        except OSError:
+            _NATIVE_BF16 = True
+    return _NATIVE_BF16
+
+
+_NATIVE_BF16: bool | None = None
+
+
 # Copied from neuroart.poetry.modeling_neuroart_poetry._is_exporting
 def _is_exporting() -> bool:
     """True under torch.export / torch.compile tracing, where Python checks on tensor values cannot run."""
@@ -256,9 +274,9 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
                                        else state)
             hidden = top[:, None]  # (B, hidden) -> (B, 1, hidden)
         elif self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-            hidden, new_state = self._gradient_checkpointing_func(self.rnn, hidden, state)
+            hidden, new_state = self._run_rnn(self._gradient_checkpointing_func, hidden, state)
         else:
-            hidden, new_state = self.rnn(hidden, state)
+            hidden, new_state = self._run_rnn(None, hidden, state)
         if output_hidden_states and all_hidden is None:  # (padded prompt) per-layer outputs by a second pass
             all_hidden, _ = self._run_layer_by_layer(self.dropout(inputs_embeds), state)
         hidden = self.dropout(hidden)
@@ -269,6 +287,19 @@ class NeuroArtMusicModel(NeuroArtMusicPreTrainedModel):
         if not return_dict:
             return tuple(v for v in (hidden, new_cache, hidden_states) if v is not None)
         return BaseModelOutputWithPast(last_hidden_state=hidden, cache=new_cache, hidden_states=hidden_states)
+
+    def _run_rnn(self, checkpoint, hidden: torch.Tensor, state):
+        """`self.rnn` over the sequence (through `checkpoint` when given). Under CPU bf16 autocast on a CPU without
+        native bf16, in the weights' dtype with autocast off: oneDNN has no bf16 LSTM kernel there."""
+        run = self.rnn if checkpoint is None else (lambda x, s: checkpoint(self.rnn, x, s))
+        if (hidden.device.type != "cpu" or not torch.is_autocast_enabled("cpu")
+                or torch.get_autocast_dtype("cpu") != torch.bfloat16 or _cpu_has_native_bf16()):
+            return run(hidden, state)
+        dtype = self.rnn.weight_ih_l0.dtype
+        if state is not None:
+            state = tuple(s.to(dtype) for s in state) if isinstance(state, tuple) else state.to(dtype)
+        with torch.autocast("cpu", enabled=False):
+            return run(hidden.to(dtype), state)
 
     def step(self, inputs: torch.Tensor, state):
         """One time step in eval mode, layer by layer through `torch.lstm_cell` / `torch.gru_cell` (what

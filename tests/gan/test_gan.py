@@ -280,7 +280,9 @@ def test_precision_auto_follows_the_hardware_and_bf16_stays_close(gan, monkeypat
     native = "amx_bf16" in flags or "avx512_bf16" in flags
     assert gan_module.native_bf16("cpu") == native
     assert gan_module.resolve_precision("auto") == ("bf16" if native else "fp32")
-    monkeypatch.setattr(gan_module, "native_bf16", lambda device="cpu": True)
+    import neuroart.gan.painting as painting_module  # where resolve_precision looks the hardware up
+
+    monkeypatch.setattr(painting_module, "native_bf16", lambda device="cpu": True)
     assert gan_module.resolve_precision("auto") == "bf16"
     assert gan_module.resolve_precision("fp32") == "fp32"
     with pytest.raises(ValueError, match="precision"):
