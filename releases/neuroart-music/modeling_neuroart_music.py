@@ -15,6 +15,7 @@ the state unchanged, so a padded row gives the same tokens as its unpadded promp
 This file is Hub remote code: it imports only the standard library, torch, transformers and same-folder siblings.
 """
 
+import functools
 import math
 import os
 import shutil
@@ -44,22 +45,16 @@ ACCEPTED_EXTRA_KWARGS = {"cache_position", "token_type_ids", "position_ids", "se
                          "cu_seq_lens_k", "max_length_q", "max_length_k", *LOSS_KWARGS}
 
 
+@functools.cache
 def _cpu_has_native_bf16() -> bool:
     """Whether this CPU runs bfloat16 natively (AMX or AVX512-BF16, from /proc/cpuinfo; assumed so where it cannot
     be read). oneDNN has no bf16 LSTM kernel without it: `nn.LSTM` under CPU bf16 autocast raises "could not create
     a primitive descriptor"."""
-    global _NATIVE_BF16
-    if _NATIVE_BF16 is None:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-                flags = set(cpuinfo.read().split())
-            _NATIVE_BF16 = bool({"amx_bf16", "avx512_bf16"} & flags)
-        except OSError:
-            _NATIVE_BF16 = True
-    return _NATIVE_BF16
-
-
-_NATIVE_BF16: bool | None = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            return bool({"amx_bf16", "avx512_bf16"} & set(cpuinfo.read().split()))
+    except OSError:
+        return True
 
 
 # Copied from neuroart.poetry.modeling_neuroart_poetry._is_exporting
